@@ -1,0 +1,24 @@
+//! One module per subcommand. Each takes its arguments (after the subcommand name)
+//! and returns the process exit code.
+
+pub mod serve;
+
+/// Exit codes shared by every subcommand.
+pub mod exit {
+    pub const OK: i32 = 0;
+    /// A network or protocol error (bind failed, connection refused, ...).
+    pub const FAILURE: i32 = 1;
+    /// The command line was wrong.
+    pub const USAGE: i32 = 2;
+}
+
+/// Parses a duration in seconds, fractions allowed ("0.5", "120"); 0 means "off".
+pub fn parse_secs(text: &str, what: &str) -> Result<Option<std::time::Duration>, String> {
+    match text.parse::<f64>() {
+        Ok(0.0) => Ok(None),
+        Ok(s) if s.is_finite() && s > 0.0 && s < 1e9 => {
+            Ok(Some(std::time::Duration::from_secs_f64(s)))
+        }
+        _ => Err(format!("{what} '{text}' is not a number of seconds")),
+    }
+}

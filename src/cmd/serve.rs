@@ -1,0 +1,255 @@
+//! `sockloop serve`: bind the listeners, print the banner, run the loop, report.
+
+use super::{exit, parse_secs};
+use crate::log::{self, Level};
+use crate::runtime::{BindOptions, Config, Endpoint, Limits, ListenSpec, Server};
+use crate::service::Service;
+use std::io::Write;
+use std::net::SocketAddr;
+
+const ABOUT: &str = "\
+usage: sockloop serve [options]
+
+Serves every listener from one thread. With no -l, starts a built-in set on
+127.0.0.1 (see the banner). Listening on all interfaces is always explicit.
+
+listener syntax (-l, repeatable):
+  tcp://HOST:PORT=SERVICE   e.g. tcp://127.0.0.1:1234=echo, tcp://:0=cmd (port 0: any free port)
+  udp://HOST:PORT=SERVICE   e.g. udp://[::1]:7=echo
+  unix:PATH=SERVICE         e.g. unix:/tmp/sockloop.sock=cmd
+  HOST empty → 127.0.0.1; * → 0.0.0.0 (all IPv4); [::] → all IPv6; =SERVICE omitted → echo
+
+services:
+  echo     byte-exact echo; a line that is exactly STOP closes that connection
+  daytime  sends the time (RFC 3339) and closes; on UDP answers each datagram
+  counter  answers each line with 'Client number: K' (streams only)
+  random   answers each line with a number in 1..=1000, or MIN..=MAX for 'MIN MAX'
+  cmd      line protocol: HELP, ECHO, TIME, TIMESTAMP, RANDOM, RANDOMS, COUNT, ADD,
+           SUB, STATS, STOP/QUIT — one reply line per request
+
+SIGINT/SIGTERM stop gracefully (a second one exits at once).
+exit codes: 0 ok, 1 cannot listen / runtime error, 2 bad command line";
+
+/// The built-in listeners of a plain `sockloop serve`.
+fn default_listeners() -> Vec<ListenSpec> {
+    let tcp = |port, service| ListenSpec {
+        endpoint: Endpoint::Tcp(SocketAddr::from(([127, 0, 0, 1], port))),
+        service,
+    };
+    let udp = |port, service| ListenSpec {
+        endpoint: Endpoint::Udp(SocketAddr::from(([127, 0, 0, 1], port))),
+        service,
+    };
+    vec![
+        tcp(1234, Service::Echo),
+        tcp(1235, Service::Cmd),
+        tcp(1236, Service::Daytime),
+        tcp(1237, Service::Counter),
+        tcp(1238, Service::Random),
+        udp(1234, Service::Echo),
+        udp(1235, Service::Cmd),
+        udp(1236, Service::Daytime),
+        udp(1238, Service::Random),
+        ListenSpec {
+            endpoint: Endpoint::Unix(std::env::temp_dir().join("sockloop.sock")),
+            service: Service::Cmd,
+        },
+    ]
+}
+
+fn options() -> getopts::Options {
+    let mut o = getopts::Options::new();
+    o.optmulti("l", "listen", "add a listener (see above)", "SPEC");
+    o.optopt(
+        "",
+        "max-line",
+        "longest request line in bytes (default 1024)",
+        "BYTES",
+    );
+    o.optopt(
+        "",
+        "idle-timeout",
+        "close connections quiet this long (default 120; 0 = never)",
+        "SECS",
+    );
+    o.optopt(
+        "",
+        "max-conns",
+        "most open connections; more are refused politely (default 10000)",
+        "N",
+    );
+    o.optopt(
+        "",
+        "max-output",
+        "queued output per connection before reading pauses (default 262144)",
+        "BYTES",
+    );
+    o.optopt("", "backlog", "listen backlog (default 1024)", "N");
+    o.optflag(
+        "",
+        "reuse-port",
+        "set SO_REUSEPORT (several servers on one port)",
+    );
+    o.optflag(
+        "",
+        "dual-stack",
+        "let IPv6 listeners accept IPv4 too (clears IPV6_V6ONLY)",
+    );
+    o.optopt(
+        "",
+        "unix-mode",
+        "permissions of Unix socket files, octal (e.g. 660)",
+        "MODE",
+    );
+    o.optflag("v", "verbose", "log every connection opened and closed");
+    o.optflag("q", "quiet", "log errors only");
+    o.optflag("h", "help", "show this help");
+    o
+}
+
+fn parse(args: &[String]) -> Result<Option<Config>, String> {
+    let opts = options();
+    let m = opts.parse(args).map_err(|e| e.to_string())?;
+    if m.opt_present("h") {
+        println!("{}", opts.usage(ABOUT));
+        return Ok(None);
+    }
+    if let Some(extra) = m.free.first() {
+        return Err(format!(
+            "unexpected argument '{extra}' (listeners go after -l)"
+        ));
+    }
+    let number = |name: &str, default: usize| -> Result<usize, String> {
+        match m.opt_str(name) {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or_else(|| format!("--{name} '{v}' is not a positive whole number")),
+        }
+    };
+    let defaults = Limits::default();
+    let limits = Limits {
+        max_line: number("max-line", defaults.max_line)?,
+        idle_timeout: match m.opt_str("idle-timeout") {
+            None => defaults.idle_timeout,
+            Some(v) => parse_secs(&v, "--idle-timeout")?,
+        },
+        max_conns: number("max-conns", defaults.max_conns)?,
+        max_output: number("max-output", defaults.max_output)?,
+    };
+    let unix_mode = match m.opt_str("unix-mode") {
+        None => None,
+        Some(v) => Some(
+            u32::from_str_radix(&v, 8)
+                .ok()
+                .filter(|&m| m <= 0o777)
+                .ok_or_else(|| format!("--unix-mode '{v}' is not an octal mode like 660"))?,
+        ),
+    };
+    let bind = BindOptions {
+        reuse_port: m.opt_present("reuse-port"),
+        v6_only: !m.opt_present("dual-stack"),
+        backlog: i32::try_from(number("backlog", 1024)?).unwrap_or(i32::MAX),
+        unix_mode,
+    };
+    let mut listeners = Vec::new();
+    for spec in m.opt_strs("l") {
+        listeners.push(spec.parse::<ListenSpec>()?);
+    }
+    if listeners.is_empty() {
+        listeners = default_listeners();
+    }
+    if m.opt_present("q") {
+        log::set_level(Level::Error);
+    } else if m.opt_present("v") {
+        log::set_level(Level::Debug);
+    }
+    Ok(Some(Config {
+        listeners,
+        bind,
+        limits,
+    }))
+}
+
+pub fn main(args: &[String]) -> i32 {
+    let config = match parse(args) {
+        Ok(Some(config)) => config,
+        Ok(None) => return exit::OK,
+        Err(e) => {
+            eprintln!("sockloop serve: {e}\n(see sockloop serve --help)");
+            return exit::USAGE;
+        }
+    };
+    let server = match Server::bind(config) {
+        Ok(server) => server,
+        Err(e) => {
+            crate::error!("{e}");
+            return exit::FAILURE;
+        }
+    };
+    print_banner(&server);
+    match server.run() {
+        Ok(summary) => {
+            crate::info!(
+                "served {} clients, {} active at exit",
+                summary.served,
+                summary.active_at_exit
+            );
+            if summary.forced { 130 } else { exit::OK }
+        }
+        Err(e) => {
+            crate::error!("the loop failed: {e}");
+            exit::FAILURE
+        }
+    }
+}
+
+/// The banner goes to stdout, one listener per line with the real bound address (so
+/// port 0 can be used and scripts can read the port), and a command to try.
+fn print_banner(server: &Server) {
+    let listeners: Vec<_> = server.listeners().collect();
+    let mut text = format!(
+        "sockloop {} — one thread, {} listener{}\n",
+        env!("CARGO_PKG_VERSION"),
+        listeners.len(),
+        if listeners.len() == 1 { "" } else { "s" }
+    );
+    let width = listeners.iter().map(|l| l.address.len()).max().unwrap_or(0);
+    for l in &listeners {
+        let try_it = try_command(l.transport, &l.address, l.service);
+        text.push_str(&format!(
+            "  {:<5} {:<width$}  {:<8} try: {try_it}\n",
+            l.transport,
+            l.address,
+            l.service.name()
+        ));
+    }
+    text.push_str("ready; Ctrl-C stops\n");
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
+fn try_command(transport: &str, address: &str, service: Service) -> String {
+    let hint = match service {
+        Service::Cmd => "   (then type HELP)",
+        Service::Random => "   (then type 1 6)",
+        _ => "",
+    };
+    let target = match address.parse::<SocketAddr>() {
+        // A wildcard address is reachable on loopback.
+        Ok(a) if a.ip().is_unspecified() => {
+            let ip = if a.is_ipv6() { "::1" } else { "127.0.0.1" };
+            format!("{ip} {}", a.port())
+        }
+        Ok(a) => format!("{} {}", a.ip(), a.port()),
+        Err(_) => address.to_string(),
+    };
+    match transport {
+        "udp" => format!("nc -u {target}{hint}"),
+        "unix" => format!("nc -U {target}{hint}"),
+        _ => format!("nc {target}{hint}"),
+    }
+}

@@ -1,0 +1,12 @@
+//! sockloop: one binary, one thread, one readiness loop.
+//!
+//! Layers, and the only direction they depend on each other:
+//! `cmd` (subcommands) → `runtime` (the loop) → `service` (what endpoints do) → `proto`
+//! (pure protocol cores).
+#![deny(unsafe_code)]
+
+pub mod cmd;
+pub mod log;
+pub mod proto;
+pub mod runtime;
+pub mod service;

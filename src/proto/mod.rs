@@ -1,0 +1,11 @@
+//! Pure protocol cores: bytes (and, where needed, time) in, events and bytes out.
+//!
+//! Nothing in here touches a socket, a clock, a file or a random source it was not
+//! handed, which is what lets the fuzzers and property tests drive it with no network.
+//! Input-derived values are never unwrapped or indexed unchecked: every bad input maps
+//! to a typed error the caller turns into the protocol's answer.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+pub mod command;
+pub mod line;
+pub mod rfc3339;

@@ -1,0 +1,15 @@
+//! The readiness loop and everything it owns: the poller, listeners (socket2),
+//! connections in a slab, timers, the signal pipe. Nothing protocol-specific lives
+//! here; services in `crate::service` decide what bytes mean.
+
+pub mod conn;
+pub mod listener;
+pub mod server;
+pub mod signals;
+pub mod slab;
+pub mod spec;
+pub mod timers;
+
+pub use listener::BindOptions;
+pub use server::{Config, Limits, Server, Summary};
+pub use spec::{Endpoint, ListenSpec};

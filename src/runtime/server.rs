@@ -1,0 +1,678 @@
+//! THE loop: one thread, one poller, every socket.
+//!
+//! ```text
+//!   wait for readiness (timeout = next deadline)
+//!     signal pipe  → begin graceful shutdown (second signal: exit now)
+//!     listener     → accept until WouldBlock / receive datagrams and answer them
+//!     connection   → write queued output; read into the shared buffer; let the
+//!                    service answer; write (queue only what the kernel refuses)
+//!   fire due timers (idle timeouts, drain deadlines, paused listeners)
+//! ```
+//!
+//! Level-triggered: the poller reports a socket for as long as it is ready, so a
+//! connection gets one read per turn and nobody starves; interest changes (writable
+//! while output is queued, not readable while paused) cost one `epoll_ctl` each.
+
+use super::conn::{Conn, DRAIN_TIMEOUT, Peer, Phase, Stream, would_block};
+use super::listener::{BindError, BindOptions, ListenSocket, bind};
+use super::signals::SignalPipe;
+use super::slab::Slab;
+use super::spec::ListenSpec;
+use super::timers::{Timer, Timers};
+use crate::proto::command::After;
+use crate::service::{self, Service, Shared, StreamSession};
+use crate::{debug, error, info};
+use polling::{Event, Events, PollMode, Poller};
+use std::io;
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+/// Poller keys: connections use their slab index; the signal pipe and listeners
+/// count down from the top of the key space so the two ranges never meet
+/// (polling reserves `usize::MAX` for itself).
+const SIGNAL_KEY: usize = usize::MAX - 1;
+const LISTENER_KEY_TOP: usize = usize::MAX - 2;
+
+/// One read buffer for the whole loop (safe: one thread). 64 KiB takes a full
+/// socket buffer's worth in one call.
+const READ_BUF: usize = 64 * 1024;
+/// Datagrams answered per readiness event before giving others a turn.
+const DATAGRAM_BATCH: usize = 64;
+/// Connections accepted per readiness event before giving others a turn.
+const ACCEPT_BATCH: usize = 256;
+/// How long a listener rests after the process ran out of file descriptors.
+const EMFILE_PAUSE: Duration = Duration::from_millis(100);
+/// How long graceful shutdown waits for queued output to drain.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+#[derive(Clone, Debug)]
+pub struct Limits {
+    pub max_line: usize,
+    pub idle_timeout: Option<Duration>,
+    pub max_conns: usize,
+    /// Queued output per connection above which we stop reading from it.
+    pub max_output: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_line: 1024,
+            idle_timeout: Some(Duration::from_secs(120)),
+            max_conns: 10_000,
+            max_output: 256 * 1024,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Config {
+    pub listeners: Vec<ListenSpec>,
+    pub bind: BindOptions,
+    pub limits: Limits,
+}
+
+/// A bound listener as the banner shows it.
+pub struct ListenerInfo {
+    pub transport: &'static str,
+    pub address: String,
+    pub service: Service,
+}
+
+/// What `run` reports when the loop ends.
+#[derive(Debug)]
+pub struct Summary {
+    pub served: u64,
+    pub active_at_exit: u64,
+    /// A second signal cut the graceful shutdown short.
+    pub forced: bool,
+}
+
+struct Listener {
+    socket: Option<ListenSocket>,
+    info: ListenerInfo,
+    /// Accepting is paused after EMFILE; logged once per episode.
+    paused: bool,
+    fd_exhaustion_logged: bool,
+}
+
+pub struct Server {
+    poller: Poller,
+    listeners: Vec<Listener>,
+    conns: Slab<Conn>,
+    timers: Timers,
+    shared: Shared,
+    limits: Limits,
+    signals: Option<SignalPipe>,
+    read_buf: Box<[u8]>,
+    /// Services write replies here; it is sent and cleared right away.
+    scratch: Vec<u8>,
+    next_conn_id: u64,
+    shutting_down: bool,
+    forced: bool,
+}
+
+impl Server {
+    /// Binds every listener (failing on the first that cannot be bound) and installs
+    /// the signal handlers. Nothing is accepted until `run`.
+    pub fn bind(config: Config) -> Result<Server, BindError> {
+        let poller =
+            Poller::new().map_err(|e| BindError::Other("cannot create poller".into(), e))?;
+        let mut server = Server {
+            poller,
+            listeners: Vec::new(),
+            conns: Slab::default(),
+            timers: Timers::default(),
+            shared: Shared::new(config.limits.max_line),
+            limits: config.limits,
+            signals: None,
+            read_buf: vec![0u8; READ_BUF].into_boxed_slice(),
+            scratch: Vec::with_capacity(4096),
+            next_conn_id: 1,
+            shutting_down: false,
+            forced: false,
+        };
+        // Signals first: once a Unix socket file exists, every failure path below
+        // removes it again.
+        let signals = SignalPipe::install()
+            .map_err(|e| BindError::Other("cannot install signal handlers".into(), e))?;
+        register(&server.poller, signals.source(), SIGNAL_KEY, (true, false))
+            .map_err(|e| BindError::Other("cannot watch signals".into(), e))?;
+        server.signals = Some(signals);
+        for spec in &config.listeners {
+            let index = server.listeners.len();
+            let bound = bind(&spec.endpoint, &config.bind).and_then(|(socket, address)| {
+                let watched = register(
+                    &server.poller,
+                    &socket_fd(&socket),
+                    listener_key(index),
+                    (true, false),
+                );
+                match watched {
+                    Ok(()) => Ok((socket, address)),
+                    Err(e) => {
+                        if let ListenSocket::Unix(_, owned) = &socket {
+                            owned.remove();
+                        }
+                        Err(BindError::Other("cannot watch listener".into(), e))
+                    }
+                }
+            });
+            let (socket, address) = match bound {
+                Ok(bound) => bound,
+                Err(e) => {
+                    server.remove_unix_files();
+                    return Err(e);
+                }
+            };
+            server.listeners.push(Listener {
+                socket: Some(socket),
+                info: ListenerInfo {
+                    transport: spec.endpoint.transport(),
+                    address,
+                    service: spec.service,
+                },
+                paused: false,
+                fd_exhaustion_logged: false,
+            });
+        }
+        Ok(server)
+    }
+
+    pub fn listeners(&self) -> impl Iterator<Item = &ListenerInfo> {
+        self.listeners.iter().map(|l| &l.info)
+    }
+
+    /// Serves until SIGINT/SIGTERM and the graceful shutdown that follows.
+    pub fn run(mut self) -> io::Result<Summary> {
+        let mut events = Events::new();
+        loop {
+            self.fire_timers(Instant::now());
+            if self.forced || (self.shutting_down && self.conns.is_empty()) {
+                break;
+            }
+            events.clear();
+            let timeout = self.timers.timeout(Instant::now());
+            match self.poller.wait(&mut events, timeout) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            for event in events.iter() {
+                match event.key {
+                    SIGNAL_KEY => self.on_signal(),
+                    key if key > LISTENER_KEY_TOP - self.listeners.len() => {
+                        self.on_listener(LISTENER_KEY_TOP - key)
+                    }
+                    slot => self.on_conn(slot, event.readable, event.writable),
+                }
+                if self.forced {
+                    break;
+                }
+            }
+        }
+        let active_at_exit = self.conns.len() as u64;
+        for slot in self.conns.keys() {
+            self.close(slot, "server exit");
+        }
+        self.remove_unix_files();
+        Ok(Summary {
+            served: self.shared.conns_total,
+            active_at_exit,
+            forced: self.forced,
+        })
+    }
+
+    fn on_signal(&mut self) {
+        let count = self.signals.as_mut().map_or(0, SignalPipe::drain);
+        if count == 0 {
+            return;
+        }
+        if self.shutting_down || count > 1 {
+            info!("second signal: exiting now");
+            self.forced = true;
+        } else {
+            self.begin_shutdown();
+        }
+    }
+
+    /// Stop accepting, let every connection send what it has queued, then close.
+    fn begin_shutdown(&mut self) {
+        info!(
+            "shutting down: closing listeners, flushing {} connection(s) (signal again to exit now)",
+            self.conns.len()
+        );
+        self.shutting_down = true;
+        for listener in &mut self.listeners {
+            if let Some(socket) = listener.socket.take() {
+                let _ = self.poller.delete(socket_fd(&socket));
+                if let ListenSocket::Unix(_, owned) = &socket {
+                    owned.remove();
+                }
+            }
+        }
+        for slot in self.conns.keys() {
+            if let Some(conn) = self.conns.get_mut(slot) {
+                if conn.phase == Phase::Open {
+                    conn.phase = Phase::Flushing;
+                    conn.last_active = Instant::now();
+                }
+            }
+            self.settle(slot);
+        }
+        self.timers
+            .push(Instant::now() + SHUTDOWN_GRACE, Timer::ShutdownDeadline);
+    }
+
+    fn on_listener(&mut self, index: usize) {
+        let Some(listener) = self.listeners.get(index) else {
+            return;
+        };
+        match &listener.socket {
+            Some(ListenSocket::Udp(_)) => self.on_datagrams(index),
+            Some(_) => self.accept_all(index),
+            None => {}
+        }
+    }
+
+    fn accept_all(&mut self, index: usize) {
+        for _ in 0..ACCEPT_BATCH {
+            let Some(listener) = self.listeners.get_mut(index) else {
+                return;
+            };
+            let accepted = match &listener.socket {
+                Some(ListenSocket::Tcp(l)) => {
+                    l.accept().map(|(s, a)| (Stream::Tcp(s), Peer::Ip(a)))
+                }
+                Some(ListenSocket::Unix(l, _)) => {
+                    l.accept().map(|(s, _)| (Stream::Unix(s), Peer::Unix))
+                }
+                _ => return,
+            };
+            match accepted {
+                Ok((stream, peer)) => {
+                    listener.fd_exhaustion_logged = false;
+                    self.on_accept(index, stream, peer);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if out_of_descriptors(&e) => {
+                    self.pause_listener(index, &e);
+                    return;
+                }
+                // ECONNABORTED and friends concern one would-be connection only.
+                Err(e) => debug!("accept on {}: {e}", listener.info.address),
+            }
+        }
+    }
+
+    /// Out of file descriptors: the pending connection stays in the backlog, so a
+    /// level-triggered listener would wake us forever. Stop watching it for a moment.
+    fn pause_listener(&mut self, index: usize, e: &io::Error) {
+        let Some(listener) = self.listeners.get_mut(index) else {
+            return;
+        };
+        if !listener.fd_exhaustion_logged {
+            error!(
+                "{} {}: {e}; pausing accepts for {} ms at a time until descriptors free up \
+                 (raise `ulimit -n` or lower --max-conns)",
+                listener.info.transport,
+                listener.info.address,
+                EMFILE_PAUSE.as_millis()
+            );
+            listener.fd_exhaustion_logged = true;
+        }
+        listener.paused = true;
+        if let Some(socket) = &listener.socket {
+            let _ = self.poller.modify_with_mode(
+                socket_fd(socket),
+                Event::none(listener_key(index)),
+                PollMode::Level,
+            );
+        }
+        self.timers
+            .push(Instant::now() + EMFILE_PAUSE, Timer::ResumeListener(index));
+    }
+
+    fn resume_listener(&mut self, index: usize) {
+        if let Some(listener) = self.listeners.get_mut(index) {
+            if let (true, Some(socket)) = (listener.paused, &listener.socket) {
+                listener.paused = false;
+                let _ = self.poller.modify_with_mode(
+                    socket_fd(socket),
+                    Event::readable(listener_key(index)),
+                    PollMode::Level,
+                );
+            }
+        }
+    }
+
+    fn on_accept(&mut self, index: usize, stream: Stream, peer: Peer) {
+        let service = self.listeners[index].info.service;
+        let prepared = match &stream {
+            Stream::Tcp(s) => s.set_nonblocking(true).and_then(|()| s.set_nodelay(true)),
+            Stream::Unix(s) => s.set_nonblocking(true),
+        };
+        if let Err(e) = prepared {
+            debug!("dropping new connection from {peer}: {e}");
+            return;
+        }
+        if self.conns.len() >= self.limits.max_conns {
+            refuse_busy(stream, service, self.limits.max_conns);
+            debug!("refused {peer}: at --max-conns {}", self.limits.max_conns);
+            return;
+        }
+        self.shared.conns_total += 1;
+        self.shared.conns_active += 1;
+        let id = self.next_conn_id;
+        self.next_conn_id += 1;
+        let now = Instant::now();
+        let conn = Conn {
+            stream,
+            peer,
+            id,
+            listener: index,
+            session: StreamSession::new(service, self.limits.max_line),
+            phase: Phase::Open,
+            pending_in: Vec::new(),
+            pending_out: Vec::new(),
+            paused: false,
+            peer_eof: false,
+            bytes_in: 0,
+            bytes_out: 0,
+            last_active: now,
+            timer_at: None,
+            interest: (true, false),
+        };
+        let slot = self.conns.insert(conn);
+        let Some(conn) = self.conns.get_mut(slot) else {
+            return;
+        };
+        if let Err(e) = register(&self.poller, &conn.stream, slot, (true, false)) {
+            error!("cannot watch connection from {peer}: {e}");
+            self.conns.remove(slot);
+            self.shared.conns_active -= 1;
+            return;
+        }
+        let info = &self.listeners[index].info;
+        match peer {
+            Peer::Ip(addr) => debug!("#{id} open {} {addr} ({service})", info.transport),
+            Peer::Unix => debug!("#{id} open unix {} ({service})", info.address),
+        }
+        let after = conn.session.on_open(&mut self.shared, &mut self.scratch);
+        self.deliver(slot, after);
+    }
+
+    fn on_conn(&mut self, slot: usize, readable: bool, writable: bool) {
+        if writable {
+            let Some(conn) = self.conns.get_mut(slot) else {
+                return;
+            };
+            match conn.flush() {
+                Ok(n) => {
+                    if n > 0 {
+                        conn.last_active = Instant::now();
+                        self.shared.bytes_out += n as u64;
+                    }
+                }
+                Err(e) => return self.close(slot, &format!("write failed: {e}")),
+            }
+        }
+        if readable {
+            self.read(slot);
+        }
+        self.settle(slot);
+    }
+
+    /// One read from a readable connection, answered by its service.
+    fn read(&mut self, slot: usize) {
+        let Some(conn) = self.conns.get_mut(slot) else {
+            return;
+        };
+        let draining = matches!(conn.phase, Phase::Draining { .. });
+        if conn.phase == Phase::Flushing {
+            return;
+        }
+        let n = match conn.stream.read(&mut self.read_buf) {
+            Ok(0) => {
+                conn.peer_eof = true;
+                if draining {
+                    return self.close(slot, "closed");
+                }
+                conn.session
+                    .on_eof(&mut conn.pending_in, &mut self.shared, &mut self.scratch);
+                return self.deliver(slot, After::Close);
+            }
+            Ok(n) => n,
+            Err(e) if would_block(&e) => return,
+            Err(e) => return self.close(slot, &format!("read failed: {e}")),
+        };
+        conn.bytes_in += n as u64;
+        self.shared.bytes_in += n as u64;
+        conn.last_active = Instant::now();
+        if draining {
+            return; // discard: we already said goodbye
+        }
+        let data = &self.read_buf[..n];
+        let after = conn.session.on_data(
+            &mut conn.pending_in,
+            data,
+            &mut self.shared,
+            &mut self.scratch,
+        );
+        self.deliver(slot, after);
+    }
+
+    /// Sends what the service wrote to the scratch buffer, and ends reading if the
+    /// service asked to close.
+    fn deliver(&mut self, slot: usize, after: After) {
+        let Some(conn) = self.conns.get_mut(slot) else {
+            self.scratch.clear();
+            return;
+        };
+        let sent = conn.send(&self.scratch);
+        self.scratch.clear();
+        match sent {
+            Ok(n) => self.shared.bytes_out += n as u64,
+            Err(e) => return self.close(slot, &format!("write failed: {e}")),
+        }
+        if after == After::Close && conn.phase == Phase::Open {
+            conn.phase = Phase::Flushing;
+            conn.pending_in = Vec::new();
+        }
+        self.settle(slot);
+    }
+
+    /// Moves a connection along after any activity: applies backpressure, shuts our
+    /// side once output is flushed, updates poller interest and the timer.
+    fn settle(&mut self, slot: usize) {
+        let max_output = self.limits.max_output;
+        let idle = self.limits.idle_timeout;
+        let Some(conn) = self.conns.get_mut(slot) else {
+            return;
+        };
+        let queued = conn.pending_out.len();
+        if !conn.paused && queued >= max_output {
+            conn.paused = true;
+            debug!("#{} backpressure on: {queued} bytes queued", conn.id);
+        } else if conn.paused && queued <= max_output / 4 {
+            conn.paused = false;
+            debug!("#{} backpressure off", conn.id);
+        }
+        if conn.phase == Phase::Flushing && queued == 0 {
+            if conn.peer_eof {
+                return self.close(slot, "closed");
+            }
+            conn.stream.shutdown_write();
+            conn.phase = Phase::Draining {
+                until: Instant::now() + DRAIN_TIMEOUT,
+            };
+        }
+        let wanted = conn.wanted_interest();
+        if wanted != conn.interest {
+            let event = Event::new(slot, wanted.0, wanted.1);
+            if let Err(e) =
+                self.poller
+                    .modify_with_mode(conn.stream.as_fd(), event, PollMode::Level)
+            {
+                return self.close(slot, &format!("poller: {e}"));
+            }
+            conn.interest = wanted;
+        }
+        // Arm a timer only when the deadline moved earlier; later deadlines are found
+        // when the current entry fires (lazy deletion keeps the heap small).
+        if let Some(at) = conn.deadline(idle) {
+            if conn.timer_at.is_none_or(|t| at < t) {
+                conn.timer_at = Some(at);
+                self.timers.push(at, Timer::Conn { slot, id: conn.id });
+            }
+        }
+    }
+
+    fn fire_timers(&mut self, now: Instant) {
+        while let Some((at, timer)) = self.timers.pop_due(now) {
+            match timer {
+                Timer::Conn { slot, id } => self.on_conn_timer(slot, id, at, now),
+                Timer::ResumeListener(index) => self.resume_listener(index),
+                Timer::ShutdownDeadline => {
+                    if self.shutting_down && !self.conns.is_empty() {
+                        info!(
+                            "shutdown grace over: dropping {} connection(s)",
+                            self.conns.len()
+                        );
+                        for slot in self.conns.keys() {
+                            self.close(slot, "shutdown");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_conn_timer(&mut self, slot: usize, id: u64, at: Instant, now: Instant) {
+        let idle = self.limits.idle_timeout;
+        let Some(conn) = self.conns.get_mut(slot) else {
+            return;
+        };
+        if conn.id != id || conn.timer_at != Some(at) {
+            return; // stale entry
+        }
+        conn.timer_at = None;
+        match conn.deadline(idle) {
+            Some(deadline) if deadline <= now => match conn.phase {
+                Phase::Open => {
+                    let secs = idle.map_or(0, |d| d.as_secs());
+                    debug!("#{} idle for {secs} s: closing", conn.id);
+                    conn.session.on_idle_timeout(secs, &mut self.scratch);
+                    conn.last_active = now;
+                    self.deliver(slot, After::Close);
+                }
+                Phase::Flushing => self.close(slot, "peer stopped reading"),
+                Phase::Draining { .. } => self.close(slot, "closed (peer did not finish)"),
+            },
+            _ => self.settle(slot),
+        }
+    }
+
+    fn close(&mut self, slot: usize, why: &str) {
+        let Some(conn) = self.conns.remove(slot) else {
+            return;
+        };
+        let _ = self.poller.delete(conn.stream.as_fd());
+        self.shared.conns_active -= 1;
+        debug!(
+            "#{} {why}: {} in={} out={}",
+            conn.id, conn.peer, conn.bytes_in, conn.bytes_out
+        );
+    }
+
+    fn on_datagrams(&mut self, index: usize) {
+        let Some(listener) = self.listeners.get(index) else {
+            return;
+        };
+        let service = listener.info.service;
+        let Some(ListenSocket::Udp(socket)) = &listener.socket else {
+            return;
+        };
+        for _ in 0..DATAGRAM_BATCH {
+            let (n, peer) = match socket.recv_from(&mut self.read_buf) {
+                Ok(got) => got,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    debug!("udp {}: {e}", listener.info.address);
+                    return;
+                }
+            };
+            self.shared.bytes_in += n as u64;
+            service::on_datagram(
+                service,
+                &self.read_buf[..n],
+                &mut self.shared,
+                &mut self.scratch,
+            );
+            match socket.send_to(&self.scratch, peer) {
+                Ok(sent) => self.shared.bytes_out += sent as u64,
+                // UDP may drop: a full send buffer loses this reply, like the network could.
+                Err(e) => debug!("udp reply to {peer} dropped: {e}"),
+            }
+            self.scratch.clear();
+        }
+    }
+
+    fn remove_unix_files(&mut self) {
+        for listener in &mut self.listeners {
+            if let Some(ListenSocket::Unix(_, owned)) = &listener.socket {
+                owned.remove();
+            }
+        }
+    }
+}
+
+fn listener_key(index: usize) -> usize {
+    LISTENER_KEY_TOP - index
+}
+
+fn socket_fd(socket: &ListenSocket) -> std::os::fd::BorrowedFd<'_> {
+    match socket {
+        ListenSocket::Tcp(l) => l.as_fd(),
+        ListenSocket::Udp(s) => s.as_fd(),
+        ListenSocket::Unix(l, _) => l.as_fd(),
+    }
+}
+
+fn out_of_descriptors(e: &io::Error) -> bool {
+    // EMFILE (24): this process is at its limit; ENFILE (23): the whole system is.
+    // ENOBUFS/ENOMEM: the kernel is short of memory for sockets; same remedy.
+    matches!(e.raw_os_error(), Some(23 | 24 | 105 | 12))
+}
+
+/// Over `--max-conns`: tell the client why (services with a text protocol) and hang up.
+fn refuse_busy(mut stream: Stream, service: Service, max_conns: usize) {
+    if let Some(line) = service::busy_line(service, max_conns) {
+        let _ = stream.write(line.as_bytes());
+    }
+    stream.shutdown_write();
+}
+
+/// Adds `source` to the poller in level-triggered mode.
+///
+/// This is the one `unsafe` block in the server. polling requires that a source be
+/// deleted from the poller before it is closed, so that a reused descriptor number
+/// cannot receive the old registration. Every registered socket is owned by a
+/// listener or a connection whose removal path (`close`, `begin_shutdown`) calls
+/// `poller.delete` before dropping it; the only exception is process exit, where the
+/// poller is dropped too.
+#[allow(unsafe_code)]
+fn register(
+    poller: &Poller,
+    source: &impl AsFd,
+    key: usize,
+    (readable, writable): (bool, bool),
+) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let fd = source.as_fd().as_raw_fd();
+    // SAFETY: see above — the caller keeps the socket alive while registered and
+    // deletes it from the poller before closing it.
+    unsafe { poller.add_with_mode(fd, Event::new(key, readable, writable), PollMode::Level) }
+}

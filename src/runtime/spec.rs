@@ -1,0 +1,168 @@
+//! Listener specifications from the command line: one argument names the transport,
+//! the address and the service.
+//!
+//! ```text
+//! tcp://127.0.0.1:1234=echo     tcp://:1235=cmd (host defaults to 127.0.0.1)
+//! udp://[::1]:7=echo            tcp://*:1234=echo (all IPv4 interfaces; [::] for IPv6)
+//! unix:/run/sockloop.sock=cmd   service defaults to echo when `=SERVICE` is left out
+//! ```
+
+use crate::service::Service;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    Tcp(SocketAddr),
+    Udp(SocketAddr),
+    Unix(PathBuf),
+}
+
+impl Endpoint {
+    pub fn transport(&self) -> &'static str {
+        match self {
+            Endpoint::Tcp(_) => "tcp",
+            Endpoint::Udp(_) => "udp",
+            Endpoint::Unix(_) => "unix",
+        }
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Endpoint::Tcp(a) => write!(f, "tcp://{a}"),
+            Endpoint::Udp(a) => write!(f, "udp://{a}"),
+            Endpoint::Unix(p) => write!(f, "unix:{}", p.display()),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListenSpec {
+    pub endpoint: Endpoint,
+    pub service: Service,
+}
+
+pub const SYNTAX: &str = "tcp://HOST:PORT=SERVICE, udp://HOST:PORT=SERVICE or unix:PATH=SERVICE \
+     (services: echo, daytime, counter, random, cmd)";
+
+impl std::str::FromStr for ListenSpec {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let bad = |why: &str| format!("bad listener '{text}': {why}; expected {SYNTAX}");
+        let (scheme, rest) = if let Some(rest) = text.strip_prefix("unix:") {
+            ("unix", rest)
+        } else {
+            text.split_once("://")
+                .ok_or_else(|| bad("no transport (tcp://, udp:// or unix:)"))?
+        };
+        let (where_, service) = match rest.rsplit_once('=') {
+            Some((w, s)) => {
+                let service = Service::from_name(s).ok_or_else(|| bad("unknown service"))?;
+                (w, service)
+            }
+            None => (rest, Service::Echo),
+        };
+        let endpoint = match scheme {
+            "tcp" => Endpoint::Tcp(parse_addr(where_).map_err(|e| bad(&e))?),
+            "udp" => Endpoint::Udp(parse_addr(where_).map_err(|e| bad(&e))?),
+            "unix" if where_.is_empty() => return Err(bad("empty socket path")),
+            "unix" => Endpoint::Unix(PathBuf::from(where_)),
+            _ => return Err(bad("unknown transport")),
+        };
+        if matches!(endpoint, Endpoint::Udp(_)) && !service.works_on_udp() {
+            return Err(bad(
+                "the counter service counts connections, and UDP has none; use tcp or unix",
+            ));
+        }
+        Ok(ListenSpec { endpoint, service })
+    }
+}
+
+/// `HOST:PORT` where HOST may be empty (127.0.0.1), `*` (0.0.0.0), an IPv4 address, a
+/// bracketed IPv6 address or a name resolved once at start-up.
+fn parse_addr(text: &str) -> Result<SocketAddr, String> {
+    let (host, port) = text
+        .rsplit_once(':')
+        .ok_or_else(|| "no port (write HOST:PORT; port 0 picks a free one)".to_string())?;
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("port '{port}' is not a number from 0 to 65535"))?;
+    let ip = match host {
+        "" | "localhost" => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        "*" => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        _ => {
+            let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']'));
+            match bare.unwrap_or(host).parse::<IpAddr>() {
+                Ok(ip) => ip,
+                Err(_) => (host, port)
+                    .to_socket_addrs()
+                    .ok()
+                    .and_then(|mut it| it.next())
+                    .map(|a| a.ip())
+                    .ok_or_else(|| format!("cannot resolve host '{host}'"))?,
+            }
+        }
+    };
+    Ok(SocketAddr::new(ip, port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(s: &str) -> Result<ListenSpec, String> {
+        s.parse()
+    }
+
+    #[test]
+    fn forms() {
+        assert_eq!(
+            spec("tcp://127.0.0.1:1234=echo").unwrap(),
+            ListenSpec {
+                endpoint: Endpoint::Tcp("127.0.0.1:1234".parse().unwrap()),
+                service: Service::Echo
+            }
+        );
+        assert_eq!(
+            spec("udp://[::1]:7=CMD").unwrap().endpoint,
+            Endpoint::Udp("[::1]:7".parse().unwrap())
+        );
+        assert_eq!(
+            spec("tcp://:0").unwrap().endpoint,
+            Endpoint::Tcp("127.0.0.1:0".parse().unwrap())
+        );
+        assert_eq!(
+            spec("tcp://*:80=daytime").unwrap().endpoint,
+            Endpoint::Tcp("0.0.0.0:80".parse().unwrap())
+        );
+        assert_eq!(
+            spec("unix:/tmp/a=b.sock=cmd").unwrap(),
+            ListenSpec {
+                endpoint: Endpoint::Unix("/tmp/a=b.sock".into()),
+                service: Service::Cmd
+            }
+        );
+    }
+
+    #[test]
+    fn errors_say_what_is_wrong() {
+        assert!(spec("127.0.0.1:80").unwrap_err().contains("no transport"));
+        assert!(spec("tcp://1.2.3.4").unwrap_err().contains("no port"));
+        assert!(spec("tcp://:99999").unwrap_err().contains("0 to 65535"));
+        assert!(
+            spec("tcp://:1=chat")
+                .unwrap_err()
+                .contains("unknown service")
+        );
+        assert!(
+            spec("udp://:1=counter")
+                .unwrap_err()
+                .contains("UDP has none")
+        );
+        assert!(spec("sctp://:1").unwrap_err().contains("unknown transport"));
+    }
+}

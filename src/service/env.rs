@@ -1,0 +1,93 @@
+//! The state services share across the whole server, and the [`Env`] the `cmd`
+//! protocol is answered from: the real clock, a fast random generator and the counters.
+
+use crate::proto::command::{Env, Stats};
+use rand::rngs::SmallRng;
+use rand::{RngExt, SeedableRng};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// Server-wide counters and resources the services read and update.
+pub struct Shared {
+    pub started: Instant,
+    pub rng: SmallRng,
+    /// Connections accepted since start (the `COUNT` / counter service number).
+    pub conns_total: u64,
+    pub conns_active: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// Lines, datagrams and messages answered.
+    pub requests: u64,
+    /// `--max-line`.
+    pub max_line: usize,
+}
+
+impl Shared {
+    pub fn new(max_line: usize) -> Self {
+        Self {
+            started: Instant::now(),
+            // Seeded from the OS once; the numbers are for games and tests, not secrets.
+            rng: rand::make_rng(),
+            conns_total: 0,
+            conns_active: 0,
+            bytes_in: 0,
+            bytes_out: 0,
+            requests: 0,
+            max_line,
+        }
+    }
+
+    /// A deterministic generator, for tests.
+    pub fn seeded(max_line: usize, seed: u64) -> Self {
+        Self {
+            rng: SmallRng::seed_from_u64(seed),
+            ..Self::new(max_line)
+        }
+    }
+
+    pub fn stats(&self) -> Stats {
+        Stats {
+            uptime_secs: self.started.elapsed().as_secs(),
+            conns_active: self.conns_active,
+            conns_total: self.conns_total,
+            bytes_in: self.bytes_in,
+            bytes_out: self.bytes_out,
+            requests: self.requests,
+        }
+    }
+}
+
+/// [`Env`] over the real clock and the shared state.
+pub struct ServerEnv<'a> {
+    shared: &'a mut Shared,
+}
+
+impl<'a> ServerEnv<'a> {
+    pub fn new(shared: &'a mut Shared) -> Self {
+        Self { shared }
+    }
+}
+
+impl Env for ServerEnv<'_> {
+    fn unix_time(&mut self) -> i64 {
+        unix_now()
+    }
+
+    fn random(&mut self, min: i64, max: i64) -> i64 {
+        self.shared.rng.random_range(min..=max)
+    }
+
+    fn client_number(&mut self) -> u64 {
+        self.shared.conns_total
+    }
+
+    fn stats(&mut self) -> Stats {
+        self.shared.stats()
+    }
+}
+
+/// Current Unix time in whole seconds.
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}

@@ -1,0 +1,114 @@
+//! What each endpoint does with the bytes it receives: the classic services (echo,
+//! daytime, counter, random) and the `cmd` line protocol, on streams and datagrams.
+//!
+//! Services see bytes and write bytes into the loop's shared output buffer; they never
+//! touch a socket. The loop owns the sockets and the per-connection buffers.
+
+mod env;
+mod stream;
+
+pub use env::{ServerEnv, Shared};
+pub use stream::StreamSession;
+
+use crate::proto::command;
+use std::fmt;
+
+/// The services a listener can run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Service {
+    /// Byte-exact echo; on streams a line that is exactly `STOP` hangs up.
+    Echo,
+    /// RFC 867 style: the time as an RFC 3339 line, then close (streams).
+    Daytime,
+    /// Every line answered with `Client number: K`.
+    Counter,
+    /// Every line answered with a random integer (1..=1000, or `MIN MAX`).
+    Random,
+    /// The `cmd` line protocol.
+    Cmd,
+}
+
+impl Service {
+    pub const ALL: [Service; 5] = [
+        Service::Echo,
+        Service::Daytime,
+        Service::Counter,
+        Service::Random,
+        Service::Cmd,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Echo => "echo",
+            Service::Daytime => "daytime",
+            Service::Counter => "counter",
+            Service::Random => "random",
+            Service::Cmd => "cmd",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Service> {
+        Service::ALL
+            .into_iter()
+            .find(|s| s.name().eq_ignore_ascii_case(name))
+    }
+
+    /// Counting clients needs connections; every other service also works on UDP.
+    pub fn works_on_udp(self) -> bool {
+        self != Service::Counter
+    }
+}
+
+impl fmt::Display for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Answers one datagram: writes the reply datagram into `out`. Every request gets a
+/// reply (for echo, an empty datagram gets an empty one back).
+/// Each datagram is one request; one trailing newline (LF or CRLF) is optional.
+pub fn on_datagram(service: Service, data: &[u8], shared: &mut Shared, out: &mut Vec<u8>) {
+    shared.requests += 1;
+    let request = data
+        .strip_suffix(b"\n")
+        .map(|d| d.strip_suffix(b"\r").unwrap_or(d))
+        .unwrap_or(data);
+    match service {
+        Service::Echo => out.extend_from_slice(data),
+        Service::Daytime => {
+            let mut env = ServerEnv::new(shared);
+            command::answer(&command::Request::Time, &mut env, out);
+            out.push(b'\n');
+        }
+        Service::Random => {
+            stream::random_reply(request, &mut ServerEnv::new(shared), out);
+            out.push(b'\n');
+        }
+        Service::Cmd => {
+            if request.len() > shared.max_line {
+                stream::write_too_long(shared.max_line, out);
+                out.push(b'\n');
+            } else {
+                // There is no connection to close: STOP/QUIT just get their BYE.
+                let _ = command::respond(request, &mut ServerEnv::new(shared), out);
+            }
+        }
+        // Rejected when the listener is configured; answer plainly all the same.
+        Service::Counter => out.extend_from_slice(b"ERR counter needs a stream socket\n"),
+    }
+}
+
+/// The line a stream service sends a connection it cannot take (`--max-conns`), or
+/// `None` for echo, whose output must stay byte-exact.
+pub fn busy_line(service: Service, max_conns: usize) -> Option<String> {
+    match service {
+        Service::Echo => None,
+        _ => Some(format!(
+            "ERR server busy: {max_conns} connections open (the limit); try again later\n"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests;
