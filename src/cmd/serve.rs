@@ -4,6 +4,7 @@ use super::{exit, parse_secs};
 use crate::log::{self, Level};
 use crate::runtime::{BindOptions, Config, Endpoint, Limits, ListenSpec, Server};
 use crate::service::Service;
+use crate::service::web::WebConfig;
 use std::io::Write;
 use std::net::SocketAddr;
 
@@ -17,6 +18,7 @@ listener syntax (-l, repeatable):
   tcp://HOST:PORT=SERVICE   e.g. tcp://127.0.0.1:1234=echo, tcp://:0=cmd (port 0: any free port)
   udp://HOST:PORT=SERVICE   e.g. udp://[::1]:7=echo
   unix:PATH=SERVICE         e.g. unix:/tmp/sockloop.sock=cmd
+  http://HOST:PORT          HTTP + WebSocket: / test page, /ws echo, /cmd, /random, /stats
   HOST empty → 127.0.0.1; * → 0.0.0.0 (all IPv4); [::] → all IPv6; =SERVICE omitted → echo
 
 services:
@@ -26,6 +28,7 @@ services:
   random   answers each line with a number in 1..=1000, or MIN..=MAX for 'MIN MAX'
   cmd      line protocol: HELP, ECHO, TIME, TIMESTAMP, RANDOM, RANDOMS, COUNT, ADD,
            SUB, STATS, STOP/QUIT — one reply line per request
+  web      HTTP/1.1 and WebSocket (RFC 6455), the service of http:// listeners
 
 SIGINT/SIGTERM stop gracefully (a second one exits at once).
 exit codes: 0 ok, 1 cannot listen / runtime error, 2 bad command line";
@@ -41,6 +44,7 @@ fn default_listeners() -> Vec<ListenSpec> {
         service,
     };
     vec![
+        tcp(8080, Service::Web),
         tcp(1234, Service::Echo),
         tcp(1235, Service::Cmd),
         tcp(1236, Service::Daytime),
@@ -101,6 +105,36 @@ fn options() -> getopts::Options {
         "permissions of Unix socket files, octal (e.g. 660)",
         "MODE",
     );
+    o.optmulti(
+        "",
+        "allow-origin",
+        "WebSocket origins allowed (repeatable; default any)",
+        "ORIGIN",
+    );
+    o.optmulti(
+        "",
+        "protocol",
+        "WebSocket subprotocol to accept (repeatable)",
+        "NAME",
+    );
+    o.optopt(
+        "",
+        "max-message",
+        "largest WebSocket message in bytes (default 64 MiB)",
+        "BYTES",
+    );
+    o.optopt(
+        "",
+        "handshake-timeout",
+        "time allowed for an HTTP request head (default 10)",
+        "SECS",
+    );
+    o.optopt(
+        "",
+        "ws-ping-interval",
+        "ping WebSockets quiet this long (default off)",
+        "SECS",
+    );
     o.optflag("v", "verbose", "log every connection opened and closed");
     o.optflag("q", "quiet", "log errors only");
     o.optflag("h", "help", "show this help");
@@ -154,6 +188,22 @@ fn parse(args: &[String]) -> Result<Option<Config>, String> {
         backlog: i32::try_from(number("backlog", 1024)?).unwrap_or(i32::MAX),
         unix_mode,
     };
+    let defaults_web = WebConfig::default();
+    let web = WebConfig {
+        allow_origins: m.opt_strs("allow-origin"),
+        protocols: m.opt_strs("protocol"),
+        max_message: number("max-message", defaults_web.max_message)?,
+        handshake_timeout: match m.opt_str("handshake-timeout") {
+            None => defaults_web.handshake_timeout,
+            Some(v) => parse_secs(&v, "--handshake-timeout")?
+                .ok_or("--handshake-timeout must be more than 0")?,
+        },
+        ping_interval: match m.opt_str("ws-ping-interval") {
+            None => None,
+            Some(v) => parse_secs(&v, "--ws-ping-interval")?,
+        },
+        ..defaults_web
+    };
     let mut listeners = Vec::new();
     for spec in m.opt_strs("l") {
         listeners.push(spec.parse::<ListenSpec>()?);
@@ -170,6 +220,7 @@ fn parse(args: &[String]) -> Result<Option<Config>, String> {
         listeners,
         bind,
         limits,
+        web,
     }))
 }
 
@@ -238,18 +289,27 @@ fn try_command(transport: &str, address: &str, service: Service) -> String {
         Service::Random => "   (then type 1 6)",
         _ => "",
     };
-    let target = match address.parse::<SocketAddr>() {
-        // A wildcard address is reachable on loopback.
+    // A wildcard address is reachable on loopback.
+    let reachable = match address.parse::<SocketAddr>() {
         Ok(a) if a.ip().is_unspecified() => {
-            let ip = if a.is_ipv6() { "::1" } else { "127.0.0.1" };
-            format!("{ip} {}", a.port())
+            let ip: std::net::IpAddr = if a.is_ipv6() {
+                std::net::Ipv6Addr::LOCALHOST.into()
+            } else {
+                std::net::Ipv4Addr::LOCALHOST.into()
+            };
+            Some(SocketAddr::new(ip, a.port()))
         }
-        Ok(a) => format!("{} {}", a.ip(), a.port()),
-        Err(_) => address.to_string(),
+        Ok(a) => Some(a),
+        Err(_) => None,
     };
-    match transport {
-        "udp" => format!("nc -u {target}{hint}"),
-        "unix" => format!("nc -U {target}{hint}"),
-        _ => format!("nc {target}{hint}"),
+    let nc_target = match reachable {
+        Some(a) => format!("{} {}", a.ip(), a.port()),
+        None => address.to_string(),
+    };
+    match (transport, reachable) {
+        ("http", Some(a)) => format!("open http://{a}/ in a browser, or websocat ws://{a}/ws"),
+        ("udp", _) => format!("nc -u {nc_target}{hint}"),
+        ("unix", _) => format!("nc -U {nc_target}{hint}"),
+        _ => format!("nc {nc_target}{hint}"),
     }
 }

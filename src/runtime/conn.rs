@@ -145,20 +145,27 @@ impl Conn {
         }
     }
 
-    /// The interest this connection needs now, given its phase and buffers.
+    /// The interest this connection needs now, given its phase and buffers. A
+    /// session with a backlog is not read from (its input is already waiting) but is
+    /// woken by writability to serve that backlog.
     pub fn wanted_interest(&self) -> (bool, bool) {
+        let backlog = self.phase == Phase::Open && self.session.has_backlog();
         let readable = match self.phase {
-            Phase::Open => !self.paused,
+            Phase::Open => !self.paused && !backlog,
             Phase::Flushing => false,
             Phase::Draining { .. } => true,
         };
-        (readable, !self.pending_out.is_empty())
+        (readable, !self.pending_out.is_empty() || backlog)
     }
 
-    /// When this connection's timer should next look at it, if ever.
-    pub fn deadline(&self, idle: Option<Duration>) -> Option<Instant> {
+    /// When this connection's timer should next look at it, if ever: the idle
+    /// timeout or the session's own deadline while open, then the closing deadlines.
+    pub fn deadline(&self, idle: Option<Duration>, session: Option<Instant>) -> Option<Instant> {
         match self.phase {
-            Phase::Open => idle.map(|d| self.last_active + d),
+            Phase::Open => match (idle.map(|d| self.last_active + d), session) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            },
             Phase::Flushing => {
                 Some(self.last_active + idle.map_or(FLUSH_TIMEOUT, |d| d.min(FLUSH_TIMEOUT)))
             }

@@ -20,6 +20,7 @@ use super::slab::Slab;
 use super::spec::ListenSpec;
 use super::timers::{Timer, Timers};
 use crate::proto::command::After;
+use crate::service::web::WebConfig;
 use crate::service::{self, Service, Shared, StreamSession};
 use crate::{debug, error, info};
 use polling::{Event, Events, PollMode, Poller};
@@ -70,6 +71,7 @@ pub struct Config {
     pub listeners: Vec<ListenSpec>,
     pub bind: BindOptions,
     pub limits: Limits,
+    pub web: WebConfig,
 }
 
 /// A bound listener as the banner shows it.
@@ -132,6 +134,7 @@ impl Server {
             shutting_down: false,
             forced: false,
         };
+        server.shared.web = config.web.clone();
         // Signals first: once a Unix socket file exists, every failure path below
         // removes it again.
         let signals = SignalPipe::install()
@@ -168,7 +171,10 @@ impl Server {
             server.listeners.push(Listener {
                 socket: Some(socket),
                 info: ListenerInfo {
-                    transport: spec.endpoint.transport(),
+                    transport: match spec.service {
+                        Service::Web => "http",
+                        _ => spec.endpoint.transport(),
+                    },
                     address,
                     service: spec.service,
                 },
@@ -251,14 +257,20 @@ impl Server {
                 }
             }
         }
+        let now = Instant::now();
         for slot in self.conns.keys() {
-            if let Some(conn) = self.conns.get_mut(slot) {
-                if conn.phase == Phase::Open {
-                    conn.phase = Phase::Flushing;
-                    conn.last_active = Instant::now();
-                }
+            let Some(conn) = self.conns.get_mut(slot) else {
+                continue;
+            };
+            if conn.phase == Phase::Open {
+                conn.last_active = now;
+                let after = conn
+                    .session
+                    .on_shutdown(now, &mut self.shared, &mut self.scratch);
+                self.deliver(slot, after);
+            } else {
+                self.settle(slot);
             }
-            self.settle(slot);
         }
         self.timers
             .push(Instant::now() + SHUTDOWN_GRACE, Timer::ShutdownDeadline);
@@ -372,7 +384,7 @@ impl Server {
             peer,
             id,
             listener: index,
-            session: StreamSession::new(service, self.limits.max_line),
+            session: StreamSession::new(service, &self.shared, now),
             phase: Phase::Open,
             pending_in: Vec::new(),
             pending_out: Vec::new(),
@@ -421,6 +433,7 @@ impl Server {
         if readable {
             self.read(slot);
         }
+        self.serve_backlog(slot);
         self.settle(slot);
     }
 
@@ -453,19 +466,53 @@ impl Server {
         if draining {
             return; // discard: we already said goodbye
         }
-        let data = &self.read_buf[..n];
+        let budget = output_budget(conn, self.limits.max_output);
+        let data = &mut self.read_buf[..n];
         let after = conn.session.on_data(
             &mut conn.pending_in,
             data,
             &mut self.shared,
             &mut self.scratch,
+            budget,
         );
         self.deliver(slot, after);
     }
 
-    /// Sends what the service wrote to the scratch buffer, and ends reading if the
-    /// service asked to close.
+    /// Serves input a session set aside when its output budget ran out, now that the
+    /// client has taken most of the queued output. A few rounds per turn at most, so
+    /// one busy client cannot hold the loop; writable interest brings us back.
+    fn serve_backlog(&mut self, slot: usize) {
+        for _ in 0..4 {
+            let Some(conn) = self.conns.get_mut(slot) else {
+                return;
+            };
+            let ready = conn.phase == Phase::Open
+                && conn.session.has_backlog()
+                && conn.pending_out.len() <= self.limits.max_output / 4;
+            if !ready {
+                return;
+            }
+            let budget = output_budget(conn, self.limits.max_output);
+            let after = conn.session.on_data(
+                &mut conn.pending_in,
+                &mut [],
+                &mut self.shared,
+                &mut self.scratch,
+                budget,
+            );
+            self.deliver_only(slot, after);
+        }
+    }
+
+    /// Sends what the service wrote to the scratch buffer, ends reading if the service
+    /// asked to close, and moves the connection along.
     fn deliver(&mut self, slot: usize, after: After) {
+        self.deliver_only(slot, after);
+        self.serve_backlog(slot);
+        self.settle(slot);
+    }
+
+    fn deliver_only(&mut self, slot: usize, after: After) {
         let Some(conn) = self.conns.get_mut(slot) else {
             self.scratch.clear();
             return;
@@ -480,7 +527,6 @@ impl Server {
             conn.phase = Phase::Flushing;
             conn.pending_in = Vec::new();
         }
-        self.settle(slot);
     }
 
     /// Moves a connection along after any activity: applies backpressure, shuts our
@@ -491,6 +537,7 @@ impl Server {
         let Some(conn) = self.conns.get_mut(slot) else {
             return;
         };
+        let session_deadline = conn.session.deadline(conn.last_active, &self.shared);
         let queued = conn.pending_out.len();
         if !conn.paused && queued >= max_output {
             conn.paused = true;
@@ -521,7 +568,7 @@ impl Server {
         }
         // Arm a timer only when the deadline moved earlier; later deadlines are found
         // when the current entry fires (lazy deletion keeps the heap small).
-        if let Some(at) = conn.deadline(idle) {
+        if let Some(at) = conn.deadline(idle, session_deadline) {
             if conn.timer_at.is_none_or(|t| at < t) {
                 conn.timer_at = Some(at);
                 self.timers.push(at, Timer::Conn { slot, id: conn.id });
@@ -558,12 +605,22 @@ impl Server {
             return; // stale entry
         }
         conn.timer_at = None;
-        match conn.deadline(idle) {
+        // The session's own deadlines first (handshake, close handshake, keepalive).
+        let session_deadline = conn.session.deadline(conn.last_active, &self.shared);
+        if conn.phase == Phase::Open && session_deadline.is_some_and(|d| d <= now) {
+            let last_active = conn.last_active;
+            let after =
+                conn.session
+                    .on_timer(now, last_active, &mut self.shared, &mut self.scratch);
+            return self.deliver(slot, after);
+        }
+        match conn.deadline(idle, None) {
             Some(deadline) if deadline <= now => match conn.phase {
                 Phase::Open => {
                     let secs = idle.map_or(0, |d| d.as_secs());
                     debug!("#{} idle for {secs} s: closing", conn.id);
-                    conn.session.on_idle_timeout(secs, &mut self.scratch);
+                    conn.session
+                        .on_idle_timeout(secs, &mut self.shared, &mut self.scratch);
                     conn.last_active = now;
                     self.deliver(slot, After::Close);
                 }
@@ -647,12 +704,21 @@ fn out_of_descriptors(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(23 | 24 | 105 | 12))
 }
 
-/// Over `--max-conns`: tell the client why (services with a text protocol) and hang up.
+/// Over `--max-conns`: tell the client why (in its service's protocol) and hang up.
 fn refuse_busy(mut stream: Stream, service: Service, max_conns: usize) {
-    if let Some(line) = service::busy_line(service, max_conns) {
-        let _ = stream.write(line.as_bytes());
+    let reply = service::busy_reply(service, max_conns);
+    if !reply.is_empty() {
+        let _ = stream.write(&reply);
     }
     stream.shutdown_write();
+}
+
+/// How much output a session may produce now: what is left under the connection's
+/// cap, but never so little that it cannot make progress.
+fn output_budget(conn: &Conn, max_output: usize) -> usize {
+    max_output
+        .saturating_sub(conn.pending_out.len())
+        .max(16 * 1024)
 }
 
 /// Adds `source` to the poller in level-triggered mode.

@@ -5,6 +5,7 @@
 //! tcp://127.0.0.1:1234=echo     tcp://:1235=cmd (host defaults to 127.0.0.1)
 //! udp://[::1]:7=echo            tcp://*:1234=echo (all IPv4 interfaces; [::] for IPv6)
 //! unix:/run/sockloop.sock=cmd   service defaults to echo when `=SERVICE` is left out
+//! http://127.0.0.1:8080         HTTP + WebSocket (the `web` service) over TCP
 //! ```
 
 use crate::service::Service;
@@ -45,8 +46,8 @@ pub struct ListenSpec {
     pub service: Service,
 }
 
-pub const SYNTAX: &str = "tcp://HOST:PORT=SERVICE, udp://HOST:PORT=SERVICE or unix:PATH=SERVICE \
-     (services: echo, daytime, counter, random, cmd)";
+pub const SYNTAX: &str = "tcp://HOST:PORT=SERVICE, udp://HOST:PORT=SERVICE, unix:PATH=SERVICE \
+     or http://HOST:PORT (services: echo, daytime, counter, random, cmd, web)";
 
 impl std::str::FromStr for ListenSpec {
     type Err = String;
@@ -59,6 +60,16 @@ impl std::str::FromStr for ListenSpec {
             text.split_once("://")
                 .ok_or_else(|| bad("no transport (tcp://, udp:// or unix:)"))?
         };
+        if scheme == "http" {
+            if rest.contains('=') && !rest.ends_with("=web") {
+                return Err(bad("http listeners run the web service only"));
+            }
+            let addr = parse_addr(rest.trim_end_matches("=web")).map_err(|e| bad(&e))?;
+            return Ok(ListenSpec {
+                endpoint: Endpoint::Tcp(addr),
+                service: Service::Web,
+            });
+        }
         let (where_, service) = match rest.rsplit_once('=') {
             Some((w, s)) => {
                 let service = Service::from_name(s).ok_or_else(|| bad("unknown service"))?;
@@ -75,7 +86,7 @@ impl std::str::FromStr for ListenSpec {
         };
         if matches!(endpoint, Endpoint::Udp(_)) && !service.works_on_udp() {
             return Err(bad(
-                "the counter service counts connections, and UDP has none; use tcp or unix",
+                "this service needs connections, and UDP has none; use tcp or unix",
             ));
         }
         Ok(ListenSpec { endpoint, service })
@@ -140,6 +151,13 @@ mod tests {
             Endpoint::Tcp("0.0.0.0:80".parse().unwrap())
         );
         assert_eq!(
+            spec("http://:8080").unwrap(),
+            ListenSpec {
+                endpoint: Endpoint::Tcp("127.0.0.1:8080".parse().unwrap()),
+                service: Service::Web
+            }
+        );
+        assert_eq!(
             spec("unix:/tmp/a=b.sock=cmd").unwrap(),
             ListenSpec {
                 endpoint: Endpoint::Unix("/tmp/a=b.sock".into()),
@@ -164,5 +182,11 @@ mod tests {
                 .contains("UDP has none")
         );
         assert!(spec("sctp://:1").unwrap_err().contains("unknown transport"));
+        assert!(spec("udp://:1=web").unwrap_err().contains("UDP has none"));
+        assert!(
+            spec("http://:1=echo")
+                .unwrap_err()
+                .contains("web service only")
+        );
     }
 }

@@ -19,6 +19,8 @@ pub struct Shared {
     pub requests: u64,
     /// `--max-line`.
     pub max_line: usize,
+    /// Settings of the web service.
+    pub web: super::web::WebConfig,
 }
 
 impl Shared {
@@ -33,6 +35,7 @@ impl Shared {
             bytes_out: 0,
             requests: 0,
             max_line,
+            web: super::web::WebConfig::default(),
         }
     }
 

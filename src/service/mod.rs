@@ -6,6 +6,7 @@
 
 mod env;
 mod stream;
+pub mod web;
 
 pub use env::{ServerEnv, Shared};
 pub use stream::StreamSession;
@@ -26,15 +27,18 @@ pub enum Service {
     Random,
     /// The `cmd` line protocol.
     Cmd,
+    /// HTTP with WebSocket endpoints (`/ws` echo, `/cmd`, `/random`) and a test page.
+    Web,
 }
 
 impl Service {
-    pub const ALL: [Service; 5] = [
+    pub const ALL: [Service; 6] = [
         Service::Echo,
         Service::Daytime,
         Service::Counter,
         Service::Random,
         Service::Cmd,
+        Service::Web,
     ];
 
     pub fn name(self) -> &'static str {
@@ -44,6 +48,7 @@ impl Service {
             Service::Counter => "counter",
             Service::Random => "random",
             Service::Cmd => "cmd",
+            Service::Web => "web",
         }
     }
 
@@ -53,9 +58,9 @@ impl Service {
             .find(|s| s.name().eq_ignore_ascii_case(name))
     }
 
-    /// Counting clients needs connections; every other service also works on UDP.
+    /// Counting clients and HTTP need connections; the rest also work on UDP.
     pub fn works_on_udp(self) -> bool {
-        self != Service::Counter
+        !matches!(self, Service::Counter | Service::Web)
     }
 }
 
@@ -95,18 +100,22 @@ pub fn on_datagram(service: Service, data: &[u8], shared: &mut Shared, out: &mut
             }
         }
         // Rejected when the listener is configured; answer plainly all the same.
-        Service::Counter => out.extend_from_slice(b"ERR counter needs a stream socket\n"),
+        Service::Counter | Service::Web => {
+            out.extend_from_slice(b"ERR this service needs a stream socket\n")
+        }
     }
 }
 
-/// The line a stream service sends a connection it cannot take (`--max-conns`), or
-/// `None` for echo, whose output must stay byte-exact.
-pub fn busy_line(service: Service, max_conns: usize) -> Option<String> {
+/// What a stream service sends a connection it cannot take (`--max-conns`) before
+/// hanging up: nothing for echo, whose output must stay byte-exact.
+pub fn busy_reply(service: Service, max_conns: usize) -> Vec<u8> {
     match service {
-        Service::Echo => None,
-        _ => Some(format!(
-            "ERR server busy: {max_conns} connections open (the limit); try again later\n"
-        )),
+        Service::Echo => Vec::new(),
+        Service::Web => web::busy_response(max_conns),
+        _ => {
+            format!("ERR server busy: {max_conns} connections open (the limit); try again later\n")
+                .into_bytes()
+        }
     }
 }
 

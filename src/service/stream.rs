@@ -4,35 +4,45 @@
 //! The connection's partial-line buffer is owned by the loop and lent here, so this
 //! file decides what to keep without holding any socket.
 
+use super::web::WebConn;
 use super::{ServerEnv, Service, Shared};
 use crate::proto::command::{self, After};
-use crate::proto::line::{LineSplitter, Step, StopDetector};
+use crate::proto::line::{self, LineSplitter, StopDetector};
 use std::io::Write;
+use std::time::Instant;
 
-/// One connection's service state: a few bytes, no heap.
-#[derive(Clone, Copy, Debug)]
+/// One connection's service state. Line services need a few bytes; a WebSocket
+/// keeps its session in a box.
 pub struct StreamSession {
     service: Service,
     state: State,
+    /// Input is waiting in `pending` because the output budget ran out: serve it
+    /// (without reading more) once the client has taken some output.
+    backlog: bool,
 }
 
-#[derive(Clone, Copy, Debug)]
 enum State {
     Echo(StopDetector),
     Lines(LineSplitter),
+    Web(WebConn),
     Done,
 }
 
 impl StreamSession {
-    pub fn new(service: Service, max_line: usize) -> Self {
+    pub fn new(service: Service, shared: &Shared, now: Instant) -> Self {
         let state = match service {
             Service::Echo => State::Echo(StopDetector::default()),
             Service::Daytime => State::Done,
             Service::Counter | Service::Random | Service::Cmd => {
-                State::Lines(LineSplitter::new(max_line))
+                State::Lines(LineSplitter::new(shared.max_line))
             }
+            Service::Web => State::Web(WebConn::new(now, &shared.web)),
         };
-        Self { service, state }
+        Self {
+            service,
+            state,
+            backlog: false,
+        }
     }
 
     pub fn service(&self) -> Service {
@@ -51,103 +61,187 @@ impl StreamSession {
         After::Continue
     }
 
-    /// Bytes arrived. `pending` is the connection's unfinished line (empty for echo).
-    /// Replies go to `out`; `Close` means: send what is in `out`, then hang up (any
-    /// input after the closing request is not served).
+    /// Bytes arrived (`data` may be empty: then the backlog in `pending` is served).
+    /// `pending` is the connection's unfinished input. Replies go to `out`, and once
+    /// `out` holds `budget` bytes the rest of the input waits in `pending` (see
+    /// [`has_backlog`](Self::has_backlog)): a small request must not be able to make
+    /// the server queue unbounded output. `Close` means: send what is in `out`, then
+    /// hang up (input after the closing request is not served). `data` is mutable so a
+    /// WebSocket can unmask payloads in place.
     pub fn on_data(
         &mut self,
         pending: &mut Vec<u8>,
-        data: &[u8],
+        data: &mut [u8],
         shared: &mut Shared,
         out: &mut Vec<u8>,
+        budget: usize,
     ) -> After {
-        match &mut self.state {
-            State::Echo(stop) => match stop.scan(data) {
-                Some(end) => {
-                    out.extend_from_slice(data.get(..end).unwrap_or(data));
-                    After::Close
-                }
-                None => {
-                    out.extend_from_slice(data);
-                    After::Continue
-                }
-            },
+        self.backlog = false;
+        let service = self.service;
+        let (after, stopped) = match &mut self.state {
+            State::Echo(stop) => {
+                // Echo cannot amplify: its output is never larger than its input.
+                let after = match stop.scan(data) {
+                    Some(end) => {
+                        out.extend_from_slice(data.get(..end).unwrap_or(data));
+                        After::Close
+                    }
+                    None => {
+                        out.extend_from_slice(data);
+                        After::Continue
+                    }
+                };
+                (after, false)
+            }
             State::Lines(splitter) => {
-                let service = self.service;
-                feed_lines(splitter, pending, data, out, |line, out| {
-                    answer_line(service, line, shared, out)
-                })
+                let mut step = |buf: &mut [u8], out: &mut Vec<u8>| {
+                    split_lines(splitter, buf, out, budget, |line, out| {
+                        answer_line(service, line, shared, out)
+                    })
+                };
+                with_pending(pending, data, out, &mut step)
+            }
+            State::Web(web) => {
+                let mut step = |buf: &mut [u8], out: &mut Vec<u8>| {
+                    let (used, after) = web.process(buf, shared, out, budget);
+                    let stopped = after == After::Continue
+                        && (web.has_pending_output() || (used < buf.len() && out.len() >= budget));
+                    (used, after, stopped)
+                };
+                with_pending(pending, data, out, &mut step)
             }
             // Daytime has said all it will; further input is ignored.
-            State::Done => After::Continue,
-        }
+            State::Done => (After::Continue, false),
+        };
+        self.backlog = stopped && after == After::Continue;
+        after
+    }
+
+    /// Input is waiting to be served (or output to be produced) once the client has
+    /// read some of what is queued; the loop does not read more until then.
+    pub fn has_backlog(&self) -> bool {
+        self.backlog
     }
 
     /// The peer finished sending: an unterminated last line is still a request.
     pub fn on_eof(&mut self, pending: &mut Vec<u8>, shared: &mut Shared, out: &mut Vec<u8>) {
-        if let State::Lines(splitter) = &mut self.state {
-            if let Some(len) = splitter.finish(pending) {
-                let line = pending.get(..len).unwrap_or(pending);
-                let _ = answer_line(self.service, Some(line), shared, out);
+        match &mut self.state {
+            State::Lines(splitter) => {
+                if let Some(len) = splitter.finish(pending) {
+                    let line = pending.get(..len).unwrap_or(pending);
+                    let _ = answer_line(self.service, Some(line), shared, out);
+                }
             }
-            *pending = Vec::new();
+            State::Web(web) => web.on_eof(),
+            _ => {}
+        }
+        *pending = Vec::new();
+    }
+
+    /// When this session next needs the timer (besides the loop's idle timeout).
+    pub fn deadline(&self, last_active: Instant, shared: &Shared) -> Option<Instant> {
+        match &self.state {
+            State::Web(web) => web.deadline(last_active, &shared.web),
+            _ => None,
         }
     }
 
-    /// The connection was quiet for too long: line services say why they hang up.
-    pub fn on_idle_timeout(&self, idle_secs: u64, out: &mut Vec<u8>) {
-        if matches!(self.state, State::Lines(_)) {
-            let _ = writeln!(out, "ERR idle for {idle_secs} s; closing");
+    /// The session's deadline passed.
+    pub fn on_timer(
+        &mut self,
+        now: Instant,
+        last_active: Instant,
+        shared: &mut Shared,
+        out: &mut Vec<u8>,
+    ) -> After {
+        match &mut self.state {
+            State::Web(web) => web.on_timer(now, last_active, shared, out),
+            _ => After::Continue,
+        }
+    }
+
+    /// The connection was quiet for too long: say why before hanging up.
+    pub fn on_idle_timeout(&mut self, idle_secs: u64, shared: &mut Shared, out: &mut Vec<u8>) {
+        match &mut self.state {
+            State::Lines(_) => {
+                let _ = writeln!(out, "ERR idle for {idle_secs} s; closing");
+            }
+            State::Web(web) => web.on_idle_timeout(shared, out),
+            _ => {}
+        }
+    }
+
+    /// The server is shutting down: `Close` to hang up once output is flushed, or
+    /// `Continue` while a closing handshake (WebSocket 1001) is under way.
+    pub fn on_shutdown(&mut self, now: Instant, shared: &mut Shared, out: &mut Vec<u8>) -> After {
+        match &mut self.state {
+            State::Web(web) => web.on_shutdown(now, shared, out),
+            _ => After::Close,
         }
     }
 }
 
-/// Splits `data` (after what `pending` holds) into lines and answers each with
-/// `on_line` (`None` stands for an over-long line). Only an unfinished tail is kept in
-/// `pending`, and the buffer is released once it is empty, so an idle connection
-/// holds no heap.
-fn feed_lines(
-    splitter: &mut LineSplitter,
+/// One pass of a session over its input: (bytes used, what next, stopped early
+/// because the output budget ran out).
+type Step<'a> = dyn FnMut(&mut [u8], &mut Vec<u8>) -> (usize, After, bool) + 'a;
+
+/// Runs `step` over the input: straight over `data` when nothing is pending (the
+/// common case: no copy), otherwise over `pending` + `data`. What `step` did not use
+/// is kept in `pending`, whose memory is released once it is empty.
+fn with_pending(
     pending: &mut Vec<u8>,
-    data: &[u8],
+    data: &mut [u8],
     out: &mut Vec<u8>,
-    mut on_line: impl FnMut(Option<&[u8]>, &mut Vec<u8>) -> After,
-) -> After {
-    let mut run = |buf: &[u8], out: &mut Vec<u8>| -> (usize, After) {
-        let mut pos = 0;
-        loop {
-            let rest = buf.get(pos..).unwrap_or(&[]);
-            match splitter.next(rest) {
-                Step::Line { len, consumed } => {
-                    pos += consumed;
-                    if on_line(rest.get(..len), out) == After::Close {
-                        return (pos, After::Close);
-                    }
-                }
-                Step::TooLong { consumed } => {
-                    pos += consumed;
-                    let _ = on_line(None, out);
-                }
-                Step::Skip { consumed } => pos += consumed,
-                Step::NeedMore => return (pos, After::Continue),
-            }
-        }
-    };
+    step: &mut Step<'_>,
+) -> (After, bool) {
     if pending.is_empty() {
-        let (used, after) = run(data, out);
+        let (used, after, stopped) = step(data, out);
         if after == After::Continue {
             pending.extend_from_slice(data.get(used..).unwrap_or(&[]));
         }
-        after
+        (after, stopped)
     } else {
         pending.extend_from_slice(data);
-        let (used, after) = run(pending, out);
+        let (used, after, stopped) = step(pending, out);
         if after == After::Close || used >= pending.len() {
             *pending = Vec::new();
         } else {
             pending.drain(..used);
         }
-        after
+        (after, stopped)
+    }
+}
+
+/// Answers the lines at the front of `buf` with `on_line` (`None` stands for an
+/// over-long line) until `buf` has no complete line left, a request closes the
+/// connection, or `out` reaches `budget`. Returns (bytes used, after, stopped early).
+fn split_lines(
+    splitter: &mut LineSplitter,
+    buf: &[u8],
+    out: &mut Vec<u8>,
+    budget: usize,
+    mut on_line: impl FnMut(Option<&[u8]>, &mut Vec<u8>) -> After,
+) -> (usize, After, bool) {
+    let mut pos = 0;
+    loop {
+        if out.len() >= budget && pos < buf.len() {
+            return (pos, After::Continue, true);
+        }
+        let rest = buf.get(pos..).unwrap_or(&[]);
+        match splitter.next(rest) {
+            line::Step::Line { len, consumed } => {
+                pos += consumed;
+                if on_line(rest.get(..len), out) == After::Close {
+                    return (pos, After::Close, false);
+                }
+            }
+            line::Step::TooLong { consumed } => {
+                pos += consumed;
+                let _ = on_line(None, out);
+            }
+            line::Step::Skip { consumed } => pos += consumed,
+            line::Step::NeedMore => return (pos, After::Continue, false),
+        }
     }
 }
 
@@ -178,7 +272,7 @@ fn answer_line(
             out.push(b'\n');
             After::Continue
         }
-        Service::Echo | Service::Daytime => After::Continue,
+        Service::Echo | Service::Daytime | Service::Web => After::Continue,
     }
 }
 

@@ -2,11 +2,13 @@
 
 use super::*;
 use crate::proto::command::After;
+use crate::proto::ws::frame::{self, Opcode};
+use std::time::Instant;
 
 fn drive(service: Service, chunks: &[&[u8]]) -> (String, After) {
     let mut shared = Shared::seeded(16, 1);
     shared.conns_total = 3;
-    let mut session = StreamSession::new(service, 16);
+    let mut session = StreamSession::new(service, &shared, Instant::now());
     let mut pending = Vec::new();
     let mut out = Vec::new();
     let mut after = session.on_open(&mut shared, &mut out);
@@ -14,7 +16,8 @@ fn drive(service: Service, chunks: &[&[u8]]) -> (String, After) {
         if after == After::Close {
             break;
         }
-        after = session.on_data(&mut pending, chunk, &mut shared, &mut out);
+        let mut data = chunk.to_vec();
+        after = session.on_data(&mut pending, &mut data, &mut shared, &mut out, 1 << 20);
     }
     if after == After::Continue {
         session.on_eof(&mut pending, &mut shared, &mut out);
@@ -84,4 +87,93 @@ fn datagrams() {
     on_datagram(Service::Cmd, &[b'x'; 17], &mut shared, &mut out);
     assert_eq!(out, b"ERR line too long (max 16 bytes)\n");
     assert_eq!(shared.requests, 4);
+}
+
+#[test]
+fn output_budget_sets_input_aside_and_serves_it_later() {
+    let mut shared = Shared::seeded(64, 1);
+    let mut session = StreamSession::new(Service::Cmd, &shared, Instant::now());
+    let mut pending = Vec::new();
+    let mut out = Vec::new();
+    // Ten requests of ~5 KB of output each, with a budget of 8 KB per call.
+    let mut input = b"RANDOMS 1000 1000 1000\n".repeat(10);
+    session.on_data(&mut pending, &mut input, &mut shared, &mut out, 8192);
+    assert!(session.has_backlog());
+    let first = out.iter().filter(|&&b| b == b'\n').count();
+    assert!((1..10).contains(&first), "answered {first} at once");
+    let mut rounds = 0;
+    while session.has_backlog() {
+        let budget = out.len() + 8192;
+        session.on_data(&mut pending, &mut [], &mut shared, &mut out, budget);
+        rounds += 1;
+        assert!(rounds < 20);
+    }
+    assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 10);
+    assert!(pending.is_empty() && pending.capacity() == 0);
+}
+
+/// Drives the web service with raw bytes; returns everything it wrote.
+fn web(input: &[u8]) -> (String, After) {
+    let (out, after) = web_bytes(input);
+    (String::from_utf8_lossy(&out).into_owned(), after)
+}
+
+fn web_bytes(input: &[u8]) -> (Vec<u8>, After) {
+    let mut shared = Shared::seeded(64, 1);
+    let mut session = StreamSession::new(Service::Web, &shared, Instant::now());
+    let mut pending = Vec::new();
+    let mut out = Vec::new();
+    let mut data = input.to_vec();
+    let after = session.on_data(&mut pending, &mut data, &mut shared, &mut out, 1 << 20);
+    (out, after)
+}
+
+const UPGRADE: &str = "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\
+    Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+    Sec-WebSocket-Version: 13\r\n\r\n";
+
+#[test]
+fn web_routes() {
+    let (out, after) = web(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
+    assert!(out.contains("<title>sockloop"));
+    assert_eq!(after, After::Continue, "keep-alive");
+    let (out, _) = web(b"GET /nope HTTP/1.1\r\n\r\n");
+    assert!(out.starts_with("HTTP/1.1 404 "), "{out}");
+    let (out, _) = web(b"POST /stats HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
+    assert!(out.starts_with("HTTP/1.1 405 "), "{out}");
+    let (out, after) = web(b"GET /ws HTTP/1.1\r\n\r\n");
+    assert!(out.starts_with("HTTP/1.1 426 ") && out.contains("Sec-WebSocket-Version: 13"));
+    assert_eq!(after, After::Close);
+    let (out, after) = web(b"BAD\r\n\r\n");
+    assert!(out.starts_with("HTTP/1.1 400 "), "{out}");
+    assert_eq!(after, After::Close);
+    let (out, _) = web(b"HEAD /stats HTTP/1.1\r\n\r\n");
+    assert!(
+        out.starts_with("HTTP/1.1 200 ") && out.ends_with("\r\n\r\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn web_pipelined_requests_and_connection_close() {
+    let (out, after) =
+        web(b"GET /stats HTTP/1.1\r\n\r\nGET /stats HTTP/1.1\r\nConnection: close\r\n\r\n");
+    assert_eq!(out.matches("HTTP/1.1 200 OK").count(), 2);
+    assert_eq!(after, After::Close);
+}
+
+#[test]
+fn websocket_upgrade_then_echo_in_the_same_read() {
+    let mut input = UPGRADE.as_bytes().to_vec();
+    frame::write_frame(&mut input, true, Opcode::Text, b"Hello", Some([1, 2, 3, 4]));
+    let (out, after) = web_bytes(&input);
+    let text = String::from_utf8_lossy(&out);
+    assert!(
+        text.starts_with("HTTP/1.1 101 Switching Protocols\r\n"),
+        "{text}"
+    );
+    assert!(text.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+    assert!(out.ends_with(b"\r\n\r\n\x81\x05Hello"), "{out:?}");
+    assert_eq!(after, After::Continue);
 }

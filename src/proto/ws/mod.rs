@@ -1,0 +1,6 @@
+//! WebSocket (RFC 6455): opening handshake, frames, UTF-8 validation, sessions.
+
+pub mod frame;
+pub mod handshake;
+pub mod session;
+pub mod utf8;

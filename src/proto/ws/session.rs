@@ -1,0 +1,1213 @@
+//! A sans-I/O WebSocket session, for either end of a connection: it turns received bytes
+//! into messages and control events, answers pings and closes, and enforces the rules
+//! of RFC 6455 §5.1 (masking), §5.2 (RSV bits, opcodes), §5.4 (fragmentation), §5.5
+//! (control frames), §5.6 and §8.1 (UTF-8 in text), §7 (closing handshake) and §7.4
+//! (close codes).
+//!
+//! [`Session::feed`] always consumes everything it is given. A partial header waits in a
+//! 14-byte inline array, a partial message in the session's own buffer, so the caller can
+//! hand over a slice of one shared read buffer and keep nothing. Payloads are unmasked in
+//! place; a message that arrives as one frame wholly inside the input is delivered
+//! borrowed from the input, without a copy. The buffer is freed (not just cleared) when a
+//! message has been delivered, so an idle session owns no heap at all.
+//!
+//! Errors follow §7.1.7, "Fail the WebSocket Connection": the session queues a Close
+//! frame with the status code (1002 protocol error, 1007 bad UTF-8, 1009 too big),
+//! ignores all further input and returns the error; the caller flushes its output and
+//! closes the TCP connection. Text is checked while it arrives, byte by byte, so an
+//! invalid byte fails the connection before the rest of its frame is even sent.
+//!
+//! After our Close has been sent, incoming frames are still parsed (their errors still
+//! end the connection) but no messages, pings or pongs are delivered or answered, since
+//! nothing but the closing handshake may follow our Close (§5.5.1).
+
+use std::fmt;
+use std::mem;
+
+use super::super::http::Parsed;
+use super::frame::{self, FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, Opcode};
+use super::utf8::Utf8Validator;
+
+/// Which end we are: servers receive masked frames, clients send them (§5.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Server,
+    Client,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest message, summed over its fragments; more is refused with 1009.
+    pub max_message: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message: 64 << 20,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MessageKind {
+    Text,
+    Binary,
+}
+
+impl MessageKind {
+    /// The opcode that starts a message of this kind (to send a reply, for example).
+    pub fn opcode(self) -> Opcode {
+        match self {
+            MessageKind::Text => Opcode::Text,
+            MessageKind::Binary => Opcode::Binary,
+        }
+    }
+}
+
+/// What the session tells its handler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event<'a> {
+    /// A whole message, reassembled and unmasked; text has been checked to be UTF-8.
+    Message {
+        kind: MessageKind,
+        data: &'a [u8],
+    },
+    /// The peer's ping; the pong is already queued.
+    Ping(&'a [u8]),
+    Pong(&'a [u8]),
+    /// The peer's Close; our reply Close is already queued if we had not sent one. Do not
+    /// write more frames after this.
+    Close {
+        code: Option<u16>,
+        reason: &'a str,
+    },
+    /// Every frame header as it is parsed, before it is checked; only with
+    /// [`Session::set_trace`].
+    Frame(&'a FrameHeader),
+}
+
+/// Receives a session's events; may append frames of its own to `out`.
+pub trait Handler {
+    fn on_event(&mut self, event: Event<'_>, out: &mut Vec<u8>);
+
+    /// Client role: an unpredictable masking key for each frame the session sends (pong,
+    /// close). A client must override this (§5.3); the server role never calls it.
+    fn mask_key(&mut self) -> [u8; 4] {
+        [0; 4]
+    }
+}
+
+/// A protocol violation by the peer, with the close code that was sent for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionError {
+    pub code: u16,
+    pub reason: &'static str,
+}
+
+impl fmt::Display for SessionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "WebSocket peer broke the protocol ({}): {}",
+            self.code, self.reason
+        )
+    }
+}
+
+impl std::error::Error for SessionError {}
+
+fn violation(code: u16, reason: &'static str) -> SessionError {
+    SessionError { code, reason }
+}
+
+/// Whether `code` may appear in a Close frame (§7.4.1, §7.4.2, IANA registry): 1004 is
+/// reserved, 1005, 1006 and 1015 must never be sent, 1016–2999 are for future RFCs, and
+/// 3000–4999 belong to libraries and applications.
+pub fn is_valid_close_code(code: u16) -> bool {
+    matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
+}
+
+pub struct Session {
+    /// The message assembled so far; while a control frame arrives in pieces, its
+    /// payload follows the message part, and is cut off again when it is complete.
+    buf: Vec<u8>,
+    limits: Limits,
+    /// The frame whose payload is arriving (valid while `in_payload`).
+    frame: FrameHeader,
+    /// Payload bytes of `frame` still to come.
+    remaining: u64,
+    /// Checks the text message in progress across frames and reads.
+    utf8: Utf8Validator,
+    /// A header that has partly arrived.
+    head: [u8; MAX_HEADER_LEN],
+    head_len: u8,
+    role: Role,
+    /// The kind of the message in progress, from its first frame until its last.
+    message: Option<MessageKind>,
+    in_payload: bool,
+    close_sent: bool,
+    close_received: bool,
+    failed: bool,
+    trace: bool,
+}
+
+impl Session {
+    pub fn new(role: Role, limits: Limits) -> Self {
+        Session {
+            buf: Vec::new(),
+            limits,
+            frame: FrameHeader {
+                fin: true,
+                rsv: 0,
+                opcode: Opcode::Binary,
+                mask: None,
+                payload_len: 0,
+            },
+            remaining: 0,
+            utf8: Utf8Validator::default(),
+            head: [0; MAX_HEADER_LEN],
+            head_len: 0,
+            role,
+            message: None,
+            in_payload: false,
+            close_sent: false,
+            close_received: false,
+            failed: false,
+            trace: false,
+        }
+    }
+
+    /// Process bytes just read; all of `input` is consumed. Payloads are unmasked in
+    /// place. On a protocol violation, a Close with the matching code is queued in `out`
+    /// and the error returned; input after that (or after the peer's Close) is ignored.
+    pub fn feed(
+        &mut self,
+        input: &mut [u8],
+        out: &mut Vec<u8>,
+        handler: &mut impl Handler,
+    ) -> Result<(), SessionError> {
+        let mut rest = input;
+        while !rest.is_empty() && !self.failed && !self.close_received {
+            let step = if self.in_payload {
+                self.read_payload(rest, out, handler)
+            } else {
+                self.read_header(rest, out, handler)
+            };
+            match step {
+                Ok(tail) => rest = tail,
+                Err(e) => {
+                    self.fail(e, out, handler);
+                    return Err(e);
+                }
+            }
+        }
+        if self.close_received {
+            // An unfinished message can never be completed now.
+            self.release();
+        }
+        Ok(())
+    }
+
+    /// Start the closing handshake (e.g. 1001 on shutdown). A code that may not be sent
+    /// (§7.4) gives a Close without a status; the reason is cut to fit 123 bytes. Does
+    /// nothing if our Close was already sent.
+    pub fn send_close(
+        &mut self,
+        code: u16,
+        reason: &str,
+        out: &mut Vec<u8>,
+        handler: &mut impl Handler,
+    ) {
+        if !self.close_sent {
+            let code = is_valid_close_code(code).then_some(code);
+            self.write_close(code, reason, out, handler);
+        }
+    }
+
+    /// Queue a ping (payload cut to 125 bytes). Does nothing once our Close is sent.
+    pub fn send_ping(&mut self, payload: &[u8], out: &mut Vec<u8>, handler: &mut impl Handler) {
+        if !self.close_sent {
+            let payload = payload.get(..MAX_CONTROL_PAYLOAD).unwrap_or(payload);
+            let mask = self.out_mask(handler);
+            frame::write_frame(out, true, Opcode::Ping, payload, mask);
+        }
+    }
+
+    pub fn close_sent(&self) -> bool {
+        self.close_sent
+    }
+
+    pub fn close_received(&self) -> bool {
+        self.close_received
+    }
+
+    /// Both Close frames have been exchanged: the TCP connection can be closed.
+    pub fn is_closed(&self) -> bool {
+        self.close_sent && self.close_received
+    }
+
+    /// The peer broke the protocol; our Close is queued and input is ignored.
+    pub fn is_failed(&self) -> bool {
+        self.failed
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Bytes held for a partial header or message.
+    pub fn buffered_bytes(&self) -> usize {
+        self.buf.len() + usize::from(self.head_len)
+    }
+
+    /// Heap bytes the session owns (0 when idle).
+    pub fn heap_capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// Emit [`Event::Frame`] for every header parsed from now on.
+    pub fn set_trace(&mut self, on: bool) {
+        self.trace = on;
+    }
+
+    /// Collect header bytes; once the header is whole, start its frame.
+    fn read_header<'i>(
+        &mut self,
+        rest: &'i mut [u8],
+        out: &mut Vec<u8>,
+        handler: &mut impl Handler,
+    ) -> Result<&'i mut [u8], SessionError> {
+        // Copy as much as a header can need; what turns out to be payload stays in
+        // `rest` too, so only the header's share is consumed below.
+        let have = usize::from(self.head_len);
+        let take = rest.len().min(MAX_HEADER_LEN.saturating_sub(have));
+        let filled = have + take;
+        if let (Some(dst), Some(src)) = (self.head.get_mut(have..filled), rest.get(..take)) {
+            dst.copy_from_slice(src);
+        }
+        let parsed = frame::parse_header(self.head.get(..filled).unwrap_or_default())
+            .map_err(|e| violation(e.close_code(), e.reason()))?;
+        match parsed {
+            Parsed::Incomplete => {
+                self.head_len = filled as u8;
+                Ok(advance(rest, take))
+            }
+            Parsed::Complete { value, consumed } => {
+                self.head_len = 0;
+                let rest = advance(rest, consumed.saturating_sub(have));
+                self.start_frame(value, rest, out, handler)
+            }
+        }
+    }
+
+    /// Check a header against the connection's state, then read what is here of its
+    /// payload (possibly nothing: a zero-length frame completes right away).
+    fn start_frame<'i>(
+        &mut self,
+        h: FrameHeader,
+        rest: &'i mut [u8],
+        out: &mut Vec<u8>,
+        handler: &mut impl Handler,
+    ) -> Result<&'i mut [u8], SessionError> {
+        if self.trace {
+            handler.on_event(Event::Frame(&h), out);
+        }
+        if h.rsv != 0 {
+            return Err(violation(
+                1002,
+                "RSV bits set, but no extension was negotiated",
+            ));
+        }
+        match (self.role, h.mask.is_some()) {
+            (Role::Server, false) => return Err(violation(1002, "client frame not masked")),
+            (Role::Client, true) => return Err(violation(1002, "server frame masked")),
+            _ => {}
+        }
+        if !h.opcode.is_control() {
+            self.start_data_frame(&h)?;
+        }
+        self.frame = h;
+        self.remaining = h.payload_len;
+        self.in_payload = true;
+        self.read_payload(rest, out, handler)
+    }
+
+    /// Fragmentation rules (§5.4) and the size limit, decided from the header alone.
+    fn start_data_frame(&mut self, h: &FrameHeader) -> Result<(), SessionError> {
+        let starts = match h.opcode {
+            Opcode::Text => Some(MessageKind::Text),
+            Opcode::Binary => Some(MessageKind::Binary),
+            _ => None,
+        };
+        let kind = match (starts, self.message) {
+            (Some(kind), None) => {
+                self.utf8.reset();
+                kind
+            }
+            (None, Some(kind)) => kind,
+            (None, None) => return Err(violation(1002, "continuation frame with no message")),
+            (Some(_), Some(_)) => {
+                return Err(violation(1002, "new message inside a fragmented one"));
+            }
+        };
+        // At a frame boundary `buf` holds exactly the message so far.
+        let so_far = self.buf.len() as u64;
+        if so_far.saturating_add(h.payload_len) > self.limits.max_message as u64 {
+            return Err(violation(1009, "message too big"));
+        }
+        self.message = Some(kind);
+        Ok(())
+    }
+
+    /// Take the current frame's payload bytes from the front of `rest`.
+    fn read_payload<'i>(
+        &mut self,
+        rest: &'i mut [u8],
+        out: &mut Vec<u8>,
+        handler: &mut impl Handler,
+    ) -> Result<&'i mut [u8], SessionError> {
+        let h = self.frame;
+        let n = usize::try_from(self.remaining).map_or(rest.len(), |r| r.min(rest.len()));
+        let (chunk, tail) = rest.split_at_mut(n);
+        let offset = h.payload_len - self.remaining;
+        if let Some(key) = h.mask {
+            frame::apply_mask(chunk, key, (offset % 4) as usize);
+        }
+        self.remaining -= n as u64;
+        let done = self.remaining == 0;
+        let whole_frame_here = done && offset == 0;
+        if done {
+            self.in_payload = false;
+        }
+
+        if h.opcode.is_control() {
+            if whole_frame_here {
+                self.on_control(h.opcode, chunk, out, handler)?;
+            } else {
+                self.buf.extend_from_slice(chunk);
+                if done {
+                    self.on_buffered_control(h, out, handler)?;
+                }
+            }
+            return Ok(tail);
+        }
+
+        if self.message == Some(MessageKind::Text) {
+            // Fail fast: this may be the first part of a frame whose rest never comes.
+            self.utf8
+                .feed(chunk)
+                .map_err(|_| violation(1007, "invalid UTF-8 in text message"))?;
+        }
+        if !done || !h.fin {
+            self.buf.extend_from_slice(chunk);
+            return Ok(tail);
+        }
+        if self.message == Some(MessageKind::Text) {
+            self.utf8
+                .finish()
+                .map_err(|_| violation(1007, "text message ends inside a UTF-8 sequence"))?;
+        }
+        let kind = self.message.take().unwrap_or(MessageKind::Binary);
+        if self.buf.is_empty() && whole_frame_here {
+            // The whole message is this one frame: deliver it straight from the input.
+            self.deliver(kind, chunk, out, handler);
+        } else {
+            self.buf.extend_from_slice(chunk);
+            // Taking the buffer frees it once the message is delivered.
+            let message = mem::take(&mut self.buf);
+            self.deliver(kind, &message, out, handler);
+        }
+        Ok(tail)
+    }
+
+    fn deliver(
+        &mut self,
+        kind: MessageKind,
+        data: &[u8],
+        out: &mut Vec<u8>,
+        handler: &mut impl Handler,
+    ) {
+        if !self.close_sent {
+            handler.on_event(Event::Message { kind, data }, out);
+        }
+    }
+
+    /// A control frame that arrived in pieces is now whole at the end of `buf`.
+    fn on_buffered_control(
+        &mut self,
+        h: FrameHeader,
+        out: &mut Vec<u8>,
+        handler: &mut impl Handler,
+    ) -> Result<(), SessionError> {
+        let mut buf = mem::take(&mut self.buf);
+        // Control payloads are at most 125 bytes, so this cannot truncate.
+        let start = buf.len().saturating_sub(h.payload_len as usize);
+        let result = self.on_control(h.opcode, buf.get(start..).unwrap_or_default(), out, handler);
+        buf.truncate(start);
+        if !buf.is_empty() {
+            self.buf = buf;
+        }
+        result
+    }
+
+    fn on_control(
+        &mut self,
+        opcode: Opcode,
+        payload: &[u8],
+        out: &mut Vec<u8>,
+        handler: &mut impl Handler,
+    ) -> Result<(), SessionError> {
+        match opcode {
+            Opcode::Close => return self.on_close(payload, out, handler),
+            _ if self.close_sent => {}
+            Opcode::Ping => {
+                let mask = self.out_mask(handler);
+                frame::write_frame(out, true, Opcode::Pong, payload, mask);
+                handler.on_event(Event::Ping(payload), out);
+            }
+            Opcode::Pong => handler.on_event(Event::Pong(payload), out),
+            Opcode::Continuation | Opcode::Text | Opcode::Binary => {}
+        }
+        Ok(())
+    }
+
+    /// The peer's Close (§5.5.1, §7.1.5): check it, answer it, report it.
+    fn on_close(
+        &mut self,
+        payload: &[u8],
+        out: &mut Vec<u8>,
+        handler: &mut impl Handler,
+    ) -> Result<(), SessionError> {
+        let (code, reason) = match payload {
+            [] => (None, ""),
+            [_] => return Err(violation(1002, "close frame with a 1-byte payload")),
+            [hi, lo, reason @ ..] => {
+                let code = u16::from_be_bytes([*hi, *lo]);
+                if !is_valid_close_code(code) {
+                    return Err(violation(1002, "invalid close code"));
+                }
+                let reason = std::str::from_utf8(reason)
+                    .map_err(|_| violation(1007, "close reason is not UTF-8"))?;
+                (Some(code), reason)
+            }
+        };
+        self.close_received = true;
+        if !self.close_sent {
+            // Echo the status code, as §5.5.1 says endpoints typically do.
+            self.write_close(code, "", out, handler);
+        }
+        handler.on_event(Event::Close { code, reason }, out);
+        Ok(())
+    }
+
+    fn fail(&mut self, e: SessionError, out: &mut Vec<u8>, handler: &mut impl Handler) {
+        self.failed = true;
+        self.in_payload = false;
+        self.release();
+        if !self.close_sent {
+            self.write_close(Some(e.code), e.reason, out, handler);
+        }
+    }
+
+    fn release(&mut self) {
+        self.buf = Vec::new();
+        self.message = None;
+    }
+
+    fn write_close(
+        &mut self,
+        code: Option<u16>,
+        reason: &str,
+        out: &mut Vec<u8>,
+        handler: &mut impl Handler,
+    ) {
+        let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
+        let mut len = 0;
+        if let (Some(code), Some((code_bytes, rest))) = (code, payload.split_first_chunk_mut()) {
+            *code_bytes = code.to_be_bytes();
+            let reason = truncate_utf8(reason, rest.len());
+            if let Some(dst) = rest.get_mut(..reason.len()) {
+                dst.copy_from_slice(reason.as_bytes());
+            }
+            len = 2 + reason.len();
+        }
+        let mask = self.out_mask(handler);
+        let payload = payload.get(..len).unwrap_or_default();
+        frame::write_frame(out, true, Opcode::Close, payload, mask);
+        self.close_sent = true;
+    }
+
+    fn out_mask(&self, handler: &mut impl Handler) -> Option<[u8; 4]> {
+        match self.role {
+            Role::Client => Some(handler.mask_key()),
+            Role::Server => None,
+        }
+    }
+}
+
+fn advance(s: &mut [u8], n: usize) -> &mut [u8] {
+    s.get_mut(n..).unwrap_or_default()
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a char boundary.
+fn truncate_utf8(s: &str, max: usize) -> &str {
+    let mut end = max.min(s.len());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.get(..end).unwrap_or_default()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::proto::ws::frame::{parse_frame, write_frame, write_header};
+    use proptest::prelude::*;
+
+    const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+    /// An event with owned data, to compare runs.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    enum Rec {
+        Message(MessageKind, Vec<u8>),
+        Ping(Vec<u8>),
+        Pong(Vec<u8>),
+        Close(Option<u16>, String),
+        Frame(FrameHeader),
+    }
+
+    /// Records events and echoes messages back, like the echo service.
+    #[derive(Default)]
+    struct Echo {
+        events: Vec<Rec>,
+        role: Option<Role>,
+        keys: u8,
+    }
+
+    impl Handler for Echo {
+        fn on_event(&mut self, event: Event<'_>, out: &mut Vec<u8>) {
+            let rec = match event {
+                Event::Message { kind, data } => {
+                    let mask = (self.role == Some(Role::Client)).then(|| self.mask_key());
+                    write_frame(out, true, kind.opcode(), data, mask);
+                    Rec::Message(kind, data.to_vec())
+                }
+                Event::Ping(p) => Rec::Ping(p.to_vec()),
+                Event::Pong(p) => Rec::Pong(p.to_vec()),
+                Event::Close { code, reason } => Rec::Close(code, reason.to_owned()),
+                Event::Frame(h) => Rec::Frame(*h),
+            };
+            self.events.push(rec);
+        }
+
+        fn mask_key(&mut self) -> [u8; 4] {
+            self.keys = self.keys.wrapping_add(1);
+            [self.keys, 0xa5, self.keys ^ 0x5a, 7]
+        }
+    }
+
+    fn server() -> (Session, Echo) {
+        (
+            Session::new(Role::Server, Limits::default()),
+            Echo::default(),
+        )
+    }
+
+    /// A frame as a client sends it (masked).
+    fn cframe(fin: bool, op: Opcode, payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        write_frame(&mut out, fin, op, payload, Some(KEY));
+        out
+    }
+
+    /// Split `out` into (opcode, unmasked payload) pairs.
+    fn frames(mut out: &[u8]) -> Vec<(Opcode, Vec<u8>)> {
+        let mut v = Vec::new();
+        while let Ok(Parsed::Complete { value, consumed }) = parse_frame(out) {
+            let mut p = value.payload.to_vec();
+            if let Some(key) = value.header.mask {
+                frame::apply_mask(&mut p, key, 0);
+            }
+            v.push((value.header.opcode, p));
+            out = &out[consumed..];
+        }
+        assert!(out.is_empty(), "trailing bytes {out:?}");
+        v
+    }
+
+    fn close_payload(code: u16, reason: &[u8]) -> Vec<u8> {
+        let mut p = code.to_be_bytes().to_vec();
+        p.extend_from_slice(reason);
+        p
+    }
+
+    /// Feed `input` to a fresh server; return the error code and everything sent.
+    fn violation_of(input: &[u8], limits: Limits) -> (u16, Vec<(Opcode, Vec<u8>)>) {
+        let mut s = Session::new(Role::Server, limits);
+        let mut h = Echo::default();
+        let mut out = Vec::new();
+        let err = s.feed(&mut input.to_vec(), &mut out, &mut h).unwrap_err();
+        assert!(s.is_failed() && s.close_sent() && !s.close_received());
+        assert_eq!(s.heap_capacity(), 0);
+        // Everything after the failure is ignored.
+        assert_eq!(
+            s.feed(&mut cframe(true, Opcode::Ping, b"x"), &mut out, &mut h),
+            Ok(())
+        );
+        let sent = frames(&out);
+        let (op, payload) = sent.last().unwrap();
+        assert_eq!(*op, Opcode::Close);
+        assert_eq!(u16::from_be_bytes([payload[0], payload[1]]), err.code);
+        assert_eq!(&payload[2..], err.reason.as_bytes());
+        (err.code, sent)
+    }
+
+    fn code_of(input: &[u8]) -> u16 {
+        violation_of(input, Limits::default()).0
+    }
+
+    #[test]
+    fn session_is_small() {
+        let size = std::mem::size_of::<Session>();
+        println!("size_of::<Session>() = {size}");
+        assert!(size <= 96, "{size}");
+    }
+
+    #[test]
+    fn echoes_rfc_masked_hello_zero_copy() {
+        struct Where(usize, usize, bool);
+        impl Handler for Where {
+            fn on_event(&mut self, event: Event<'_>, _: &mut Vec<u8>) {
+                if let Event::Message { data, .. } = event {
+                    let p = data.as_ptr() as usize;
+                    self.2 = data == b"Hello" && p >= self.0 && p + data.len() <= self.1;
+                }
+            }
+        }
+        let mut input = vec![
+            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ];
+        let range = input.as_ptr_range();
+        let mut h = Where(range.start as usize, range.end as usize, false);
+        let (mut s, _) = server();
+        s.feed(&mut input, &mut Vec::new(), &mut h).unwrap();
+        assert!(h.2, "message not delivered from the input buffer");
+        assert_eq!(s.heap_capacity(), 0);
+    }
+
+    #[test]
+    fn echoes_text_and_binary() {
+        let (mut s, mut h) = server();
+        let mut input = cframe(true, Opcode::Text, "héllo".as_bytes());
+        input.extend(cframe(true, Opcode::Binary, &[0, 255, 1]));
+        input.extend(cframe(true, Opcode::Text, b""));
+        let mut out = Vec::new();
+        s.feed(&mut input, &mut out, &mut h).unwrap();
+        assert_eq!(
+            h.events,
+            [
+                Rec::Message(MessageKind::Text, "héllo".into()),
+                Rec::Message(MessageKind::Binary, vec![0, 255, 1]),
+                Rec::Message(MessageKind::Text, vec![]),
+            ]
+        );
+        let mut want = Vec::new();
+        write_frame(&mut want, true, Opcode::Text, "héllo".as_bytes(), None);
+        write_frame(&mut want, true, Opcode::Binary, &[0, 255, 1], None);
+        write_frame(&mut want, true, Opcode::Text, b"", None);
+        assert_eq!(out, want);
+        assert_eq!((s.buffered_bytes(), s.heap_capacity()), (0, 0));
+    }
+
+    #[test]
+    fn fragmented_with_interleaved_ping() {
+        let (mut s, mut h) = server();
+        let mut out = Vec::new();
+        let mut input = cframe(false, Opcode::Text, b"Hel");
+        input.extend(cframe(true, Opcode::Ping, b"are you there"));
+        input.extend(cframe(false, Opcode::Continuation, b""));
+        input.extend(cframe(true, Opcode::Continuation, b"lo"));
+        // Cut inside the ping's payload, so it is assembled behind the partial message.
+        let (a, b) = input.split_at_mut(12);
+        s.feed(a, &mut out, &mut h).unwrap();
+        assert!(s.buffered_bytes() > 0);
+        s.feed(b, &mut out, &mut h).unwrap();
+        assert_eq!(
+            h.events,
+            [
+                Rec::Ping(b"are you there".to_vec()),
+                Rec::Message(MessageKind::Text, b"Hello".to_vec()),
+            ]
+        );
+        assert_eq!(
+            frames(&out),
+            [
+                (Opcode::Pong, b"are you there".to_vec()),
+                (Opcode::Text, b"Hello".to_vec())
+            ]
+        );
+        assert_eq!((s.buffered_bytes(), s.heap_capacity()), (0, 0));
+    }
+
+    #[test]
+    fn protocol_violations_close_with_1002() {
+        let mut unmasked = Vec::new();
+        write_frame(&mut unmasked, true, Opcode::Text, b"hi", None);
+        let mut rsv = cframe(true, Opcode::Text, b"hi");
+        rsv[0] |= 0x40;
+        let mut top_bit = vec![0x82, 0xff];
+        top_bit.extend([0x80, 0, 0, 0, 0, 0, 0, 0]);
+        let mut new_inside = cframe(false, Opcode::Text, b"a");
+        new_inside.extend(cframe(true, Opcode::Binary, b"b"));
+        let mut continuation_after_end = cframe(true, Opcode::Text, b"a");
+        continuation_after_end.extend(cframe(true, Opcode::Continuation, b"b"));
+        let cases: [(&str, Vec<u8>); 11] = [
+            ("unmasked client frame", unmasked),
+            ("rsv bit", rsv),
+            ("reserved opcode 3", vec![0x83, 0x80, 1, 2, 3, 4]),
+            ("reserved opcode 0xb", vec![0x8b, 0x80, 1, 2, 3, 4]),
+            ("ping of 126 bytes", cframe(true, Opcode::Ping, &[0; 126])),
+            ("fragmented ping", cframe(false, Opcode::Ping, b"")),
+            (
+                "lone continuation",
+                cframe(true, Opcode::Continuation, b"x"),
+            ),
+            ("new message inside fragmented", new_inside),
+            ("continuation after message end", continuation_after_end),
+            ("64-bit length top bit", top_bit),
+            (
+                "close with 1-byte payload",
+                cframe(true, Opcode::Close, &[3]),
+            ),
+        ];
+        for (what, input) in cases {
+            assert_eq!(code_of(&input), 1002, "{what}");
+        }
+    }
+
+    #[test]
+    fn messages_before_a_violation_are_still_echoed() {
+        let mut input = cframe(true, Opcode::Text, b"ok");
+        input.extend(cframe(true, Opcode::Continuation, b"x"));
+        let (code, sent) = violation_of(&input, Limits::default());
+        assert_eq!(code, 1002);
+        assert_eq!(sent[0], (Opcode::Text, b"ok".to_vec()));
+    }
+
+    #[test]
+    fn invalid_utf8_closes_with_1007() {
+        assert_eq!(code_of(&cframe(true, Opcode::Text, b"a\xc0b")), 1007);
+        // Cut inside a code point at the end of the message.
+        let mut input = cframe(false, Opcode::Text, "€".as_bytes());
+        input.extend(cframe(true, Opcode::Continuation, &"€".as_bytes()[..2]));
+        assert_eq!(code_of(&input), 1007);
+        // Invalid only across the fragment boundary.
+        let mut input = cframe(false, Opcode::Text, b"\xed");
+        input.extend(cframe(true, Opcode::Continuation, b"\xa0\x80"));
+        assert_eq!(code_of(&input), 1007);
+        // Binary is not checked.
+        let (mut s, mut h) = server();
+        s.feed(
+            &mut cframe(true, Opcode::Binary, b"\xc0"),
+            &mut Vec::new(),
+            &mut h,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn invalid_utf8_fails_mid_frame() {
+        let mut payload = vec![b'a'; 100];
+        payload[5] = 0xff;
+        let input = cframe(true, Opcode::Text, &payload);
+        // Header (2 + 4 key) and the first 10 payload bytes only.
+        let (code, _) = violation_of(&input[..16], Limits::default());
+        assert_eq!(code, 1007);
+    }
+
+    #[test]
+    fn too_big_is_refused_from_the_header_alone() {
+        let limits = Limits { max_message: 10 };
+        let input = cframe(true, Opcode::Binary, &[0; 11]);
+        assert_eq!(violation_of(&input[..6], limits).0, 1009);
+        // Over the limit only in total, at the second fragment's header.
+        let mut input = cframe(false, Opcode::Text, b"123456");
+        input.extend(&cframe(true, Opcode::Continuation, b"78901")[..6]);
+        assert_eq!(violation_of(&input, limits).0, 1009);
+        // Exactly at the limit is fine, and control frames do not count.
+        let (mut s, mut h) = (Session::new(Role::Server, limits), Echo::default());
+        let mut input = cframe(false, Opcode::Text, b"12345");
+        input.extend(cframe(true, Opcode::Ping, &[0; 100]));
+        input.extend(cframe(true, Opcode::Continuation, b"67890"));
+        s.feed(&mut input, &mut Vec::new(), &mut h).unwrap();
+        assert_eq!(
+            h.events[1],
+            Rec::Message(MessageKind::Text, b"1234567890".to_vec())
+        );
+    }
+
+    #[test]
+    fn close_code_table() {
+        for code in [
+            1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999,
+            4000, 4999,
+        ] {
+            assert!(is_valid_close_code(code), "{code}");
+            let (mut s, mut h) = server();
+            let mut out = Vec::new();
+            let mut input = cframe(true, Opcode::Close, &close_payload(code, b"bye"));
+            s.feed(&mut input, &mut out, &mut h).unwrap();
+            assert!(s.is_closed());
+            assert_eq!(h.events, [Rec::Close(Some(code), "bye".into())]);
+            assert_eq!(frames(&out), [(Opcode::Close, code.to_be_bytes().to_vec())]);
+        }
+        for code in [
+            0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535,
+        ] {
+            assert!(!is_valid_close_code(code), "{code}");
+            assert_eq!(
+                code_of(&cframe(true, Opcode::Close, &close_payload(code, b""))),
+                1002
+            );
+        }
+        let bad_reason = close_payload(1000, b"\xce\xba\xed\xa0\x80");
+        assert_eq!(code_of(&cframe(true, Opcode::Close, &bad_reason)), 1007);
+    }
+
+    #[test]
+    fn empty_close_is_echoed_empty_and_later_input_dropped() {
+        let (mut s, mut h) = server();
+        let mut out = Vec::new();
+        let mut input = cframe(false, Opcode::Text, b"partial");
+        input.extend(cframe(true, Opcode::Close, b""));
+        input.extend(cframe(true, Opcode::Ping, b"late"));
+        s.feed(&mut input, &mut out, &mut h).unwrap();
+        s.feed(&mut cframe(true, Opcode::Text, b"later"), &mut out, &mut h)
+            .unwrap();
+        assert_eq!(h.events, [Rec::Close(None, String::new())]);
+        assert_eq!(frames(&out), [(Opcode::Close, vec![])]);
+        assert!(s.is_closed());
+        assert_eq!((s.buffered_bytes(), s.heap_capacity()), (0, 0));
+    }
+
+    #[test]
+    fn our_close_first() {
+        let (mut s, mut h) = server();
+        let mut out = Vec::new();
+        s.send_close(1001, "going away", &mut out, &mut h);
+        s.send_close(1000, "twice", &mut out, &mut h);
+        s.send_ping(b"no", &mut out, &mut h);
+        assert!(s.close_sent() && !s.is_closed());
+        // Data and pings after our close are neither delivered nor answered.
+        let mut input = cframe(true, Opcode::Text, b"late");
+        input.extend(cframe(true, Opcode::Ping, b"p"));
+        input.extend(cframe(true, Opcode::Close, &close_payload(1001, b"")));
+        s.feed(&mut input, &mut out, &mut h).unwrap();
+        assert!(s.is_closed());
+        assert_eq!(h.events, [Rec::Close(Some(1001), String::new())]);
+        assert_eq!(
+            frames(&out),
+            [(Opcode::Close, close_payload(1001, b"going away"))]
+        );
+    }
+
+    #[test]
+    fn send_close_sanitises_code_and_reason() {
+        let (mut s, mut h) = server();
+        let mut out = Vec::new();
+        s.send_close(1005, "must not be sent", &mut out, &mut h);
+        assert_eq!(frames(&out), [(Opcode::Close, vec![])]);
+        let (mut s, mut h) = server();
+        out.clear();
+        let long = "é".repeat(100);
+        s.send_close(1000, &long, &mut out, &mut h);
+        let sent = frames(&out);
+        assert_eq!(sent[0].1.len(), 2 + 122);
+        assert!(std::str::from_utf8(&sent[0].1[2..]).is_ok());
+    }
+
+    #[test]
+    fn client_role_masking() {
+        let mut s = Session::new(Role::Client, Limits::default());
+        let mut h = Echo {
+            role: Some(Role::Client),
+            ..Echo::default()
+        };
+        let mut out = Vec::new();
+        let mut input = vec![0x89, 0x05, b'H', b'e', b'l', b'l', b'o'];
+        input.extend([0x81, 0x02, b'h', b'i']);
+        s.feed(&mut input, &mut out, &mut h).unwrap();
+        s.send_ping(b"p", &mut out, &mut h);
+        let mut rest = &out[..];
+        let mut keys = Vec::new();
+        while let Ok(Parsed::Complete { value, consumed }) = parse_frame(rest) {
+            keys.push(value.header.mask.expect("client frames must be masked"));
+            rest = &rest[consumed..];
+        }
+        assert_eq!(
+            keys,
+            [
+                [1, 0xa5, 1 ^ 0x5a, 7],
+                [2, 0xa5, 2 ^ 0x5a, 7],
+                [3, 0xa5, 3 ^ 0x5a, 7]
+            ]
+        );
+        assert_eq!(
+            frames(&out),
+            [
+                (Opcode::Pong, b"Hello".to_vec()),
+                (Opcode::Text, b"hi".to_vec()),
+                (Opcode::Ping, b"p".to_vec())
+            ]
+        );
+        // A masked frame from the server is a violation, and our close is masked too.
+        let err = s
+            .feed(&mut cframe(true, Opcode::Text, b"x"), &mut out, &mut h)
+            .unwrap_err();
+        assert_eq!(err.code, 1002);
+        let (op, payload) = frames(&out).pop().unwrap();
+        assert_eq!(
+            (op, &payload[..2]),
+            (Opcode::Close, &1002u16.to_be_bytes()[..])
+        );
+    }
+
+    #[test]
+    fn trace_reports_every_header() {
+        let (mut s, mut h) = server();
+        let mut input = cframe(false, Opcode::Binary, b"ab");
+        input.extend(cframe(true, Opcode::Continuation, b"c"));
+        s.feed(&mut input.clone(), &mut Vec::new(), &mut h).unwrap();
+        assert_eq!(h.events.len(), 1);
+        s.set_trace(true);
+        h.events.clear();
+        s.feed(&mut input, &mut Vec::new(), &mut h).unwrap();
+        let headers: Vec<_> = h
+            .events
+            .iter()
+            .filter(|e| matches!(e, Rec::Frame(_)))
+            .collect();
+        assert_eq!(headers.len(), 2);
+        let Rec::Frame(first) = headers[0] else {
+            unreachable!()
+        };
+        assert_eq!(
+            (first.opcode, first.fin, first.payload_len, first.mask),
+            (Opcode::Binary, false, 2, Some(KEY))
+        );
+    }
+
+    #[test]
+    fn partial_header_then_large_payload_in_pieces() {
+        let (mut s, mut h) = server();
+        let payload: Vec<u8> = (0..70_000u32).map(|i| (i % 251) as u8).collect();
+        let mut input = cframe(true, Opcode::Binary, &payload);
+        let mut out = Vec::new();
+        for piece in input.chunks_mut(4093) {
+            s.feed(piece, &mut out, &mut h).unwrap();
+        }
+        assert_eq!(h.events, [Rec::Message(MessageKind::Binary, payload)]);
+        assert_eq!(s.heap_capacity(), 0);
+    }
+
+    // ---- Properties ----
+
+    /// One message's fragments, and control frames to slip in after some of them.
+    #[derive(Clone, Debug)]
+    struct Msg {
+        kind: MessageKind,
+        data: Vec<u8>,
+        cuts: Vec<usize>,
+        controls: Vec<(bool, Vec<u8>)>,
+    }
+
+    fn msg() -> impl Strategy<Value = Msg> {
+        let data = prop_oneof![
+            "\\PC{0,40}".prop_map(|s| (MessageKind::Text, s.into_bytes())),
+            prop::collection::vec(any::<u8>(), 0..200).prop_map(|d| (MessageKind::Binary, d)),
+        ];
+        let controls = prop::collection::vec(
+            (any::<bool>(), prop::collection::vec(any::<u8>(), 0..20)),
+            0..3,
+        );
+        (
+            data,
+            prop::collection::vec(any::<prop::sample::Index>(), 0..4),
+            controls,
+        )
+            .prop_map(|((kind, data), cuts, controls)| {
+                let mut cuts: Vec<usize> = cuts.iter().map(|i| i.index(data.len() + 1)).collect();
+                cuts.sort_unstable();
+                Msg {
+                    kind,
+                    data,
+                    cuts,
+                    controls,
+                }
+            })
+    }
+
+    /// Encode as the peer of `role` would send it; also return the messages, pings and
+    /// pongs a correct session must report, in order.
+    fn encode(msgs: &[Msg], close: Option<u16>, role: Role, key: [u8; 4]) -> (Vec<u8>, Vec<Rec>) {
+        let mask = (role == Role::Server).then_some(key);
+        let mut bytes = Vec::new();
+        let mut want = Vec::new();
+        for m in msgs {
+            let mut bounds = vec![0];
+            bounds.extend(&m.cuts);
+            bounds.push(m.data.len());
+            let pieces = bounds.len() - 1;
+            for i in 0..pieces {
+                let last = i + 1 == pieces;
+                let op = if i == 0 {
+                    m.kind.opcode()
+                } else {
+                    Opcode::Continuation
+                };
+                write_frame(
+                    &mut bytes,
+                    last,
+                    op,
+                    &m.data[bounds[i]..bounds[i + 1]],
+                    mask,
+                );
+                if last {
+                    want.push(Rec::Message(m.kind, m.data.clone()));
+                }
+                // A control frame after fragment i: inside the message unless i is the last.
+                if let Some((ping, payload)) = m.controls.get(i) {
+                    let op = if *ping { Opcode::Ping } else { Opcode::Pong };
+                    write_frame(&mut bytes, true, op, payload, mask);
+                    want.push(if *ping {
+                        Rec::Ping(payload.clone())
+                    } else {
+                        Rec::Pong(payload.clone())
+                    });
+                }
+            }
+        }
+        if let Some(code) = close {
+            write_frame(
+                &mut bytes,
+                true,
+                Opcode::Close,
+                &close_payload(code, b"done"),
+                mask,
+            );
+            want.push(Rec::Close(Some(code), "done".into()));
+        }
+        (bytes, want)
+    }
+
+    /// Feed `bytes` in pieces of the given sizes (cycled); stop at the first error.
+    fn run(
+        role: Role,
+        bytes: &[u8],
+        sizes: &[usize],
+        trace: bool,
+    ) -> (Vec<Rec>, Vec<u8>, Result<(), SessionError>, Session) {
+        let mut s = Session::new(role, Limits { max_message: 1000 });
+        s.set_trace(trace);
+        let mut h = Echo {
+            role: Some(role),
+            ..Echo::default()
+        };
+        let mut out = Vec::new();
+        let mut bytes = bytes.to_vec();
+        let mut rest = &mut bytes[..];
+        let mut result = Ok(());
+        for &size in sizes.iter().cycle() {
+            if rest.is_empty() {
+                break;
+            }
+            let (piece, tail) = rest.split_at_mut(size.clamp(1, rest.len()));
+            result = s.feed(piece, &mut out, &mut h);
+            if result.is_err() {
+                break;
+            }
+            rest = tail;
+        }
+        (h.events, out, result, s)
+    }
+
+    fn role() -> impl Strategy<Value = Role> {
+        prop_oneof![Just(Role::Server), Just(Role::Client)]
+    }
+
+    proptest! {
+        #[test]
+        fn chunking_does_not_change_anything(
+            role in role(),
+            msgs in prop::collection::vec(msg(), 0..5),
+            close in prop::option::of(prop::sample::select(vec![1000u16, 1001, 3000, 4999])),
+            key in any::<[u8; 4]>(),
+            sizes in prop::collection::vec(1usize..40, 1..8),
+            trace in any::<bool>(),
+        ) {
+            let (bytes, want) = encode(&msgs, close, role, key);
+            let (events, out, result, s) = run(role, &bytes, &[bytes.len().max(1)], trace);
+            prop_assert_eq!(result, Ok(()));
+            let untraced: Vec<Rec> =
+                events.iter().filter(|e| !matches!(e, Rec::Frame(_))).cloned().collect();
+            prop_assert_eq!(&untraced, &want);
+            prop_assert_eq!(s.is_closed(), close.is_some());
+            prop_assert_eq!((s.buffered_bytes(), s.heap_capacity()), (0, 0));
+
+            let (events2, out2, result2, _) = run(role, &bytes, &sizes, trace);
+            prop_assert_eq!(events2, events);
+            prop_assert_eq!(out2, out);
+            prop_assert_eq!(result2, result);
+        }
+
+        #[test]
+        fn chunking_does_not_change_errors(
+            role in role(),
+            msgs in prop::collection::vec(msg(), 1..4),
+            key in any::<[u8; 4]>(),
+            flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..3),
+            sizes in prop::collection::vec(1usize..40, 1..8),
+        ) {
+            let (mut bytes, _) = encode(&msgs, None, role, key);
+            for (at, x) in flips {
+                let i = at.index(bytes.len());
+                bytes[i] ^= x;
+            }
+            let whole = run(role, &bytes, &[bytes.len()], true);
+            let pieces = run(role, &bytes, &sizes, true);
+            prop_assert_eq!(&pieces.0, &whole.0);
+            prop_assert_eq!(&pieces.1, &whole.1);
+            prop_assert_eq!(pieces.2, whole.2);
+            prop_assert!(whole.3.buffered_bytes() <= 1000 + MAX_CONTROL_PAYLOAD + MAX_HEADER_LEN);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(
+            role in role(),
+            bytes in prop::collection::vec(any::<u8>(), 0..200),
+            sizes in prop::collection::vec(1usize..20, 1..4),
+        ) {
+            let whole = run(role, &bytes, &[bytes.len().max(1)], false);
+            let pieces = run(role, &bytes, &sizes, false);
+            prop_assert_eq!(pieces.0, whole.0);
+            prop_assert_eq!(pieces.2, whole.2);
+        }
+
+        #[test]
+        fn any_header_split_is_absorbed(
+            len in prop_oneof![0u64..126, 126u64..70_000],
+            cut in 1usize..14,
+        ) {
+            // Only the header arrives, cut anywhere: the session keeps it and asks for more.
+            let h = FrameHeader { fin: true, rsv: 0, opcode: Opcode::Binary, mask: Some(KEY), payload_len: len };
+            let mut head = Vec::new();
+            write_header(&h, &mut head);
+            let cut = cut.min(head.len());
+            let (mut s, mut e) = server();
+            s.feed(&mut head[..cut], &mut Vec::new(), &mut e).unwrap();
+            prop_assert_eq!(s.buffered_bytes(), cut % head.len());
+        }
+    }
+}

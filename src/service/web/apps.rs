@@ -1,0 +1,148 @@
+//! What the WebSocket endpoints do with messages: echo (`/ws`), the `cmd` protocol
+//! (`/cmd`) and a random-number stream (`/random`).
+
+use crate::proto::command::{self, MAX_RANDOMS, Request};
+use crate::proto::ws::frame::{self, Opcode};
+use crate::proto::ws::session::{Event, Handler, MessageKind};
+use crate::service::{ServerEnv, Shared};
+use std::collections::VecDeque;
+use std::io::Write;
+
+/// Count requests one `/random` connection may have waiting at once.
+const MAX_QUEUED: usize = 64;
+
+pub enum App {
+    Echo,
+    Cmd,
+    /// Requests not yet fully answered: (numbers still owed, min, max). Numbers are
+    /// produced as the client reads them, never all at once.
+    Random(VecDeque<(u32, i64, i64)>),
+}
+
+impl App {
+    pub fn for_path(path: &str) -> Option<App> {
+        match path {
+            "/ws" => Some(App::Echo),
+            "/cmd" => Some(App::Cmd),
+            "/random" => Some(App::Random(VecDeque::new())),
+            _ => None,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            App::Echo => "echo",
+            App::Cmd => "cmd",
+            App::Random(_) => "random",
+        }
+    }
+
+    pub fn has_pending_output(&self) -> bool {
+        matches!(self, App::Random(queue) if !queue.is_empty())
+    }
+
+    /// Writes owed random numbers, one text message each, until `out` reaches `budget`.
+    pub fn produce(&mut self, shared: &mut Shared, out: &mut Vec<u8>, budget: usize) {
+        let App::Random(queue) = self else {
+            return;
+        };
+        let mut env = ServerEnv::new(shared);
+        let mut number = Vec::with_capacity(24);
+        while let Some((owed, min, max)) = queue.front_mut() {
+            if out.len() >= budget {
+                return;
+            }
+            number.clear();
+            let _ = write!(number, "{}", command::Env::random(&mut env, *min, *max));
+            frame::write_frame(out, true, Opcode::Text, &number, None);
+            *owed -= 1;
+            if *owed == 0 {
+                queue.pop_front();
+            }
+        }
+        // Release the queue's memory: an idle connection holds no heap.
+        *queue = VecDeque::new();
+    }
+}
+
+/// The session's handler for one event: borrows the app and the server state.
+pub struct AppHandler<'a> {
+    app: &'a mut App,
+    shared: &'a mut Shared,
+}
+
+impl<'a> AppHandler<'a> {
+    pub fn new(app: &'a mut App, shared: &'a mut Shared) -> Self {
+        Self { app, shared }
+    }
+}
+
+impl Handler for AppHandler<'_> {
+    fn on_event(&mut self, event: Event<'_>, out: &mut Vec<u8>) {
+        match event {
+            Event::Message { kind, data } => {
+                self.shared.requests += 1;
+                self.on_message(kind, data, out);
+            }
+            Event::Close { code, reason } => {
+                crate::debug!("WebSocket close from peer: {code:?} {reason:?}");
+            }
+            Event::Ping(_) | Event::Pong(_) | Event::Frame(_) => {}
+        }
+    }
+}
+
+impl AppHandler<'_> {
+    fn on_message(&mut self, kind: MessageKind, data: &[u8], out: &mut Vec<u8>) {
+        match self.app {
+            // The echo path: one header and one copy into the shared output buffer.
+            App::Echo => frame::write_frame(out, true, kind.opcode(), data, None),
+            App::Cmd => {
+                let mut reply = Vec::with_capacity(64);
+                if kind == MessageKind::Binary {
+                    reply.extend_from_slice(b"ERR send requests as text messages");
+                } else if data.len() > self.shared.max_line {
+                    let _ = write!(
+                        reply,
+                        "ERR line too long (max {} bytes)",
+                        self.shared.max_line
+                    );
+                } else {
+                    // A text message is one request; a trailing newline is allowed.
+                    let line = data.strip_suffix(b"\n").unwrap_or(data);
+                    let line = line.strip_suffix(b"\r").unwrap_or(line);
+                    let _ = command::respond(line, &mut ServerEnv::new(self.shared), &mut reply);
+                    reply.pop(); // the newline: a message is already a unit
+                }
+                frame::write_frame(out, true, Opcode::Text, &reply, None);
+            }
+            App::Random(queue) => {
+                // The message is `N` or `N MIN MAX`, exactly RANDOMS's arguments.
+                let mut request = b"RANDOMS ".to_vec();
+                request.extend_from_slice(data.get(..64).unwrap_or(data));
+                let reply = match command::parse(&request) {
+                    _ if kind == MessageKind::Binary => {
+                        Err("ERR send the count as a text message".to_string())
+                    }
+                    Ok(Request::Randoms { count, min, max }) => {
+                        if queue.len() >= MAX_QUEUED {
+                            Err(format!(
+                                "ERR {MAX_QUEUED} requests already waiting; read some numbers first"
+                            ))
+                        } else {
+                            queue.push_back((count, min, max));
+                            Ok(())
+                        }
+                    }
+                    Ok(_) => Err(format!(
+                        "ERR send a count from 1 to {MAX_RANDOMS}, or N MIN MAX"
+                    )),
+                    Err(e) => Err(format!("ERR {e}")),
+                };
+                if let Err(text) = reply {
+                    frame::write_frame(out, true, Opcode::Text, text.as_bytes(), None);
+                }
+            }
+        }
+    }
+}
