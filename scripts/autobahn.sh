@@ -202,6 +202,8 @@ mkdir -p "$OUT"
 setup_kosoku
 PY=$VENV/bin/python
 KOSOKU=$VENV/bin/kosoku
+# scripts/autobahn-client.sh only needs the venv.
+[[ ${AUTOBAHN_SETUP_ONLY:-0} == 1 ]] && exit 0
 
 # The cases to run: lines of "SECTION ID ID ...". Checked before any build.
 SELECTION=$("$PY" "$SUMMARY_PY" select "${SELECT_ARGS[@]}") || exit 2

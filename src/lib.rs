@@ -1,10 +1,11 @@
 //! sockloop: one binary, one thread, one readiness loop.
 //!
 //! Layers, and the only direction they depend on each other:
-//! `cmd` (subcommands) → `runtime` (the loop) → `service` (what endpoints do) → `proto`
-//! (pure protocol cores).
+//! `cmd` (subcommands) → `runtime` (the loop) / `client` (client loops) → `service`
+//! (what endpoints do) → `proto` (pure protocol cores).
 #![deny(unsafe_code)]
 
+pub mod client;
 pub mod cmd;
 pub mod log;
 pub mod proto;

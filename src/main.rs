@@ -8,7 +8,12 @@ sockloop — socket servers and clients in one thread, one readiness loop
 usage: sockloop <command> [options]
 
 commands:
-  serve      run TCP, UDP and Unix socket services (sockloop serve --help)
+  serve      run TCP, UDP, Unix socket and WebSocket services (sockloop serve --help)
+  tcp        full-duplex TCP client, like nc (sockloop tcp HOST:PORT)
+  unix       full-duplex Unix socket client (sockloop unix PATH)
+  udp        UDP client: a datagram per line (sockloop udp HOST:PORT)
+  ws         WebSocket client, like websocat (sockloop ws ws://HOST:PORT/PATH)
+  rpc        call ADD/SUB on a cmd service (sockloop rpc HOST:PORT add 17 18)
   help       show this text
   version    print the version
 
@@ -18,6 +23,11 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let code = match args.first().map(String::as_str) {
         Some("serve") => cmd::serve::main(&args[1..]),
+        Some("tcp") => cmd::tcp::main(&args[1..]),
+        Some("unix") => cmd::unix::main(&args[1..]),
+        Some("udp") => cmd::udp::main(&args[1..]),
+        Some("ws") => cmd::ws::main(&args[1..]),
+        Some("rpc") => cmd::rpc::main(&args[1..]),
         Some("version" | "--version" | "-V") => {
             println!("sockloop {}", env!("CARGO_PKG_VERSION"));
             cmd::exit::OK

@@ -1,7 +1,12 @@
 //! One module per subcommand. Each takes its arguments (after the subcommand name)
 //! and returns the process exit code.
 
+pub mod rpc;
 pub mod serve;
+pub mod tcp;
+pub mod udp;
+pub mod unix;
+pub mod ws;
 
 /// Exit codes shared by every subcommand.
 pub mod exit {

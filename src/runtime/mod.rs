@@ -4,6 +4,7 @@
 
 pub mod conn;
 pub mod listener;
+pub mod poll;
 pub mod server;
 pub mod signals;
 pub mod slab;

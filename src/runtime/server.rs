@@ -15,6 +15,7 @@
 
 use super::conn::{Conn, DRAIN_TIMEOUT, Peer, Phase, Stream, would_block};
 use super::listener::{BindError, BindOptions, ListenSocket, bind};
+use super::poll::register;
 use super::signals::SignalPipe;
 use super::slab::Slab;
 use super::spec::ListenSpec;
@@ -719,26 +720,4 @@ fn output_budget(conn: &Conn, max_output: usize) -> usize {
     max_output
         .saturating_sub(conn.pending_out.len())
         .max(16 * 1024)
-}
-
-/// Adds `source` to the poller in level-triggered mode.
-///
-/// This is the one `unsafe` block in the server. polling requires that a source be
-/// deleted from the poller before it is closed, so that a reused descriptor number
-/// cannot receive the old registration. Every registered socket is owned by a
-/// listener or a connection whose removal path (`close`, `begin_shutdown`) calls
-/// `poller.delete` before dropping it; the only exception is process exit, where the
-/// poller is dropped too.
-#[allow(unsafe_code)]
-fn register(
-    poller: &Poller,
-    source: &impl AsFd,
-    key: usize,
-    (readable, writable): (bool, bool),
-) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let fd = source.as_fd().as_raw_fd();
-    // SAFETY: see above — the caller keeps the socket alive while registered and
-    // deletes it from the poller before closing it.
-    unsafe { poller.add_with_mode(fd, Event::new(key, readable, writable), PollMode::Level) }
 }

@@ -428,8 +428,12 @@ impl Session {
         out: &mut Vec<u8>,
         handler: &mut impl Handler,
     ) {
-        if !self.close_sent {
-            handler.on_event(Event::Message { kind, data }, out);
+        // After our Close, data may still arrive (§5.5.1) and the handler sees it (a
+        // client prints it), but nothing more may be sent: what it writes is dropped.
+        let mark = out.len();
+        handler.on_event(Event::Message { kind, data }, out);
+        if self.close_sent {
+            out.truncate(mark);
         }
     }
 
@@ -900,13 +904,20 @@ mod tests {
         s.send_close(1000, "twice", &mut out, &mut h);
         s.send_ping(b"no", &mut out, &mut h);
         assert!(s.close_sent() && !s.is_closed());
-        // Data and pings after our close are neither delivered nor answered.
+        // Data after our close is still delivered (a client prints it) but whatever the
+        // handler writes is dropped; pings are not answered.
         let mut input = cframe(true, Opcode::Text, b"late");
         input.extend(cframe(true, Opcode::Ping, b"p"));
         input.extend(cframe(true, Opcode::Close, &close_payload(1001, b"")));
         s.feed(&mut input, &mut out, &mut h).unwrap();
         assert!(s.is_closed());
-        assert_eq!(h.events, [Rec::Close(Some(1001), String::new())]);
+        assert_eq!(
+            h.events,
+            [
+                Rec::Message(MessageKind::Text, b"late".to_vec()),
+                Rec::Close(Some(1001), String::new())
+            ]
+        );
         assert_eq!(
             frames(&out),
             [(Opcode::Close, close_payload(1001, b"going away"))]

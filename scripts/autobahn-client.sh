@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# WebSocket client conformance: run every Autobahn TestSuite case against
+# `sockloop ws --echo`, with kosoku's fuzzing server (the suite's server side).
+#
+#   scripts/autobahn-client.sh            # build, start the fuzzing server, run all cases
+#
+# How the fuzzing server drives a client (Autobahn's protocol): /getCaseCount
+# sends the number of cases as one text message; /runCase?case=N&agent=A runs
+# case N over that connection (our client echoes every message until the server
+# closes); /updateReports makes it write the reports and exit.
+#
+# Prints the same summary as scripts/autobahn.sh and exits 1 if any case in
+# sections 1-10 FAILED (UNIMPLEMENTED, for the 12/13 compression cases, is fine).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+OUT=$ROOT/target/autobahn-client
+VENV=$ROOT/target/autobahn-venv
+CASE_TIMEOUT=${AUTOBAHN_CASE_TIMEOUT:-60}
+AGENT=sockloop
+BIN=$ROOT/target/release/sockloop
+
+log() { printf 'autobahn-client: %s\n' "$*" >&2; }
+die() { log "$*"; exit 2; }
+
+# The venv with kosoku, shared with scripts/autobahn.sh.
+AUTOBAHN_SETUP_ONLY=1 bash scripts/autobahn.sh || die "kosoku setup failed"
+log "cargo build --release"
+cargo build --release --quiet || die "cargo build --release failed"
+
+rm -rf "$OUT"
+mkdir -p "$OUT/report"
+"$VENV/bin/kosoku" -m fuzzingserver -o "$OUT/report" 127.0.0.1:0 2>"$OUT/kosoku.log" &
+KOSOKU_PID=$!
+trap 'kill "$KOSOKU_PID" 2>/dev/null || true' EXIT
+
+# kosoku says where it listens on stderr.
+URL=
+for _ in $(seq 100); do
+    URL=$(sed -n 's/.*listening on \(ws:\/\/[^ ]*\).*/\1/p' "$OUT/kosoku.log" | head -n 1)
+    [[ -n $URL ]] && break
+    kill -0 "$KOSOKU_PID" 2>/dev/null || die "the fuzzing server died: $(tail -n 3 "$OUT/kosoku.log")"
+    sleep 0.1
+done
+[[ -n $URL ]] || die "the fuzzing server did not start"
+URL=${URL%/}
+log "fuzzing server at $URL"
+
+# Keep stdin open for a moment: with stdin at EOF the client would send its Close
+# at once, racing the server's (the server may then reset the connection).
+COUNT=$(sleep 1 | "$BIN" ws "$URL/getCaseCount" | tr -d '[:space:]')
+[[ $COUNT =~ ^[0-9]+$ ]] || die "bad case count '$COUNT'"
+log "running $COUNT cases"
+start=$SECONDS
+for ((i = 1; i <= COUNT; i++)); do
+    # A failing case is judged by the server's report, not by our exit code.
+    timeout "$CASE_TIMEOUT" "$BIN" ws --echo "$URL/runCase?case=$i&agent=$AGENT" \
+        >/dev/null 2>>"$OUT/client.log" || true
+done
+log "cases ran in $((SECONDS - start))s"
+
+sleep 1 | "$BIN" ws "$URL/updateReports?agent=$AGENT" >/dev/null 2>>"$OUT/client.log" || true
+for _ in $(seq 300); do
+    kill -0 "$KOSOKU_PID" 2>/dev/null || break
+    sleep 0.1
+done
+[[ -f $OUT/report/index.json ]] || die "no report written; see $OUT/kosoku.log"
+
+"$VENV/bin/python" scripts/autobahn_summary.py summary "$OUT/report" --gate-max-section 10 --strict-close

@@ -1,0 +1,82 @@
+//! Connecting, with errors that say what to do about them.
+
+use super::ClientError;
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use std::io;
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::Duration;
+
+/// Resolves `HOST:PORT` (names through the system resolver, `/etc/hosts` first).
+pub fn resolve(target: &str) -> Result<Vec<SocketAddr>, ClientError> {
+    if !target.contains(':') {
+        return Err(ClientError::Usage(format!(
+            "'{target}' has no port; write HOST:PORT (e.g. 127.0.0.1:1234)"
+        )));
+    }
+    let addrs: Vec<SocketAddr> = target
+        .to_socket_addrs()
+        .map_err(|e| ClientError::Failed(format!("cannot resolve {target}: {e}")))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(ClientError::Failed(format!(
+            "{target} resolves to no address"
+        )));
+    }
+    Ok(addrs)
+}
+
+/// Connects to the first address of `target` that answers, within `timeout` each.
+pub fn tcp(target: &str, timeout: Duration) -> Result<TcpStream, ClientError> {
+    let mut last = None;
+    for addr in resolve(target)? {
+        let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
+            .map_err(|e| ClientError::io("cannot create a socket", e))?;
+        match sock.connect_timeout(&addr.into(), timeout) {
+            Ok(()) => {
+                let stream = TcpStream::from(sock);
+                let _ = stream.set_nodelay(true);
+                return Ok(stream);
+            }
+            Err(e) => last = Some((addr, e)),
+        }
+    }
+    let (addr, e) = match last {
+        Some(last) => last,
+        None => return Err(ClientError::Failed(format!("cannot connect to {target}"))),
+    };
+    Err(ClientError::Failed(match e.kind() {
+        io::ErrorKind::ConnectionRefused => {
+            format!("connection refused: {addr} — is a server listening?")
+        }
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => format!(
+            "no answer from {addr} within {} s — is the host up and the port open?",
+            timeout.as_secs_f64()
+        ),
+        _ => format!("cannot connect to {addr}: {e}"),
+    }))
+}
+
+/// Connects to a Unix stream socket at `path`.
+pub fn unix(path: &Path) -> Result<UnixStream, ClientError> {
+    let addr = SockAddr::unix(path)
+        .map_err(|e| ClientError::Usage(format!("bad socket path {}: {e}", path.display())))?;
+    let sock = Socket::new(Domain::UNIX, Type::STREAM, None)
+        .map_err(|e| ClientError::io("cannot create a socket", e))?;
+    match sock.connect(&addr) {
+        Ok(()) => Ok(UnixStream::from(std::os::fd::OwnedFd::from(sock))),
+        Err(e) => Err(ClientError::Failed(match e.kind() {
+            io::ErrorKind::NotFound => format!("no such file: {}", path.display()),
+            io::ErrorKind::PermissionDenied => format!(
+                "permission denied: {} — check the socket's permissions (--unix-mode on the server)",
+                path.display()
+            ),
+            io::ErrorKind::ConnectionRefused => format!(
+                "connection refused: {} — the file is there but no server is listening (stale socket?)",
+                path.display()
+            ),
+            _ => format!("cannot connect to {}: {e}", path.display()),
+        })),
+    }
+}

@@ -1,0 +1,280 @@
+//! The `tcp` and `unix` clients: full duplex like `nc`, in one poll loop.
+//!
+//! Standard input goes to the socket and the socket goes to standard output, both at
+//! once. When stdin ends, our side of the connection is shut (FIN) and the client
+//! keeps printing until the server closes. `--prompt` gives the classic examples'
+//! interactive style; `-e` sends one message and prints the answer.
+
+use super::ClientError;
+use super::input::Input;
+use crate::proto::line::StopDetector;
+use crate::runtime::conn::Stream;
+use crate::runtime::poll::{register, set_interest};
+use polling::{Events, Poller};
+use std::io::{self, Write};
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+const STDIN: usize = 0;
+const SOCKET: usize = 1;
+/// Stop reading stdin while this much is waiting to be sent (backpressure).
+const MAX_QUEUED: usize = 256 * 1024;
+
+pub struct StreamOptions {
+    /// One-shot: send this instead of reading stdin.
+    pub send: Option<Vec<u8>>,
+    /// Classic interactive style: `>> ` prompts, `->: ` before replies, STOP exits.
+    pub prompt: bool,
+    /// Once we have nothing more to send, stop after this long without data.
+    pub silence: Option<Duration>,
+    pub verbose: bool,
+    /// What we are connected to, for messages.
+    pub peer: String,
+    /// Printed when `--prompt` mode exits after STOP (the classic clients' words).
+    pub exit_words: &'static str,
+}
+
+/// Runs the loop until the server closes (Ok), the silence timeout passes (Ok) or
+/// the connection fails.
+pub fn run(mut sock: Stream, opts: StreamOptions) -> Result<(), ClientError> {
+    let io_err = |e| ClientError::io("poller", e);
+    set_nonblocking(&sock).map_err(|e| ClientError::io("socket", e))?;
+    let poller = Poller::new().map_err(io_err)?;
+    let mut to_sock: Vec<u8> = opts.send.clone().unwrap_or_default();
+    register(&poller, &sock, SOCKET, (true, !to_sock.is_empty())).map_err(io_err)?;
+    let mut input = match opts.send {
+        Some(_) => Input::closed(),
+        None => Input::open(&poller, STDIN),
+    };
+    let mut prompt = opts.prompt.then(Prompt::default);
+    if let Some(p) = &prompt {
+        p.show();
+    }
+    let mut out = Output::default();
+    let mut events = Events::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut interest = ((true, !to_sock.is_empty()), (input.is_polled(), false));
+    let mut write_shut = false;
+    let mut last_data = Instant::now();
+    loop {
+        // Nothing more to send: tell the server with a FIN, then wait for its answer.
+        if !input.open && to_sock.is_empty() && !write_shut {
+            sock.shutdown_write();
+            write_shut = true;
+            last_data = Instant::now();
+        }
+        let want_stdin = input.open && to_sock.len() < MAX_QUEUED;
+        let wanted = (
+            (true, !to_sock.is_empty()),
+            (want_stdin && input.is_polled(), false),
+        );
+        if wanted.0 != interest.0 {
+            set_interest(&poller, &sock, SOCKET, wanted.0).map_err(io_err)?;
+        }
+        if input.is_polled() && wanted.1 != interest.1 {
+            set_interest(&poller, &input.fd(), STDIN, wanted.1).map_err(io_err)?;
+        }
+        interest = wanted;
+        let timeout = if want_stdin && input.always_ready() {
+            Some(Duration::ZERO)
+        } else {
+            match (opts.silence, input.open) {
+                (Some(quiet), false) => {
+                    let left = (last_data + quiet).saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        out.flush();
+                        return Ok(());
+                    }
+                    Some(left)
+                }
+                _ => None,
+            }
+        };
+        events.clear();
+        match poller.wait(&mut events, timeout) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io_err(e)),
+        }
+        let mut stdin_ready = want_stdin && input.always_ready();
+        for ev in events.iter() {
+            match ev.key {
+                SOCKET => {
+                    if ev.writable {
+                        flush(&mut sock, &mut to_sock, &opts.peer)?;
+                    }
+                    if ev.readable {
+                        let Some(n) = read(&mut sock, &mut buf, &opts.peer)? else {
+                            continue;
+                        };
+                        if n == 0 {
+                            if let Some(p) = &mut prompt {
+                                p.finish(&mut out);
+                                if p.stop_sent {
+                                    out.line(opts.exit_words);
+                                }
+                            }
+                            out.flush();
+                            if opts.verbose {
+                                eprintln!("sockloop: {} closed the connection", opts.peer);
+                            }
+                            let _ = poller.delete(sock.as_fd());
+                            input.close(&poller);
+                            return Ok(());
+                        }
+                        last_data = Instant::now();
+                        let data = &buf[..n];
+                        match &mut prompt {
+                            None => out.raw(data),
+                            Some(p) => {
+                                if p.replies(data, &mut out) && p.stop_sent {
+                                    out.line(opts.exit_words);
+                                    out.flush();
+                                    return Ok(());
+                                }
+                            }
+                        }
+                        out.flush();
+                    }
+                }
+                STDIN => stdin_ready = true,
+                _ => {}
+            }
+        }
+        if stdin_ready && input.open {
+            let n = input.read(&mut buf).unwrap_or(0);
+            if n == 0 {
+                input.close(&poller);
+                if opts.verbose {
+                    eprintln!(
+                        "sockloop: end of input; half-closing (FIN) and waiting for the server"
+                    );
+                }
+                continue;
+            }
+            let mut data = &buf[..n];
+            if let Some(p) = &mut prompt {
+                // The classic clients stop after STOP: send up to it, read no more.
+                if let Some(end) = p.stop.scan(data) {
+                    data = &data[..end];
+                    p.stop_sent = true;
+                    input.close(&poller);
+                }
+            }
+            to_sock.extend_from_slice(data);
+            flush(&mut sock, &mut to_sock, &opts.peer)?;
+        }
+    }
+}
+
+fn set_nonblocking(sock: &Stream) -> io::Result<()> {
+    match sock {
+        Stream::Tcp(s) => s.set_nonblocking(true),
+        Stream::Unix(s) => s.set_nonblocking(true),
+    }
+}
+
+/// One read: `Some(0)` is the server's FIN, `None` a wake-up with nothing to read.
+fn read(sock: &mut Stream, buf: &mut [u8], peer: &str) -> Result<Option<usize>, ClientError> {
+    match sock.read(buf) {
+        Ok(n) => Ok(Some(n)),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(ClientError::Failed(format!(
+            "connection to {peer} failed: {e}"
+        ))),
+    }
+}
+
+fn flush(sock: &mut Stream, queue: &mut Vec<u8>, peer: &str) -> Result<(), ClientError> {
+    while !queue.is_empty() {
+        match sock.write(queue) {
+            Ok(n) => {
+                queue.drain(..n);
+            }
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock) => return Ok(()),
+            Err(e) if matches!(e.kind(), io::ErrorKind::Interrupted) => {}
+            Err(e) => {
+                return Err(ClientError::Failed(format!(
+                    "cannot send to {peer}: {e} (the server closed the connection?)"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Standard output, buffered per loop turn. A closed stdout (`| head`) is not an
+/// error worth a message: output just stops.
+#[derive(Default)]
+pub struct Output {
+    buf: Vec<u8>,
+}
+
+impl Output {
+    pub fn raw(&mut self, data: &[u8]) {
+        self.buf.extend_from_slice(data);
+    }
+
+    pub fn line(&mut self, text: &str) {
+        self.buf.extend_from_slice(text.as_bytes());
+        self.buf.push(b'\n');
+    }
+
+    pub fn flush(&mut self) {
+        let mut stdout = io::stdout().lock();
+        let _ = stdout.write_all(&self.buf);
+        let _ = stdout.flush();
+        self.buf.clear();
+    }
+}
+
+/// The classic interactive style: `>> ` before input, `->: ` before each reply line.
+#[derive(Default)]
+struct Prompt {
+    partial: Vec<u8>,
+    stop: StopDetector,
+    stop_sent: bool,
+}
+
+impl Prompt {
+    fn show(&self) {
+        let mut stdout = io::stdout().lock();
+        let _ = stdout.write_all(b">> ");
+        let _ = stdout.flush();
+    }
+
+    /// Prints the complete reply lines in `data`; true if there was at least one.
+    fn replies(&mut self, data: &[u8], out: &mut Output) -> bool {
+        self.partial.extend_from_slice(data);
+        let mut printed = false;
+        while let Some(end) = self.partial.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.partial.drain(..=end).collect();
+            let text = line.strip_suffix(b"\n").unwrap_or(&line);
+            let text = text.strip_suffix(b"\r").unwrap_or(text);
+            out.raw(b"->: ");
+            out.raw(text);
+            out.raw(b"\n");
+            printed = true;
+        }
+        if printed && !self.stop_sent {
+            out.raw(b">> ");
+        }
+        printed
+    }
+
+    /// The server closed: show an unterminated last reply too.
+    fn finish(&mut self, out: &mut Output) {
+        if !self.partial.is_empty() {
+            self.partial.push(b'\n');
+            let rest = std::mem::take(&mut self.partial);
+            self.replies(&rest, out);
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! The `udp` client: each line of standard input is one datagram, each reply datagram
+//! is printed. UDP has no connection, so silence is the only sign that nobody is
+//! there: after `--timeout` without a reply the client says so plainly. The socket is
+//! connected, so an ICMP "port unreachable" comes back as ECONNREFUSED and is reported
+//! as what it is.
+
+use super::ClientError;
+use super::input::Input;
+use super::stream::Output;
+use crate::runtime::poll::{register, set_interest};
+use polling::{Events, Poller};
+use std::io;
+use std::net::UdpSocket;
+use std::time::{Duration, Instant};
+
+const STDIN: usize = 0;
+const SOCKET: usize = 1;
+
+pub struct UdpOptions {
+    /// One-shot: send this datagram instead of reading stdin.
+    pub send: Option<Vec<u8>>,
+    /// Classic interactive style: `>> ` prompt, `Reply: ` before replies, STOP exits.
+    pub prompt: bool,
+    /// How long to wait for a reply.
+    pub timeout: Duration,
+    pub verbose: bool,
+    pub peer: String,
+}
+
+/// Runs until stdin ends and every datagram sent has had its reply or its timeout.
+/// Fails (exit 1) if any datagram went unanswered.
+pub fn run(sock: UdpSocket, opts: UdpOptions) -> Result<(), ClientError> {
+    let io_err = |e| ClientError::io("poller", e);
+    sock.set_nonblocking(true)
+        .map_err(|e| ClientError::io("socket", e))?;
+    let poller = Poller::new().map_err(io_err)?;
+    register(&poller, &sock, SOCKET, (true, false)).map_err(io_err)?;
+    let mut input = match opts.send {
+        Some(_) => Input::closed(),
+        None => Input::open(&poller, STDIN),
+    };
+    let mut state = State {
+        sock,
+        opts,
+        waiting: 0,
+        deadline: None,
+        unanswered: 0,
+        stop_sent: false,
+        out: Output::default(),
+    };
+    if let Some(first) = state.opts.send.clone() {
+        state.send(&first)?;
+    }
+    state.show_prompt();
+    let mut events = Events::new();
+    let mut buf = vec![0u8; 65_536];
+    let mut partial: Vec<u8> = Vec::new();
+    let mut stdin_watched = input.is_polled();
+    loop {
+        if !input.open && state.waiting == 0 {
+            state.out.flush();
+            return state.result();
+        }
+        // One request in flight at a time when prompting, like the classic client.
+        let want_stdin = input.open && !(state.opts.prompt && state.waiting > 0);
+        if input.is_polled() && want_stdin != stdin_watched {
+            set_interest(&poller, &input.fd(), STDIN, (want_stdin, false)).map_err(io_err)?;
+            stdin_watched = want_stdin;
+        }
+        let now = Instant::now();
+        let timeout = if want_stdin && input.always_ready() {
+            Some(Duration::ZERO)
+        } else {
+            state.deadline.map(|d| d.saturating_duration_since(now))
+        };
+        events.clear();
+        match poller.wait(&mut events, timeout) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io_err(e)),
+        }
+        let mut stdin_ready = want_stdin && input.always_ready();
+        for ev in events.iter() {
+            match ev.key {
+                SOCKET => state.receive(&mut buf)?,
+                STDIN => stdin_ready = true,
+                _ => {}
+            }
+        }
+        if state.deadline.is_some_and(|d| d <= Instant::now()) {
+            state.timed_out();
+        }
+        if state.stop_sent && state.waiting == 0 {
+            state.out.line("Exiting UDP client!");
+            state.out.flush();
+            return state.result();
+        }
+        if stdin_ready && input.open {
+            let n = input.read(&mut buf).unwrap_or(0);
+            if n == 0 {
+                input.close(&poller);
+                // A last line without a newline is still a datagram.
+                if !partial.is_empty() {
+                    let last = std::mem::take(&mut partial);
+                    state.send(&last)?;
+                }
+                continue;
+            }
+            partial.extend_from_slice(&buf[..n]);
+            while let Some(end) = partial.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = partial.drain(..=end).collect();
+                if state.opts.prompt && line.trim_ascii() == b"STOP" {
+                    state.stop_sent = true;
+                    input.close(&poller);
+                }
+                state.send(&line)?;
+                if state.stop_sent {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+struct State {
+    sock: UdpSocket,
+    opts: UdpOptions,
+    /// Datagrams sent whose reply has not come yet.
+    waiting: u64,
+    /// When the oldest wait runs out.
+    deadline: Option<Instant>,
+    unanswered: u64,
+    stop_sent: bool,
+    out: Output,
+}
+
+impl State {
+    fn send(&mut self, datagram: &[u8]) -> Result<(), ClientError> {
+        match self.sock.send(datagram) {
+            Ok(_) => {}
+            Err(e) => return Err(self.failure(e)),
+        }
+        self.waiting += 1;
+        self.deadline = Some(Instant::now() + self.opts.timeout);
+        Ok(())
+    }
+
+    /// Takes every datagram that has arrived.
+    fn receive(&mut self, buf: &mut [u8]) -> Result<(), ClientError> {
+        loop {
+            match self.sock.recv(buf) {
+                Ok(n) => {
+                    let data = &buf[..n];
+                    if self.opts.prompt {
+                        let text = data.strip_suffix(b"\n").unwrap_or(data);
+                        self.out.raw(b"Reply: ");
+                        self.out.raw(text);
+                        self.out.raw(b"\n");
+                    } else {
+                        self.out.raw(data);
+                        if !data.ends_with(b"\n") {
+                            self.out.raw(b"\n");
+                        }
+                    }
+                    self.waiting = self.waiting.saturating_sub(1);
+                    if self.waiting == 0 {
+                        self.deadline = None;
+                        if !self.stop_sent {
+                            self.show_prompt_into();
+                        }
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.failure(e)),
+            }
+        }
+        self.out.flush();
+        Ok(())
+    }
+
+    fn timed_out(&mut self) {
+        self.out.flush();
+        eprintln!(
+            "sockloop: no reply from {} within {} s — is a UDP server listening?",
+            self.opts.peer,
+            self.opts.timeout.as_secs_f64()
+        );
+        self.unanswered += self.waiting;
+        self.waiting = 0;
+        self.deadline = None;
+        if !self.stop_sent {
+            self.show_prompt();
+        }
+    }
+
+    fn failure(&self, e: io::Error) -> ClientError {
+        if e.kind() == io::ErrorKind::ConnectionRefused {
+            ClientError::Failed(format!(
+                "{} answered with ICMP port unreachable — no UDP server is listening there",
+                self.opts.peer
+            ))
+        } else {
+            ClientError::Failed(format!("udp {}: {e}", self.opts.peer))
+        }
+    }
+
+    fn show_prompt(&mut self) {
+        self.show_prompt_into();
+        self.out.flush();
+    }
+
+    fn show_prompt_into(&mut self) {
+        if self.opts.prompt {
+            self.out.raw(b">> ");
+        }
+    }
+
+    fn result(&self) -> Result<(), ClientError> {
+        match self.unanswered {
+            0 => Ok(()),
+            n => Err(ClientError::Failed(format!(
+                "{n} datagram(s) to {} got no reply",
+                self.opts.peer
+            ))),
+        }
+    }
+}

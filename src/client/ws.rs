@@ -1,0 +1,645 @@
+//! The `ws` client, like websocat: each line of standard input is a message, each
+//! message received is printed. The opening handshake, framing and the close
+//! handshake come from the same pure cores the server uses (`proto::ws`), in the
+//! client role: every frame we send is masked with a fresh key from the OS-seeded
+//! cryptographic generator (RFC 6455 §5.3), and the server's `Sec-WebSocket-Accept`
+//! is checked.
+//!
+//! Ctrl-C (or end of input) sends Close 1000 and waits up to 2 s for the server's
+//! Close; a second Ctrl-C exits at once.
+
+use super::ClientError;
+use super::connect;
+use super::input::Input;
+use super::stream::Output;
+use crate::proto::http::{self, Parsed};
+use crate::proto::ws::frame::{self, Opcode};
+use crate::proto::ws::handshake;
+use crate::proto::ws::session::{self, Event, Handler, MessageKind, Role, Session};
+use crate::runtime::poll::{register, set_interest};
+use crate::runtime::signals::SignalPipe;
+use base64::Engine;
+use polling::{Events, Poller};
+use rand::RngExt;
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+const STDIN: usize = 0;
+const SOCKET: usize = 1;
+const SIGNAL: usize = 2;
+/// How long we wait for the server's Close after sending ours.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
+/// Stop reading stdin while this much is waiting to be sent.
+const MAX_QUEUED: usize = 1024 * 1024;
+
+pub struct WsOptions {
+    pub url: String,
+    /// Send each line as a binary message instead of text.
+    pub binary: bool,
+    /// Print binary messages as raw bytes instead of hex.
+    pub raw: bool,
+    /// Send every message received back (for conformance testing); stdin is ignored.
+    pub echo: bool,
+    pub verbose: bool,
+    pub headers: Vec<(String, String)>,
+    pub origin: Option<String>,
+    pub protocols: Vec<String>,
+    pub ping_interval: Option<Duration>,
+    /// Remind the user every this long without input ("Please give me input! N").
+    pub idle_prompt: Option<Duration>,
+    /// Close after this many reminders.
+    pub idle_max: u32,
+    pub max_message: usize,
+    pub connect_timeout: Duration,
+}
+
+/// The parts of a `ws://` URL.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Url {
+    /// `host:port` to connect to.
+    pub target: String,
+    /// The Host header value.
+    pub host: String,
+    /// Path and query, at least `/`.
+    pub path: String,
+}
+
+pub fn parse_url(text: &str) -> Result<Url, ClientError> {
+    let bad = |why: &str| ClientError::Usage(format!("bad URL '{text}': {why}"));
+    if text.starts_with("wss://") {
+        return Err(bad(
+            "wss:// needs TLS, which sockloop does not speak; use ws://",
+        ));
+    }
+    let rest = text
+        .strip_prefix("ws://")
+        .ok_or_else(|| bad("it must start with ws://"))?;
+    let (authority, path) = match rest.find(['/', '?']) {
+        Some(i) => (&rest[..i], rest[i..].to_string()),
+        None => (rest, "/".to_string()),
+    };
+    let path = if path.starts_with('?') {
+        format!("/{path}")
+    } else {
+        path
+    };
+    if authority.is_empty() {
+        return Err(bad("no host"));
+    }
+    if path.bytes().any(|b| b <= b' ' || b == 0x7f) {
+        return Err(bad("the path may not contain spaces or control characters"));
+    }
+    // A port is present if the authority ends with `:digits` outside IPv6 brackets.
+    let has_port = match authority.rfind(':') {
+        Some(i) => {
+            !authority[i..].contains(']') && authority[i + 1..].bytes().all(|b| b.is_ascii_digit())
+        }
+        None => false,
+    };
+    let target = if has_port {
+        authority.to_string()
+    } else {
+        format!("{authority}:80")
+    };
+    Ok(Url {
+        target,
+        host: authority.to_string(),
+        path,
+    })
+}
+
+/// Connects, performs the opening handshake and runs the message loop.
+pub fn run(opts: WsOptions) -> Result<(), ClientError> {
+    let url = parse_url(&opts.url)?;
+    let mut sock = connect::tcp(&url.target, opts.connect_timeout)?;
+    let (protocol, leftover) = handshake(&mut sock, &url, &opts)?;
+    if opts.verbose {
+        let chosen = protocol
+            .map(|p| format!(" (subprotocol {p})"))
+            .unwrap_or_default();
+        eprintln!("sockloop: connected to {}{chosen}", opts.url);
+    }
+    Loop::new(sock, opts)?.run(leftover)
+}
+
+/// Sends the opening handshake and reads the response (blocking, with a timeout:
+/// there is nothing else to do until it is done). Returns the chosen subprotocol and
+/// any bytes that came after the response head (the first frames).
+fn handshake(
+    sock: &mut TcpStream,
+    url: &Url,
+    opts: &WsOptions,
+) -> Result<(Option<String>, Vec<u8>), ClientError> {
+    let key_bytes: [u8; 16] = rand::rng().random();
+    let key = base64::engine::general_purpose::STANDARD.encode(key_bytes);
+    let protocols: Vec<&str> = opts.protocols.iter().map(String::as_str).collect();
+    let headers: Vec<(&str, &str)> = opts
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let mut request = Vec::new();
+    handshake::write_client_request(
+        &mut request,
+        &url.host,
+        &url.path,
+        &key,
+        &protocols,
+        opts.origin.as_deref(),
+        &headers,
+    );
+    let failed = |e: io::Error| ClientError::Failed(format!("handshake with {}: {e}", opts.url));
+    sock.set_read_timeout(Some(opts.connect_timeout))
+        .map_err(failed)?;
+    sock.write_all(&request).map_err(failed)?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = match sock.read(&mut chunk) {
+            Ok(0) => {
+                return Err(ClientError::Failed(format!(
+                    "{} closed the connection during the handshake — is it a WebSocket server?",
+                    url.target
+                )));
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(ClientError::Failed(format!(
+                    "no handshake response from {} within {} s",
+                    url.target,
+                    opts.connect_timeout.as_secs_f64()
+                )));
+            }
+            Err(e) => return Err(failed(e)),
+        };
+        buf.extend_from_slice(&chunk[..n]);
+        match http::parse_response(&buf, &http::Limits::default()) {
+            Ok(Parsed::Incomplete) => {}
+            Ok(Parsed::Complete { value, consumed }) => {
+                if value.status != 101 {
+                    let body = String::from_utf8_lossy(buf.get(consumed..).unwrap_or_default());
+                    let first = body.lines().next().unwrap_or("").trim();
+                    return Err(ClientError::Failed(format!(
+                        "{} refused the WebSocket handshake: {} {}{}",
+                        opts.url,
+                        value.status,
+                        value.reason,
+                        if first.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" — {first}")
+                        }
+                    )));
+                }
+                let chosen = handshake::validate_server_response(&value, &key, &protocols)
+                    .map_err(|e| {
+                        ClientError::Failed(format!("bad handshake from {}: {e}", opts.url))
+                    })?;
+                sock.set_read_timeout(None).map_err(failed)?;
+                return Ok((chosen, buf.split_off(consumed)));
+            }
+            Err(e) => {
+                return Err(ClientError::Failed(format!(
+                    "{} did not answer with HTTP: {e}",
+                    url.target
+                )));
+            }
+        }
+    }
+}
+
+/// What the session's events do in the client.
+struct Client {
+    echo: bool,
+    raw: bool,
+    verbose: bool,
+    out: Output,
+    /// The server's Close, once it came: (code, reason).
+    close: Option<(Option<u16>, String)>,
+}
+
+impl Handler for Client {
+    fn on_event(&mut self, event: Event<'_>, out: &mut Vec<u8>) {
+        match event {
+            Event::Message { kind, data } if self.echo => {
+                frame::write_frame(out, true, kind.opcode(), data, Some(self.mask_key()));
+            }
+            Event::Message {
+                kind: MessageKind::Text,
+                data,
+            } => {
+                self.out.raw(data);
+                self.out.raw(b"\n");
+            }
+            Event::Message {
+                kind: MessageKind::Binary,
+                data,
+            } if self.raw => self.out.raw(data),
+            Event::Message {
+                kind: MessageKind::Binary,
+                data,
+            } => {
+                let hex: Vec<String> = data.iter().map(|b| format!("{b:02x}")).collect();
+                self.out.line(&hex.join(" "));
+            }
+            Event::Ping(payload) if self.verbose => {
+                eprintln!("sockloop: ping ({} bytes), pong sent", payload.len());
+            }
+            Event::Pong(payload) if self.verbose => {
+                eprintln!("sockloop: pong ({} bytes)", payload.len());
+            }
+            Event::Close { code, reason } => self.close = Some((code, reason.to_string())),
+            _ => {}
+        }
+    }
+
+    fn mask_key(&mut self) -> [u8; 4] {
+        rand::rng().random()
+    }
+}
+
+struct Loop {
+    sock: TcpStream,
+    opts: WsOptions,
+    poller: Poller,
+    session: Session,
+    client: Client,
+    input: Input,
+    signals: SignalPipe,
+    /// Frames waiting for the socket to take them.
+    to_sock: Vec<u8>,
+    /// Input not yet ended by a newline.
+    partial: Vec<u8>,
+    /// We sent Close: give up waiting for the server's by then.
+    close_deadline: Option<Instant>,
+    next_ping: Option<Instant>,
+    next_reminder: Option<Instant>,
+    reminders: u32,
+    interest: ((bool, bool), (bool, bool)),
+}
+
+impl Loop {
+    fn new(sock: TcpStream, opts: WsOptions) -> Result<Loop, ClientError> {
+        let io_err = |e| ClientError::io("poller", e);
+        sock.set_nonblocking(true).map_err(io_err)?;
+        let poller = Poller::new().map_err(io_err)?;
+        register(&poller, &sock, SOCKET, (true, false)).map_err(io_err)?;
+        let signals = SignalPipe::install().map_err(io_err)?;
+        register(&poller, signals.source(), SIGNAL, (true, false)).map_err(io_err)?;
+        let input = if opts.echo {
+            Input::closed()
+        } else {
+            Input::open(&poller, STDIN)
+        };
+        let now = Instant::now();
+        let limits = session::Limits {
+            max_message: opts.max_message,
+        };
+        Ok(Loop {
+            client: Client {
+                echo: opts.echo,
+                raw: opts.raw,
+                verbose: opts.verbose,
+                out: Output::default(),
+                close: None,
+            },
+            session: Session::new(Role::Client, limits),
+            next_ping: opts.ping_interval.map(|d| now + d),
+            next_reminder: opts.idle_prompt.filter(|_| !opts.echo).map(|d| now + d),
+            interest: ((true, false), (input.is_polled(), false)),
+            sock,
+            opts,
+            poller,
+            input,
+            signals,
+            to_sock: Vec::new(),
+            partial: Vec::new(),
+            close_deadline: None,
+            reminders: 0,
+        })
+    }
+
+    fn run(mut self, mut leftover: Vec<u8>) -> Result<(), ClientError> {
+        if !leftover.is_empty() {
+            self.feed(&mut leftover)?;
+        }
+        let mut events = Events::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            if !self.input.open
+                && self.partial.is_empty()
+                && !self.session.close_sent()
+                && !self.opts.echo
+            {
+                // End of input: everything read has been queued; now say goodbye.
+                self.close(1000, "");
+            }
+            self.update_interest()?;
+            let timeout = self.timeout();
+            events.clear();
+            match self.poller.wait(&mut events, timeout) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(ClientError::io("poller", e)),
+            }
+            let mut stdin_ready = self.input.always_ready() && self.wants_stdin();
+            for ev in events.iter() {
+                match ev.key {
+                    SOCKET => {
+                        if ev.writable {
+                            self.flush()?;
+                        }
+                        if ev.readable {
+                            match self.sock.read(&mut buf) {
+                                Ok(0) => return self.finish(),
+                                Ok(n) => self.feed(&mut buf[..n])?,
+                                Err(e)
+                                    if matches!(
+                                        e.kind(),
+                                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                                    ) => {}
+                                Err(e) => {
+                                    return Err(ClientError::Failed(format!(
+                                        "connection to {} failed: {e}",
+                                        self.opts.url
+                                    )));
+                                }
+                            }
+                        }
+                    }
+                    STDIN => stdin_ready = true,
+                    SIGNAL if self.signals.drain() > 0 => {
+                        if self.session.close_sent() {
+                            self.client.out.flush();
+                            eprintln!("sockloop: interrupted again; exiting without waiting");
+                            return Err(ClientError::Failed("interrupted".into()));
+                        }
+                        if self.opts.verbose {
+                            eprintln!("sockloop: interrupted; sending close 1000");
+                        }
+                        self.input.close(&self.poller);
+                        self.partial.clear();
+                        self.close(1000, "");
+                    }
+                    _ => {}
+                }
+            }
+            if stdin_ready && self.wants_stdin() {
+                self.read_stdin(&mut buf)?;
+            }
+            self.on_timers()?;
+            if self.session.is_closed() && self.to_sock.is_empty() && self.close_deadline.is_none()
+            {
+                // Both Closes exchanged: the server should now close TCP; don't wait long.
+                self.close_deadline = Some(Instant::now() + CLOSE_WAIT);
+            }
+            self.client.out.flush();
+        }
+    }
+
+    fn wants_stdin(&self) -> bool {
+        self.input.open && !self.session.close_sent() && self.to_sock.len() < MAX_QUEUED
+    }
+
+    fn update_interest(&mut self) -> Result<(), ClientError> {
+        let io_err = |e| ClientError::io("poller", e);
+        let wanted = (
+            (true, !self.to_sock.is_empty()),
+            (self.input.is_polled() && self.wants_stdin(), false),
+        );
+        if wanted.0 != self.interest.0 {
+            set_interest(&self.poller, &self.sock, SOCKET, wanted.0).map_err(io_err)?;
+        }
+        if self.input.is_polled() && wanted.1 != self.interest.1 {
+            set_interest(&self.poller, &self.input.fd(), STDIN, wanted.1).map_err(io_err)?;
+        }
+        self.interest = wanted;
+        Ok(())
+    }
+
+    fn timeout(&self) -> Option<Duration> {
+        if self.input.always_ready() && self.wants_stdin() {
+            return Some(Duration::ZERO);
+        }
+        let now = Instant::now();
+        [self.close_deadline, self.next_ping, self.next_reminder]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|at| at.saturating_duration_since(now))
+    }
+
+    fn on_timers(&mut self) -> Result<(), ClientError> {
+        let now = Instant::now();
+        if self.close_deadline.is_some_and(|d| d <= now) {
+            return Err(self.finish().err().unwrap_or_else(|| {
+                ClientError::Failed(format!(
+                    "{} did not finish closing within 2 s",
+                    self.opts.url
+                ))
+            }));
+        }
+        if let (Some(at), Some(every)) = (self.next_ping, self.opts.ping_interval) {
+            if at <= now && !self.session.close_sent() {
+                self.session
+                    .send_ping(b"sockloop", &mut self.to_sock, &mut self.client);
+                self.next_ping = Some(now + every);
+                self.flush()?;
+            }
+        }
+        if let (Some(at), Some(every)) = (self.next_reminder, self.opts.idle_prompt) {
+            if at <= now && !self.session.close_sent() {
+                self.reminders += 1;
+                eprintln!("Please give me input! {}", self.reminders);
+                self.next_reminder = Some(now + every);
+                if self.reminders >= self.opts.idle_max {
+                    eprintln!(
+                        "sockloop: no input after {} reminders; closing",
+                        self.reminders
+                    );
+                    self.input.close(&self.poller);
+                    self.close(1000, "");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends our Close (once) and starts waiting for the server's.
+    fn close(&mut self, code: u16, reason: &str) {
+        if !self.session.close_sent() {
+            self.session
+                .send_close(code, reason, &mut self.to_sock, &mut self.client);
+            self.close_deadline = Some(Instant::now() + CLOSE_WAIT);
+            let _ = self.flush();
+        }
+    }
+
+    fn read_stdin(&mut self, buf: &mut [u8]) -> Result<(), ClientError> {
+        let n = self.input.read(buf).unwrap_or(0);
+        if let Some(every) = self.opts.idle_prompt {
+            self.next_reminder = Some(Instant::now() + every);
+            self.reminders = 0;
+        }
+        if n == 0 {
+            self.input.close(&self.poller);
+            let last = std::mem::take(&mut self.partial);
+            if !last.is_empty() {
+                self.send_line(&last);
+            }
+        } else {
+            self.partial.extend_from_slice(&buf[..n]);
+            while let Some(end) = self.partial.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = self.partial.drain(..=end).collect();
+                self.send_line(&line);
+            }
+        }
+        self.flush()
+    }
+
+    /// One line of input becomes one message (without its line ending).
+    fn send_line(&mut self, line: &[u8]) {
+        let line = line.strip_suffix(b"\n").unwrap_or(line);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let opcode = if self.opts.binary {
+            Opcode::Binary
+        } else if std::str::from_utf8(line).is_ok() {
+            Opcode::Text
+        } else {
+            eprintln!(
+                "sockloop: a line is not valid UTF-8, so it cannot be a text message; not sent (use --binary)"
+            );
+            return;
+        };
+        let key = self.client.mask_key();
+        frame::write_frame(&mut self.to_sock, true, opcode, line, Some(key));
+    }
+
+    fn feed(&mut self, data: &mut [u8]) -> Result<(), ClientError> {
+        let fed = self.session.feed(data, &mut self.to_sock, &mut self.client);
+        self.flush()?;
+        if let Err(e) = fed {
+            self.client.out.flush();
+            return Err(ClientError::Failed(format!(
+                "{} broke the WebSocket protocol: {} (sent close {})",
+                self.opts.url, e.reason, e.code
+            )));
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), ClientError> {
+        while !self.to_sock.is_empty() {
+            match self.sock.write(&self.to_sock) {
+                Ok(n) => {
+                    self.to_sock.drain(..n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    return Err(ClientError::Failed(format!(
+                        "cannot send to {}: {e}",
+                        self.opts.url
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The server closed TCP (or we stopped waiting): report how the session ended.
+    fn finish(&mut self) -> Result<(), ClientError> {
+        self.client.out.flush();
+        let _ = self.poller.delete(&self.sock);
+        match &self.client.close {
+            Some((code, reason)) => {
+                if self.opts.verbose {
+                    let code = code.map_or("no status code".to_string(), |c| {
+                        format!("{c} ({})", close_code_name(c))
+                    });
+                    eprintln!(
+                        "sockloop: closed by {}: {code}, reason {reason:?}",
+                        self.opts.url
+                    );
+                }
+                match code {
+                    Some(c @ (1002 | 1003 | 1007..=1011)) => Err(ClientError::Failed(format!(
+                        "server closed with {c} ({}){}",
+                        close_code_name(*c),
+                        if reason.is_empty() {
+                            String::new()
+                        } else {
+                            format!(": {reason}")
+                        }
+                    ))),
+                    _ => Ok(()),
+                }
+            }
+            None => Err(ClientError::Failed(format!(
+                "{} closed the connection without a close frame (1006, abnormal closure)",
+                self.opts.url
+            ))),
+        }
+    }
+}
+
+/// The RFC 6455 §7.4.1 names of the close codes, for messages.
+pub fn close_code_name(code: u16) -> &'static str {
+    match code {
+        1000 => "normal closure",
+        1001 => "going away",
+        1002 => "protocol error",
+        1003 => "unsupported data",
+        1005 => "no status received",
+        1006 => "abnormal closure",
+        1007 => "invalid frame payload data",
+        1008 => "policy violation",
+        1009 => "message too big",
+        1010 => "mandatory extension",
+        1011 => "internal error",
+        1012 => "service restart",
+        1013 => "try again later",
+        1014 => "bad gateway",
+        1015 => "TLS handshake",
+        3000..=3999 => "registered by a library or framework",
+        4000..=4999 => "private use",
+        _ => "unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let u = parse_url("ws://127.0.0.1:8080/ws").unwrap();
+        assert_eq!(
+            (u.target.as_str(), u.host.as_str(), u.path.as_str()),
+            ("127.0.0.1:8080", "127.0.0.1:8080", "/ws")
+        );
+        let u = parse_url("ws://example.com").unwrap();
+        assert_eq!(
+            (u.target.as_str(), u.path.as_str()),
+            ("example.com:80", "/")
+        );
+        let u = parse_url("ws://[::1]:9001?case=1").unwrap();
+        assert_eq!(
+            (u.target.as_str(), u.path.as_str()),
+            ("[::1]:9001", "/?case=1")
+        );
+        let u = parse_url("ws://[::1]/x").unwrap();
+        assert_eq!(u.target, "[::1]:80");
+        assert!(parse_url("wss://x/").is_err());
+        assert!(parse_url("http://x/").is_err());
+        assert!(parse_url("ws:///x").is_err());
+        assert!(parse_url("ws://x/a b").is_err());
+    }
+}

@@ -1,0 +1,123 @@
+//! `sockloop rpc HOST:PORT add|sub A B` — the classic RPC client's calls, made as
+//! `cmd` protocol requests (`ADD A B`, `SUB A B`, `QUIT`).
+//!
+//! One request and one reply line: plain blocking I/O with a deadline is all this
+//! needs, so there is no poll loop here.
+
+use super::tcp::fail;
+use super::{exit, parse_secs};
+use crate::client::{ClientError, connect};
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+const ABOUT: &str = "\
+usage: sockloop rpc HOST:PORT add|sub A B
+       sockloop rpc HOST:PORT quit
+
+Calls the ADD / SUB commands of a `cmd` service (sockloop serve -l tcp://:1234=cmd)
+and prints the reply the way the classic RPC client does:
+  sockloop rpc 127.0.0.1:1234 add -17 18      Reply (Add): 1
+  sockloop rpc 127.0.0.1:1234 sub -17 18      Reply (Subtract): -35
+A and B are signed 64-bit integers; an overflow is reported by the server as an error.
+
+exit codes: 0 ok, 1 network error or the server answered ERR, 2 bad command line";
+
+pub fn main(args: &[String]) -> i32 {
+    let mut o = getopts::Options::new();
+    o.optopt(
+        "w",
+        "timeout",
+        "connect and reply timeout (default 5)",
+        "SECS",
+    );
+    o.optflag("h", "help", "show this help");
+    // Options come before HOST:PORT, so negative numbers after it stay numbers.
+    o.parsing_style(getopts::ParsingStyle::StopAtFirstFree);
+    let result = (|| -> Result<(), ClientError> {
+        let m = o
+            .parse(args)
+            .map_err(|e| ClientError::Usage(e.to_string()))?;
+        if m.opt_present("h") {
+            println!("{}", o.usage(ABOUT));
+            return Ok(());
+        }
+        let timeout = match m.opt_str("w") {
+            Some(v) => parse_secs(&v, "--timeout")
+                .map_err(ClientError::Usage)?
+                .unwrap_or(Duration::from_secs(5)),
+            None => Duration::from_secs(5),
+        };
+        let (target, request, label) = match m.free.as_slice() {
+            [t, op, a, b] if op.eq_ignore_ascii_case("add") || op.eq_ignore_ascii_case("sub") => {
+                let (verb, label) = if op.eq_ignore_ascii_case("add") {
+                    ("ADD", "Add")
+                } else {
+                    ("SUB", "Subtract")
+                };
+                for n in [a, b] {
+                    n.parse::<i64>().map_err(|_| {
+                        ClientError::Usage(format!("'{n}' is not a signed 64-bit integer"))
+                    })?;
+                }
+                (t, format!("{verb} {a} {b}\n"), label)
+            }
+            [t, op] if op.eq_ignore_ascii_case("quit") => (t, "QUIT\n".to_string(), "Quit"),
+            _ => {
+                return Err(ClientError::Usage(
+                    "expected HOST:PORT add|sub A B, or HOST:PORT quit".into(),
+                ));
+            }
+        };
+        let reply = call(target, &request, timeout)?;
+        match reply.strip_prefix("ERR ") {
+            Some(reason) => Err(ClientError::Failed(format!("the server refused: {reason}"))),
+            None => {
+                println!("Reply ({label}): {reply}");
+                Ok(())
+            }
+        }
+    })();
+    match result {
+        Ok(()) => exit::OK,
+        Err(e) => fail("rpc", &e),
+    }
+}
+
+/// Sends one request line and reads one reply line, all within `timeout`.
+fn call(target: &str, request: &str, timeout: Duration) -> Result<String, ClientError> {
+    let mut sock = connect::tcp(target, timeout)?;
+    let deadline = Instant::now() + timeout;
+    let failed = |e: std::io::Error| ClientError::Failed(format!("{target}: {e}"));
+    sock.set_write_timeout(Some(timeout)).map_err(failed)?;
+    sock.write_all(request.as_bytes()).map_err(failed)?;
+    let mut reply = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !reply.contains(&b'\n') {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(ClientError::Failed(format!(
+                "no reply from {target} within {} s — is it a sockloop cmd service?",
+                timeout.as_secs_f64()
+            )));
+        }
+        sock.set_read_timeout(Some(left)).map_err(failed)?;
+        match sock.read(&mut buf) {
+            Ok(0) => {
+                return Err(ClientError::Failed(format!(
+                    "{target} closed the connection without a reply — is it a sockloop cmd service?"
+                )));
+            }
+            Ok(n) => reply.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => return Err(failed(e)),
+        }
+    }
+    let line = reply.split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    Ok(String::from_utf8_lossy(line).into_owned())
+}

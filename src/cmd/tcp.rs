@@ -1,0 +1,122 @@
+//! `sockloop tcp HOST:PORT` — a full-duplex TCP client like `nc`. The option parsing
+//! here is shared with `sockloop unix`.
+
+use super::{exit, parse_secs};
+use crate::client::stream::{self, StreamOptions};
+use crate::client::{ClientError, connect, unescape};
+use crate::runtime::conn::Stream;
+use std::time::Duration;
+
+const ABOUT: &str = "\
+usage: sockloop tcp HOST:PORT [options]
+
+Connects and copies standard input to the socket and the socket to standard output,
+both at once (a server that talks first is shown immediately). When input ends, our
+side is shut (FIN) and the client exits when the server closes.
+
+examples:
+  sockloop tcp 127.0.0.1:1235                      then type HELP
+  sockloop tcp --prompt 127.0.0.1:1234             classic style: >> and ->:, STOP exits
+  sockloop tcp -e 'HEAD / HTTP/1.0\\r\\n\\r\\n' example.com:80
+  printf 'ADD 1 2\\n' | sockloop tcp 127.0.0.1:1235
+
+exit codes: 0 ok, 1 network error (refused, reset, timeout), 2 bad command line";
+
+/// Options shared by `tcp` and `unix`.
+pub fn options() -> getopts::Options {
+    let mut o = getopts::Options::new();
+    o.optopt("e", "send", "send TEXT (escapes \\r \\n \\t \\xNN; a final newline is added if missing), print the answer, exit", "TEXT");
+    o.optflag("", "prompt", "interactive style of the classic examples: '>> ' before input, '->: ' before replies, STOP exits");
+    o.optopt("w", "timeout", "connect timeout, and once input is done, exit after this much silence (default: connect 10 s; with -e, 2 s of silence)", "SECS");
+    o.optflag(
+        "v",
+        "verbose",
+        "print connect and close events with addresses",
+    );
+    o.optflag("h", "help", "show this help");
+    o
+}
+
+pub struct Parsed {
+    pub target: String,
+    pub stream: StreamOptions,
+    pub connect_timeout: Duration,
+}
+
+/// Parses the shared options; `Ok(None)` means help was printed.
+pub fn parse(args: &[String], about: &str, what: &str) -> Result<Option<Parsed>, ClientError> {
+    let opts = options();
+    let m = opts
+        .parse(args)
+        .map_err(|e| ClientError::Usage(e.to_string()))?;
+    if m.opt_present("h") {
+        println!("{}", opts.usage(about));
+        return Ok(None);
+    }
+    let target = match m.free.as_slice() {
+        [t] => t.clone(),
+        [] => return Err(ClientError::Usage(format!("missing {what}"))),
+        [_, extra, ..] => return Err(ClientError::Usage(format!("unexpected argument '{extra}'"))),
+    };
+    let timeout = match m.opt_str("w") {
+        Some(v) => parse_secs(&v, "--timeout").map_err(ClientError::Usage)?,
+        None => None,
+    };
+    let send = match m.opt_str("e") {
+        Some(text) => {
+            let mut bytes = unescape(&text)?;
+            if !bytes.ends_with(b"\n") {
+                bytes.push(b'\n');
+            }
+            Some(bytes)
+        }
+        None => None,
+    };
+    let silence = match (&send, timeout) {
+        (_, Some(t)) => Some(t),
+        (Some(_), None) => Some(Duration::from_secs(2)),
+        (None, None) => None,
+    };
+    Ok(Some(Parsed {
+        target: target.clone(),
+        stream: StreamOptions {
+            send,
+            prompt: m.opt_present("prompt"),
+            silence,
+            verbose: m.opt_present("v"),
+            peer: target,
+            exit_words: "",
+        },
+        connect_timeout: timeout.unwrap_or(Duration::from_secs(10)),
+    }))
+}
+
+/// Prints a client error and gives its exit code.
+pub fn fail(command: &str, e: &ClientError) -> i32 {
+    eprintln!("sockloop {command}: {e}");
+    if let ClientError::Usage(_) = e {
+        eprintln!("(see sockloop {command} --help)");
+    }
+    e.exit_code()
+}
+
+pub fn main(args: &[String]) -> i32 {
+    let result = parse(args, ABOUT, "HOST:PORT").and_then(|parsed| {
+        let Some(mut p) = parsed else {
+            return Ok(());
+        };
+        let sock = connect::tcp(&p.target, p.connect_timeout)?;
+        if p.stream.verbose {
+            let local = sock.local_addr().map(|a| a.to_string()).unwrap_or_default();
+            let peer = sock.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+            eprintln!("sockloop: connected to {peer} from {local}");
+            p.stream.peer = peer;
+        }
+        p.stream.exit_words = "TCP client exiting...";
+        stream::run(Stream::Tcp(sock), p.stream)
+    });
+    match result {
+        Ok(()) => exit::OK,
+        Err(e) => fail("tcp", &e),
+    }
+}

@@ -1,0 +1,98 @@
+//! `sockloop udp HOST:PORT` — one datagram per line, each reply printed.
+
+use super::tcp::fail;
+use super::{exit, parse_secs};
+use crate::client::udp::{self, UdpOptions};
+use crate::client::{ClientError, connect, unescape};
+use std::net::UdpSocket;
+use std::time::Duration;
+
+const ABOUT: &str = "\
+usage: sockloop udp HOST:PORT [options]
+
+Sends each line of standard input as one datagram (newline included) and prints
+each reply datagram. When no reply comes within the timeout it says so, instead of
+printing an empty reply; an ICMP port-unreachable is reported as such.
+
+examples:
+  sockloop udp 127.0.0.1:1235                    then type HELP
+  sockloop udp --prompt 127.0.0.1:1234           classic style: >> and Reply:, STOP exits
+  sockloop udp -e '1 6' 127.0.0.1:1238
+
+exit codes: 0 every datagram answered, 1 a datagram got no reply or the port is
+unreachable, 2 bad command line";
+
+pub fn main(args: &[String]) -> i32 {
+    let mut o = getopts::Options::new();
+    o.optopt(
+        "e",
+        "send",
+        "send one datagram TEXT (escapes \\r \\n \\t \\xNN), print the reply, exit",
+        "TEXT",
+    );
+    o.optflag(
+        "",
+        "prompt",
+        "interactive style of the classic examples: '>> ' and 'Reply: ', STOP exits",
+    );
+    o.optopt(
+        "w",
+        "timeout",
+        "how long to wait for each reply (default 2)",
+        "SECS",
+    );
+    o.optflag("v", "verbose", "print which server is used");
+    o.optflag("h", "help", "show this help");
+    let result = (|| -> Result<(), ClientError> {
+        let m = o
+            .parse(args)
+            .map_err(|e| ClientError::Usage(e.to_string()))?;
+        if m.opt_present("h") {
+            println!("{}", o.usage(ABOUT));
+            return Ok(());
+        }
+        let target = match m.free.as_slice() {
+            [t] => t.clone(),
+            [] => return Err(ClientError::Usage("missing HOST:PORT".into())),
+            [_, extra, ..] => {
+                return Err(ClientError::Usage(format!("unexpected argument '{extra}'")));
+            }
+        };
+        let timeout = match m.opt_str("w") {
+            Some(v) => parse_secs(&v, "--timeout")
+                .map_err(ClientError::Usage)?
+                .ok_or_else(|| ClientError::Usage("--timeout must be more than 0".into()))?,
+            None => Duration::from_secs(2),
+        };
+        let send = m.opt_str("e").map(|t| unescape(&t)).transpose()?;
+        let addr = connect::resolve(&target)?[0];
+        let local = if addr.is_ipv6() {
+            "[::]:0"
+        } else {
+            "0.0.0.0:0"
+        };
+        let sock =
+            UdpSocket::bind(local).map_err(|e| ClientError::io("cannot open a UDP socket", e))?;
+        // Connected: replies from anyone else are filtered out by the kernel, and ICMP
+        // errors come back to us as ECONNREFUSED.
+        sock.connect(addr)
+            .map_err(|e| ClientError::io(&format!("udp {addr}"), e))?;
+        if m.opt_present("v") {
+            eprintln!("The UDP server is {addr}");
+        }
+        udp::run(
+            sock,
+            UdpOptions {
+                send,
+                prompt: m.opt_present("prompt"),
+                timeout,
+                verbose: m.opt_present("v"),
+                peer: addr.to_string(),
+            },
+        )
+    })();
+    match result {
+        Ok(()) => exit::OK,
+        Err(e) => fail("udp", &e),
+    }
+}

@@ -1,0 +1,133 @@
+//! `sockloop ws ws://HOST:PORT/PATH` — an interactive WebSocket client like websocat.
+
+use super::tcp::fail;
+use super::{exit, parse_secs};
+use crate::client::ClientError;
+use crate::client::ws::{self, WsOptions};
+use std::time::Duration;
+
+const ABOUT: &str = "\
+usage: sockloop ws ws://HOST:PORT/PATH [options]
+
+Sends each line of standard input as a text message (--binary: binary) and prints
+each message received (binary as hex unless --raw). Ctrl-C, or the end of input,
+sends close 1000 and waits up to 2 s for the server's close; Ctrl-C again exits
+at once.
+
+examples:
+  sockloop ws ws://127.0.0.1:8080/ws
+  sockloop ws -v ws://127.0.0.1:8080/cmd                     then type ADD 17 18
+  echo 5 | sockloop ws ws://127.0.0.1:8080/random
+  sockloop ws --idle-prompt 4 --idle-max 5 ws://127.0.0.1:8080/ws   the classic client's reminders
+  sockloop ws --echo ws://127.0.0.1:9001/runCase?case=1       echo back (conformance testing)
+
+exit codes: 0 closed cleanly, 1 network or protocol error (refused, handshake
+refused, closed without a close frame, closed with an error code), 2 bad command line";
+
+pub fn main(args: &[String]) -> i32 {
+    let mut o = getopts::Options::new();
+    o.optflag("", "binary", "send each line as a binary message");
+    o.optflag("", "raw", "print binary messages as raw bytes, not hex");
+    o.optflag(
+        "",
+        "echo",
+        "send every message received back; ignore standard input",
+    );
+    o.optmulti("H", "header", "add a request header", "'NAME: VALUE'");
+    o.optopt("", "origin", "send this Origin header", "ORIGIN");
+    o.optmulti(
+        "",
+        "protocol",
+        "offer this subprotocol (repeatable, in order of preference)",
+        "NAME",
+    );
+    o.optopt("", "ping-interval", "send a ping this often", "SECS");
+    o.optopt(
+        "",
+        "idle-prompt",
+        "print 'Please give me input! N' after this long without input",
+        "SECS",
+    );
+    o.optopt(
+        "",
+        "idle-max",
+        "close after this many reminders (default 5)",
+        "N",
+    );
+    o.optopt(
+        "",
+        "max-message",
+        "largest message accepted in bytes (default 64 MiB)",
+        "BYTES",
+    );
+    o.optopt(
+        "w",
+        "timeout",
+        "connect and handshake timeout (default 10)",
+        "SECS",
+    );
+    o.optflag(
+        "v",
+        "verbose",
+        "print connection, ping/pong and the close code and reason",
+    );
+    o.optflag("h", "help", "show this help");
+    let result = (|| -> Result<(), ClientError> {
+        let m = o
+            .parse(args)
+            .map_err(|e| ClientError::Usage(e.to_string()))?;
+        if m.opt_present("h") {
+            println!("{}", o.usage(ABOUT));
+            return Ok(());
+        }
+        let url = match m.free.as_slice() {
+            [u] => u.clone(),
+            [] => return Err(ClientError::Usage("missing ws://HOST:PORT/PATH".into())),
+            [_, extra, ..] => {
+                return Err(ClientError::Usage(format!("unexpected argument '{extra}'")));
+            }
+        };
+        let secs = |name: &str| -> Result<Option<Duration>, ClientError> {
+            m.opt_str(name)
+                .map(|v| parse_secs(&v, &format!("--{name}")).map_err(ClientError::Usage))
+                .transpose()
+                .map(Option::flatten)
+        };
+        let count = |name: &str, default: usize| -> Result<usize, ClientError> {
+            m.opt_str(name).map_or(Ok(default), |v| {
+                v.parse::<usize>().ok().filter(|&n| n > 0).ok_or_else(|| {
+                    ClientError::Usage(format!("--{name} '{v}' is not a positive number"))
+                })
+            })
+        };
+        let mut headers = Vec::new();
+        for h in m.opt_strs("H") {
+            let (name, value) = h
+                .split_once(':')
+                .filter(|(n, _)| crate::proto::http::is_token(n.trim().as_bytes()))
+                .ok_or_else(|| {
+                    ClientError::Usage(format!("bad header '{h}': write 'Name: value'"))
+                })?;
+            headers.push((name.trim().to_string(), value.trim().to_string()));
+        }
+        ws::run(WsOptions {
+            url,
+            binary: m.opt_present("binary"),
+            raw: m.opt_present("raw"),
+            echo: m.opt_present("echo"),
+            verbose: m.opt_present("v"),
+            headers,
+            origin: m.opt_str("origin"),
+            protocols: m.opt_strs("protocol"),
+            ping_interval: secs("ping-interval")?,
+            idle_prompt: secs("idle-prompt")?,
+            idle_max: u32::try_from(count("idle-max", 5)?).unwrap_or(u32::MAX),
+            max_message: count("max-message", 64 << 20)?,
+            connect_timeout: secs("timeout")?.unwrap_or(Duration::from_secs(10)),
+        })
+    })();
+    match result {
+        Ok(()) => exit::OK,
+        Err(e) => fail("ws", &e),
+    }
+}
