@@ -618,10 +618,10 @@ impl Server {
         match conn.deadline(idle, None) {
             Some(deadline) if deadline <= now => match conn.phase {
                 Phase::Open => {
-                    let secs = idle.map_or(0, |d| d.as_secs());
-                    debug!("#{} idle for {secs} s: closing", conn.id);
+                    let idle = idle.unwrap_or_default();
+                    debug!("#{} idle for {} s: closing", conn.id, idle.as_secs_f64());
                     conn.session
-                        .on_idle_timeout(secs, &mut self.shared, &mut self.scratch);
+                        .on_idle_timeout(idle, &mut self.shared, &mut self.scratch);
                     conn.last_active = now;
                     self.deliver(slot, After::Close);
                 }

@@ -9,7 +9,7 @@ use super::{ServerEnv, Service, Shared};
 use crate::proto::command::{self, After};
 use crate::proto::line::{self, LineSplitter, StopDetector};
 use std::io::Write;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// One connection's service state. Line services need a few bytes; a WebSocket
 /// keeps its session in a box.
@@ -161,10 +161,11 @@ impl StreamSession {
     }
 
     /// The connection was quiet for too long: say why before hanging up.
-    pub fn on_idle_timeout(&mut self, idle_secs: u64, shared: &mut Shared, out: &mut Vec<u8>) {
+    pub fn on_idle_timeout(&mut self, idle: Duration, shared: &mut Shared, out: &mut Vec<u8>) {
         match &mut self.state {
             State::Lines(_) => {
-                let _ = writeln!(out, "ERR idle for {idle_secs} s; closing");
+                // Duration's f64 prints 120 as "120" and 0.5 as "0.5".
+                let _ = writeln!(out, "ERR idle for {} s; closing", idle.as_secs_f64());
             }
             State::Web(web) => web.on_idle_timeout(shared, out),
             _ => {}

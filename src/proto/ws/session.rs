@@ -85,6 +85,12 @@ pub enum Event<'a> {
     /// Every frame header as it is parsed, before it is checked; only with
     /// [`Session::set_trace`].
     Frame(&'a FrameHeader),
+    /// Payload bytes of the current frame as they arrive, unmasked, starting at
+    /// `offset` within the frame; only with [`Session::set_trace`].
+    Payload {
+        offset: u64,
+        data: &'a [u8],
+    },
 }
 
 /// Receives a session's events; may append frames of its own to `out`.
@@ -374,6 +380,15 @@ impl Session {
         if let Some(key) = h.mask {
             frame::apply_mask(chunk, key, (offset % 4) as usize);
         }
+        if self.trace && !chunk.is_empty() {
+            handler.on_event(
+                Event::Payload {
+                    offset,
+                    data: chunk,
+                },
+                out,
+            );
+        }
         self.remaining -= n as u64;
         let done = self.remaining == 0;
         let whole_frame_here = done && offset == 0;
@@ -602,6 +617,8 @@ mod tests {
                 Event::Pong(p) => Rec::Pong(p.to_vec()),
                 Event::Close { code, reason } => Rec::Close(code, reason.to_owned()),
                 Event::Frame(h) => Rec::Frame(*h),
+                // Payload pieces follow the chunking; the tests compare what must not.
+                Event::Payload { .. } => return,
             };
             self.events.push(rec);
         }

@@ -87,7 +87,7 @@ impl Handler for AppHandler<'_> {
             Event::Close { code, reason } => {
                 crate::debug!("WebSocket close from peer: {code:?} {reason:?}");
             }
-            Event::Ping(_) | Event::Pong(_) | Event::Frame(_) => {}
+            Event::Ping(_) | Event::Pong(_) | Event::Frame(_) | Event::Payload { .. } => {}
         }
     }
 }
