@@ -11,3 +11,4 @@ pub mod log;
 pub mod proto;
 pub mod runtime;
 pub mod service;
+pub mod trace;

@@ -10,9 +10,12 @@ use super::input::Input;
 use crate::proto::line::StopDetector;
 use crate::runtime::conn::Stream;
 use crate::runtime::poll::{register, set_interest};
+use crate::trace;
+use crate::trace::Layer;
 use polling::{Events, Poller};
 use std::io::{self, Write};
 use std::os::fd::AsFd;
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 const STDIN: usize = 0;
@@ -56,9 +59,26 @@ pub fn run(mut sock: Stream, opts: StreamOptions) -> Result<(), ClientError> {
     let mut interest = ((true, !to_sock.is_empty()), (input.is_polled(), false));
     let mut write_shut = false;
     let mut last_data = Instant::now();
+    if trace::any() {
+        trace::set_context(format_args!("{}", opts.peer));
+        trace!(
+            Layer::Loop,
+            "connected, fd={}; stdin {}",
+            sock.as_fd().as_raw_fd(),
+            if input.is_polled() {
+                "watched by the poller"
+            } else {
+                "read directly (a file, or not read)"
+            }
+        );
+    }
     loop {
         // Nothing more to send: tell the server with a FIN, then wait for its answer.
         if !input.open && to_sock.is_empty() && !write_shut {
+            trace!(
+                Layer::Loop,
+                "input done: shutdown(write) sends FIN; waiting for the server to close"
+            );
             sock.shutdown_write();
             write_shut = true;
             last_data = Instant::now();
@@ -107,6 +127,11 @@ pub fn run(mut sock: Stream, opts: StreamOptions) -> Result<(), ClientError> {
                         let Some(n) = read(&mut sock, &mut buf, &opts.peer)? else {
                             continue;
                         };
+                        trace!(
+                            Layer::Loop,
+                            "socket read {n} bytes{}",
+                            if n == 0 { ": the server sent FIN" } else { "" }
+                        );
                         if n == 0 {
                             if let Some(p) = &mut prompt {
                                 p.finish(&mut out);
@@ -143,6 +168,11 @@ pub fn run(mut sock: Stream, opts: StreamOptions) -> Result<(), ClientError> {
         }
         if stdin_ready && input.open {
             let n = input.read(&mut buf).unwrap_or(0);
+            trace!(
+                Layer::Loop,
+                "stdin read {n} bytes{}",
+                if n == 0 { ": end of input" } else { "" }
+            );
             if n == 0 {
                 input.close(&poller);
                 if opts.verbose {
@@ -196,6 +226,7 @@ fn flush(sock: &mut Stream, queue: &mut Vec<u8>, peer: &str) -> Result<(), Clien
     while !queue.is_empty() {
         match sock.write(queue) {
             Ok(n) => {
+                trace!(Layer::Loop, "socket write {n} of {} bytes", queue.len());
                 queue.drain(..n);
             }
             Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock) => return Ok(()),

@@ -8,6 +8,8 @@ use super::ClientError;
 use super::input::Input;
 use super::stream::Output;
 use crate::runtime::poll::{register, set_interest};
+use crate::trace;
+use crate::trace::{Layer, Preview};
 use polling::{Events, Poller};
 use std::io;
 use std::net::UdpSocket;
@@ -137,7 +139,12 @@ struct State {
 impl State {
     fn send(&mut self, datagram: &[u8]) -> Result<(), ClientError> {
         match self.sock.send(datagram) {
-            Ok(_) => {}
+            Ok(n) => trace!(
+                Layer::Udp,
+                "datagram to {}: {n} bytes {}",
+                self.opts.peer,
+                Preview(datagram)
+            ),
             Err(e) => return Err(self.failure(e)),
         }
         self.waiting += 1;
@@ -151,6 +158,12 @@ impl State {
             match self.sock.recv(buf) {
                 Ok(n) => {
                     let data = &buf[..n];
+                    trace!(
+                        Layer::Udp,
+                        "datagram from {}: {n} bytes {}",
+                        self.opts.peer,
+                        Preview(data)
+                    );
                     if self.opts.prompt {
                         let text = data.strip_suffix(b"\n").unwrap_or(data);
                         self.out.raw(b"Reply: ");

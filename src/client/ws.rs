@@ -18,6 +18,8 @@ use crate::proto::ws::handshake;
 use crate::proto::ws::session::{self, Event, Handler, MessageKind, Role, Session};
 use crate::runtime::poll::{register, set_interest};
 use crate::runtime::signals::SignalPipe;
+use crate::trace;
+use crate::trace::Layer;
 use base64::Engine;
 use polling::{Events, Poller};
 use rand::RngExt;
@@ -152,6 +154,15 @@ fn handshake(
     let failed = |e: io::Error| ClientError::Failed(format!("handshake with {}: {e}", opts.url));
     sock.set_read_timeout(Some(opts.connect_timeout))
         .map_err(failed)?;
+    if trace::any() {
+        trace::set_context(format_args!("{}", opts.url));
+        let line = request.split(|&b| b == b'\r').next().unwrap_or_default();
+        trace!(
+            Layer::Http,
+            "http < {} (Sec-WebSocket-Key: {key})",
+            String::from_utf8_lossy(line)
+        );
+    }
     sock.write_all(&request).map_err(failed)?;
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
@@ -183,6 +194,14 @@ fn handshake(
         match http::parse_response(&buf, &http::Limits::default()) {
             Ok(Parsed::Incomplete) => {}
             Ok(Parsed::Complete { value, consumed }) => {
+                trace!(
+                    Layer::Http,
+                    "http > HTTP/1.{} {} {} (Sec-WebSocket-Accept: {})",
+                    value.minor_version,
+                    value.status,
+                    value.reason,
+                    value.header("sec-websocket-accept").unwrap_or("none")
+                );
                 if value.status != 101 {
                     let body = String::from_utf8_lossy(buf.get(consumed..).unwrap_or_default());
                     let first = body.lines().next().unwrap_or("").trim();
@@ -217,6 +236,8 @@ fn handshake(
 
 /// What the session's events do in the client.
 struct Client {
+    /// Frames of the message in progress, for the trace.
+    fragments: u16,
     echo: bool,
     raw: bool,
     verbose: bool,
@@ -227,6 +248,9 @@ struct Client {
 
 impl Handler for Client {
     fn on_event(&mut self, event: Event<'_>, out: &mut Vec<u8>) {
+        if trace::on(Layer::Ws) {
+            trace::ws_event(&event, &mut self.fragments);
+        }
         match event {
             Event::Message { kind, data } if self.echo => {
                 frame::write_frame(out, true, kind.opcode(), data, Some(self.mask_key()));
@@ -304,13 +328,18 @@ impl Loop {
         };
         Ok(Loop {
             client: Client {
+                fragments: 0,
                 echo: opts.echo,
                 raw: opts.raw,
                 verbose: opts.verbose,
                 out: Output::default(),
                 close: None,
             },
-            session: Session::new(Role::Client, limits),
+            session: {
+                let mut session = Session::new(Role::Client, limits);
+                session.set_trace(trace::on(Layer::Ws));
+                session
+            },
             next_ping: opts.ping_interval.map(|d| now + d),
             next_reminder: opts.idle_prompt.filter(|_| !opts.echo).map(|d| now + d),
             interest: ((true, false), (input.is_polled(), false)),
@@ -448,8 +477,10 @@ impl Loop {
         }
         if let (Some(at), Some(every)) = (self.next_ping, self.opts.ping_interval) {
             if at <= now && !self.session.close_sent() {
+                let mark = self.to_sock.len();
                 self.session
                     .send_ping(b"sockloop", &mut self.to_sock, &mut self.client);
+                trace_sent(&self.to_sock, mark);
                 self.next_ping = Some(now + every);
                 self.flush()?;
             }
@@ -475,8 +506,10 @@ impl Loop {
     /// Sends our Close (once) and starts waiting for the server's.
     fn close(&mut self, code: u16, reason: &str) {
         if !self.session.close_sent() {
+            let mark = self.to_sock.len();
             self.session
                 .send_close(code, reason, &mut self.to_sock, &mut self.client);
+            trace_sent(&self.to_sock, mark);
             self.close_deadline = Some(Instant::now() + CLOSE_WAIT);
             let _ = self.flush();
         }
@@ -519,11 +552,16 @@ impl Loop {
             return;
         };
         let key = self.client.mask_key();
+        let mark = self.to_sock.len();
         frame::write_frame(&mut self.to_sock, true, opcode, line, Some(key));
+        trace_sent(&self.to_sock, mark);
     }
 
     fn feed(&mut self, data: &mut [u8]) -> Result<(), ClientError> {
+        trace!(Layer::Loop, "socket read {} bytes", data.len());
+        let mark = self.to_sock.len();
         let fed = self.session.feed(data, &mut self.to_sock, &mut self.client);
+        trace_sent(&self.to_sock, mark);
         self.flush()?;
         if let Err(e) = fed {
             self.client.out.flush();
@@ -562,7 +600,7 @@ impl Loop {
             Some((code, reason)) => {
                 if self.opts.verbose {
                     let code = code.map_or("no status code".to_string(), |c| {
-                        format!("{c} ({})", close_code_name(c))
+                        format!("{c} ({})", trace::close_code_name(c))
                     });
                     eprintln!(
                         "sockloop: closed by {}: {code}, reason {reason:?}",
@@ -572,7 +610,7 @@ impl Loop {
                 match code {
                     Some(c @ (1002 | 1003 | 1007..=1011)) => Err(ClientError::Failed(format!(
                         "server closed with {c} ({}){}",
-                        close_code_name(*c),
+                        trace::close_code_name(*c),
                         if reason.is_empty() {
                             String::new()
                         } else {
@@ -590,27 +628,10 @@ impl Loop {
     }
 }
 
-/// The RFC 6455 §7.4.1 names of the close codes, for messages.
-pub fn close_code_name(code: u16) -> &'static str {
-    match code {
-        1000 => "normal closure",
-        1001 => "going away",
-        1002 => "protocol error",
-        1003 => "unsupported data",
-        1005 => "no status received",
-        1006 => "abnormal closure",
-        1007 => "invalid frame payload data",
-        1008 => "policy violation",
-        1009 => "message too big",
-        1010 => "mandatory extension",
-        1011 => "internal error",
-        1012 => "service restart",
-        1013 => "try again later",
-        1014 => "bad gateway",
-        1015 => "TLS handshake",
-        3000..=3999 => "registered by a library or framework",
-        4000..=4999 => "private use",
-        _ => "unknown",
+/// Traces the frames appended to `queue` since `mark` (whole frames: we just wrote them).
+fn trace_sent(queue: &[u8], mark: usize) {
+    if trace::on(Layer::Ws) {
+        trace::sent_frames(queue.get(mark..).unwrap_or_default());
     }
 }
 

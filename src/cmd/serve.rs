@@ -138,6 +138,7 @@ fn options() -> getopts::Options {
     o.optflag("v", "verbose", "log every connection opened and closed");
     o.optflag("q", "quiet", "log errors only");
     o.optflag("h", "help", "show this help");
+    crate::trace::add_options(&mut o);
     o
 }
 
@@ -211,6 +212,7 @@ fn parse(args: &[String]) -> Result<Option<Config>, String> {
     if listeners.is_empty() {
         listeners = default_listeners();
     }
+    crate::trace::from_matches(&m)?;
     if m.opt_present("q") {
         log::set_level(Level::Error);
     } else if m.opt_present("v") {

@@ -34,6 +34,7 @@ pub fn options() -> getopts::Options {
         "print connect and close events with addresses",
     );
     o.optflag("h", "help", "show this help");
+    crate::trace::add_options(&mut o);
     o
 }
 
@@ -53,6 +54,7 @@ pub fn parse(args: &[String], about: &str, what: &str) -> Result<Option<Parsed>,
         println!("{}", opts.usage(about));
         return Ok(None);
     }
+    crate::trace::from_matches(&m).map_err(ClientError::Usage)?;
     let target = match m.free.as_slice() {
         [t] => t.clone(),
         [] => return Err(ClientError::Usage(format!("missing {what}"))),

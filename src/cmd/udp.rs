@@ -43,6 +43,7 @@ pub fn main(args: &[String]) -> i32 {
     );
     o.optflag("v", "verbose", "print which server is used");
     o.optflag("h", "help", "show this help");
+    crate::trace::add_options(&mut o);
     let result = (|| -> Result<(), ClientError> {
         let m = o
             .parse(args)
@@ -51,6 +52,7 @@ pub fn main(args: &[String]) -> i32 {
             println!("{}", o.usage(ABOUT));
             return Ok(());
         }
+        crate::trace::from_matches(&m).map_err(ClientError::Usage)?;
         let target = match m.free.as_slice() {
             [t] => t.clone(),
             [] => return Err(ClientError::Usage("missing HOST:PORT".into())),

@@ -72,6 +72,7 @@ pub fn main(args: &[String]) -> i32 {
         "print connection, ping/pong and the close code and reason",
     );
     o.optflag("h", "help", "show this help");
+    crate::trace::add_options(&mut o);
     let result = (|| -> Result<(), ClientError> {
         let m = o
             .parse(args)
@@ -80,6 +81,7 @@ pub fn main(args: &[String]) -> i32 {
             println!("{}", o.usage(ABOUT));
             return Ok(());
         }
+        crate::trace::from_matches(&m).map_err(ClientError::Usage)?;
         let url = match m.free.as_slice() {
             [u] => u.clone(),
             [] => return Err(ClientError::Usage("missing ws://HOST:PORT/PATH".into())),

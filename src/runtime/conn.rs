@@ -2,6 +2,8 @@
 //! two buffers it may need — both empty, holding no heap, while the connection idles.
 
 use crate::service::StreamSession;
+use crate::trace;
+use crate::trace::Layer;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::fd::{AsFd, BorrowedFd};
@@ -111,6 +113,12 @@ impl Conn {
         }
         if !self.pending_out.is_empty() {
             self.pending_out.extend_from_slice(data);
+            trace!(
+                Layer::Loop,
+                "queue {} bytes behind {} already waiting",
+                data.len(),
+                self.pending_out.len() - data.len()
+            );
             return Ok(0);
         }
         let written = match self.stream.write(data) {
@@ -118,6 +126,16 @@ impl Conn {
             Err(e) if would_block(&e) => 0,
             Err(e) => return Err(e),
         };
+        if written == data.len() {
+            trace!(Layer::Loop, "write {written} bytes");
+        } else {
+            trace!(
+                Layer::Loop,
+                "write {written} of {} bytes (partial: the kernel's send buffer is full; {} queued, waiting for writable)",
+                data.len(),
+                data.len() - written
+            );
+        }
         if let Some(rest) = data.get(written..) {
             self.pending_out.extend_from_slice(rest);
         }
@@ -132,6 +150,11 @@ impl Conn {
         }
         match self.stream.write(&self.pending_out) {
             Ok(n) => {
+                trace!(
+                    Layer::Loop,
+                    "write {n} of {} queued bytes",
+                    self.pending_out.len()
+                );
                 if n >= self.pending_out.len() {
                     self.pending_out = Vec::new();
                 } else {
@@ -140,7 +163,10 @@ impl Conn {
                 self.bytes_out += n as u64;
                 Ok(n)
             }
-            Err(e) if would_block(&e) => Ok(0),
+            Err(e) if would_block(&e) => {
+                trace!(Layer::Loop, "write: would block");
+                Ok(0)
+            }
             Err(e) => Err(e),
         }
     }

@@ -23,10 +23,11 @@ use super::timers::{Timer, Timers};
 use crate::proto::command::After;
 use crate::service::web::WebConfig;
 use crate::service::{self, Service, Shared, StreamSession};
+use crate::trace::{self, Layer, Preview};
 use crate::{debug, error, info};
 use polling::{Event, Events, PollMode, Poller};
 use std::io;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant};
 
 /// Poller keys: connections use their slab index; the signal pipe and listeners
@@ -169,6 +170,9 @@ impl Server {
                     return Err(e);
                 }
             };
+            if trace::on(Layer::Loop) {
+                trace_listen(&socket, &address, spec, &config.bind);
+            }
             server.listeners.push(Listener {
                 socket: Some(socket),
                 info: ListenerInfo {
@@ -407,6 +411,27 @@ impl Server {
             self.shared.conns_active -= 1;
             return;
         }
+        if trace::any() {
+            self.trace_context(slot);
+            let info = &self.listeners[index].info;
+            if let Some(conn) = self.conns.get(slot) {
+                crate::trace!(
+                    Layer::Loop,
+                    "accept fd={} on {} {} ({service}){}",
+                    conn.stream.as_fd().as_raw_fd(),
+                    info.transport,
+                    info.address,
+                    if matches!(conn.stream, Stream::Tcp(_)) {
+                        ", TCP_NODELAY on, non-blocking"
+                    } else {
+                        ", non-blocking"
+                    }
+                );
+            }
+        }
+        let Some(conn) = self.conns.get_mut(slot) else {
+            return;
+        };
         let info = &self.listeners[index].info;
         match peer {
             Peer::Ip(addr) => debug!("#{id} open {} {addr} ({service})", info.transport),
@@ -417,6 +442,16 @@ impl Server {
     }
 
     fn on_conn(&mut self, slot: usize, readable: bool, writable: bool) {
+        if trace::any() {
+            self.trace_context(slot);
+            let what = match (readable, writable) {
+                (true, true) => "readable, writable",
+                (true, false) => "readable",
+                (false, true) => "writable",
+                (false, false) => "error or hang-up",
+            };
+            crate::trace!(Layer::Loop, "ready: {what}");
+        }
         if writable {
             let Some(conn) = self.conns.get_mut(slot) else {
                 return;
@@ -449,18 +484,34 @@ impl Server {
         }
         let n = match conn.stream.read(&mut self.read_buf) {
             Ok(0) => {
+                crate::trace!(
+                    Layer::Loop,
+                    "read 0 bytes: the peer sent FIN (it will send no more)"
+                );
                 conn.peer_eof = true;
                 if draining {
-                    return self.close(slot, "closed");
+                    return self.close(slot, "closed: both sides sent FIN");
                 }
                 conn.session
                     .on_eof(&mut conn.pending_in, &mut self.shared, &mut self.scratch);
                 return self.deliver(slot, After::Close);
             }
             Ok(n) => n,
-            Err(e) if would_block(&e) => return,
+            Err(e) if would_block(&e) => {
+                crate::trace!(Layer::Loop, "read: would block (nothing there after all)");
+                return;
+            }
             Err(e) => return self.close(slot, &format!("read failed: {e}")),
         };
+        crate::trace!(
+            Layer::Loop,
+            "read {n} bytes{}",
+            if draining {
+                ", discarded (draining)"
+            } else {
+                ""
+            }
+        );
         conn.bytes_in += n as u64;
         self.shared.bytes_in += n as u64;
         conn.last_active = Instant::now();
@@ -543,14 +594,27 @@ impl Server {
         if !conn.paused && queued >= max_output {
             conn.paused = true;
             debug!("#{} backpressure on: {queued} bytes queued", conn.id);
+            crate::trace!(
+                Layer::Loop,
+                "backpressure on: {queued} bytes queued >= {max_output}; reading paused"
+            );
         } else if conn.paused && queued <= max_output / 4 {
             conn.paused = false;
             debug!("#{} backpressure off", conn.id);
+            crate::trace!(
+                Layer::Loop,
+                "backpressure off: {queued} bytes queued; reading again"
+            );
         }
         if conn.phase == Phase::Flushing && queued == 0 {
             if conn.peer_eof {
-                return self.close(slot, "closed");
+                return self.close(slot, "closed: the peer sent FIN first, all replies sent");
             }
+            crate::trace!(
+                Layer::Loop,
+                "shutdown(write): FIN sent; discarding input until the peer's FIN ({} s max)",
+                DRAIN_TIMEOUT.as_secs()
+            );
             conn.stream.shutdown_write();
             conn.phase = Phase::Draining {
                 until: Instant::now() + DRAIN_TIMEOUT,
@@ -573,6 +637,12 @@ impl Server {
             if conn.timer_at.is_none_or(|t| at < t) {
                 conn.timer_at = Some(at);
                 self.timers.push(at, Timer::Conn { slot, id: conn.id });
+                crate::trace!(
+                    Layer::Loop,
+                    "timer armed: {} in {:.3} s",
+                    timer_purpose(conn.phase),
+                    at.saturating_duration_since(Instant::now()).as_secs_f64()
+                );
             }
         }
     }
@@ -606,6 +676,13 @@ impl Server {
             return; // stale entry
         }
         conn.timer_at = None;
+        if trace::any() {
+            self.trace_context(slot);
+            crate::trace!(Layer::Loop, "timer fired");
+        }
+        let Some(conn) = self.conns.get_mut(slot) else {
+            return;
+        };
         // The session's own deadlines first (handshake, close handshake, keepalive).
         let session_deadline = conn.session.deadline(conn.last_active, &self.shared);
         if conn.phase == Phase::Open && session_deadline.is_some_and(|d| d <= now) {
@@ -638,6 +715,12 @@ impl Server {
         };
         let _ = self.poller.delete(conn.stream.as_fd());
         self.shared.conns_active -= 1;
+        crate::trace!(
+            Layer::Loop,
+            "close ({why}): {} bytes in, {} bytes out",
+            conn.bytes_in,
+            conn.bytes_out
+        );
         debug!(
             "#{} {why}: {} in={} out={}",
             conn.id, conn.peer, conn.bytes_in, conn.bytes_out
@@ -663,6 +746,14 @@ impl Server {
                 }
             };
             self.shared.bytes_in += n as u64;
+            if trace::any() {
+                trace::set_context(format_args!("udp {}", listener.info.address));
+                crate::trace!(
+                    Layer::Udp,
+                    "datagram from {peer}: {n} bytes {}",
+                    Preview(&self.read_buf[..n])
+                );
+            }
             service::on_datagram(
                 service,
                 &self.read_buf[..n],
@@ -670,11 +761,33 @@ impl Server {
                 &mut self.scratch,
             );
             match socket.send_to(&self.scratch, peer) {
-                Ok(sent) => self.shared.bytes_out += sent as u64,
+                Ok(sent) => {
+                    self.shared.bytes_out += sent as u64;
+                    crate::trace!(
+                        Layer::Udp,
+                        "datagram to {peer}: {sent} bytes {}",
+                        Preview(&self.scratch)
+                    );
+                }
                 // UDP may drop: a full send buffer loses this reply, like the network could.
                 Err(e) => debug!("udp reply to {peer} dropped: {e}"),
             }
             self.scratch.clear();
+        }
+    }
+
+    /// Tags the trace events that follow with this connection: `#3 tcp 127.0.0.1:5000`.
+    fn trace_context(&self, slot: usize) {
+        if let Some(conn) = self.conns.get(slot) {
+            let info = &self.listeners[conn.listener].info;
+            match conn.peer {
+                Peer::Ip(addr) => {
+                    trace::set_context(format_args!("#{} {} {addr}", conn.id, info.transport))
+                }
+                Peer::Unix => {
+                    trace::set_context(format_args!("#{} unix {}", conn.id, info.address))
+                }
+            }
         }
     }
 
@@ -720,4 +833,47 @@ fn output_budget(conn: &Conn, max_output: usize) -> usize {
     max_output
         .saturating_sub(conn.pending_out.len())
         .max(16 * 1024)
+}
+
+/// What a connection's timer waits for in each phase, for the trace.
+fn timer_purpose(phase: Phase) -> &'static str {
+    match phase {
+        Phase::Open => "idle / protocol deadline",
+        Phase::Flushing => "flush deadline (peer must read our output)",
+        Phase::Draining { .. } => "drain deadline (waiting for the peer's FIN)",
+    }
+}
+
+/// The listener as bound, with the socket options that were set on it.
+fn trace_listen(socket: &ListenSocket, address: &str, spec: &ListenSpec, opts: &BindOptions) {
+    use std::os::fd::AsRawFd;
+    trace::set_context(format_args!("listener"));
+    let fd = socket_fd(socket).as_raw_fd();
+    let kind = match socket {
+        ListenSocket::Tcp(_) => "tcp",
+        ListenSocket::Udp(_) => "udp",
+        ListenSocket::Unix(..) => "unix",
+    };
+    let v6 = match &spec.endpoint {
+        super::spec::Endpoint::Tcp(a) | super::spec::Endpoint::Udp(a) if a.is_ipv6() => {
+            format!(" IPV6_V6ONLY={}", u8::from(opts.v6_only))
+        }
+        _ => String::new(),
+    };
+    let (reuse, backlog) = match socket {
+        ListenSocket::Unix(..) => (String::new(), format!(" backlog={}", opts.backlog)),
+        ListenSocket::Udp(_) => (
+            format!(" SO_REUSEADDR=1 SO_REUSEPORT={}", u8::from(opts.reuse_port)),
+            String::new(),
+        ),
+        ListenSocket::Tcp(_) => (
+            format!(" SO_REUSEADDR=1 SO_REUSEPORT={}", u8::from(opts.reuse_port)),
+            format!(" backlog={}", opts.backlog),
+        ),
+    };
+    crate::trace!(
+        Layer::Loop,
+        "listen {kind} {address} ({}) fd={fd}{reuse}{v6}{backlog} O_NONBLOCK",
+        spec.service
+    );
 }

@@ -8,6 +8,7 @@ use super::web::WebConn;
 use super::{ServerEnv, Service, Shared};
 use crate::proto::command::{self, After};
 use crate::proto::line::{self, LineSplitter, StopDetector};
+use crate::trace::{self, Layer, Quoted};
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -254,6 +255,34 @@ fn answer_line(
     out: &mut Vec<u8>,
 ) -> After {
     shared.requests += 1;
+    let mark = out.len();
+    let after = answer_line_inner(service, line, shared, out);
+    if trace::on(Layer::Line) {
+        match line {
+            Some(line) => crate::trace!(Layer::Line, "line > {}", Quoted(line)),
+            None => crate::trace!(Layer::Line, "line > (over --max-line, skipped)"),
+        }
+        for reply in out
+            .get(mark..)
+            .unwrap_or_default()
+            .split_inclusive(|&b| b == b'\n')
+        {
+            crate::trace!(
+                Layer::Line,
+                "line < {}",
+                Quoted(reply.strip_suffix(b"\n").unwrap_or(reply))
+            );
+        }
+    }
+    after
+}
+
+fn answer_line_inner(
+    service: Service,
+    line: Option<&[u8]>,
+    shared: &mut Shared,
+    out: &mut Vec<u8>,
+) -> After {
     let Some(line) = line else {
         write_too_long(shared.max_line, out);
         out.push(b'\n');

@@ -5,6 +5,7 @@ use crate::proto::command::{self, MAX_RANDOMS, Request};
 use crate::proto::ws::frame::{self, Opcode};
 use crate::proto::ws::session::{Event, Handler, MessageKind};
 use crate::service::{ServerEnv, Shared};
+use crate::trace::{self, Layer};
 use std::collections::VecDeque;
 use std::io::Write;
 
@@ -69,16 +70,25 @@ impl App {
 pub struct AppHandler<'a> {
     app: &'a mut App,
     shared: &'a mut Shared,
+    /// Frames of the message in progress, for the trace's "fragment k".
+    fragments: &'a mut u16,
 }
 
 impl<'a> AppHandler<'a> {
-    pub fn new(app: &'a mut App, shared: &'a mut Shared) -> Self {
-        Self { app, shared }
+    pub fn new(app: &'a mut App, shared: &'a mut Shared, fragments: &'a mut u16) -> Self {
+        Self {
+            app,
+            shared,
+            fragments,
+        }
     }
 }
 
 impl Handler for AppHandler<'_> {
     fn on_event(&mut self, event: Event<'_>, out: &mut Vec<u8>) {
+        if trace::on(Layer::Ws) {
+            trace::ws_event(&event, self.fragments);
+        }
         match event {
             Event::Message { kind, data } => {
                 self.shared.requests += 1;
@@ -87,7 +97,7 @@ impl Handler for AppHandler<'_> {
             Event::Close { code, reason } => {
                 crate::debug!("WebSocket close from peer: {code:?} {reason:?}");
             }
-            Event::Ping(_) | Event::Pong(_) | Event::Frame(_) | Event::Payload { .. } => {}
+            _ => {}
         }
     }
 }

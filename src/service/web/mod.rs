@@ -18,6 +18,7 @@ use crate::proto::command::After;
 use crate::proto::http::{self, HttpError, Parsed, RequestHead};
 use crate::proto::ws::handshake;
 use crate::proto::ws::session::{self as ws, Role, Session};
+use crate::trace::{self, Layer};
 use apps::{App, AppHandler};
 use std::time::{Duration, Instant};
 
@@ -82,6 +83,8 @@ struct WsConn {
     close_deadline: Option<Instant>,
     /// A keepalive ping is out and no data has come since.
     ping_outstanding: bool,
+    /// Frames of the message being received so far (for the trace).
+    fragments: u16,
 }
 
 impl WebConn {
@@ -117,13 +120,22 @@ impl WebConn {
                         Ok(Parsed::Complete { value, consumed }) => {
                             pos += consumed;
                             shared.requests += 1;
-                            if self.respond(&value, shared, out) == After::Close {
+                            let mark = out.len();
+                            if trace::on(Layer::Http) {
+                                trace_request(&value);
+                            }
+                            let after = self.respond(&value, shared, out);
+                            trace_status(out, mark);
+                            if after == After::Close {
                                 return (pos, After::Close);
                             }
                         }
                         Err(err) => {
                             crate::debug!("bad HTTP request: {err}");
+                            crate::trace!(Layer::Http, "http > unparsable request head: {err}");
+                            let mark = out.len();
                             write_http_error(out, &err);
+                            trace_status(out, mark);
                             self.phase = Phase::Done;
                             return (buf.len(), After::Close);
                         }
@@ -131,7 +143,7 @@ impl WebConn {
                 }
                 Phase::Ws(ws) => {
                     if ws.app.has_pending_output() {
-                        ws.app.produce(shared, out, budget);
+                        traced(out, |out| ws.app.produce(shared, out, budget));
                         if ws.app.has_pending_output() {
                             return (pos, After::Continue); // input waits its turn
                         }
@@ -139,7 +151,7 @@ impl WebConn {
                     let end = buf.len().min(pos + WS_FEED_CHUNK);
                     let chunk = buf.get_mut(pos..end).unwrap_or(&mut []);
                     pos = end;
-                    if ws.feed(chunk, shared, out) == After::Close {
+                    if traced(out, |out| ws.feed(chunk, shared, out)) == After::Close {
                         return (buf.len(), After::Close);
                     }
                     if pos >= buf.len() {
@@ -215,8 +227,10 @@ impl WebConn {
                     .is_some_and(|every| last_active + every <= now);
                 if ping_due && !ws.ping_outstanding {
                     ws.ping_outstanding = true;
-                    let mut handler = AppHandler::new(&mut ws.app, shared);
-                    ws.session.send_ping(b"sockloop", out, &mut handler);
+                    let mut handler = AppHandler::new(&mut ws.app, shared, &mut ws.fragments);
+                    traced(out, |out| {
+                        ws.session.send_ping(b"sockloop", out, &mut handler)
+                    });
                 }
                 After::Continue
             }
@@ -227,9 +241,11 @@ impl WebConn {
     /// Idle timeout: a WebSocket is told why (1001) before the connection closes.
     pub fn on_idle_timeout(&mut self, shared: &mut Shared, out: &mut Vec<u8>) {
         if let Phase::Ws(ws) = &mut self.phase {
-            let mut handler = AppHandler::new(&mut ws.app, shared);
-            ws.session
-                .send_close(1001, "idle timeout", out, &mut handler);
+            let mut handler = AppHandler::new(&mut ws.app, shared, &mut ws.fragments);
+            traced(out, |out| {
+                ws.session
+                    .send_close(1001, "idle timeout", out, &mut handler)
+            });
         }
     }
 
@@ -238,9 +254,11 @@ impl WebConn {
     pub fn on_shutdown(&mut self, now: Instant, shared: &mut Shared, out: &mut Vec<u8>) -> After {
         match &mut self.phase {
             Phase::Ws(ws) if !ws.session.close_sent() => {
-                let mut handler = AppHandler::new(&mut ws.app, shared);
-                ws.session
-                    .send_close(1001, "server shutting down", out, &mut handler);
+                let mut handler = AppHandler::new(&mut ws.app, shared, &mut ws.fragments);
+                traced(out, |out| {
+                    ws.session
+                        .send_close(1001, "server shutting down", out, &mut handler)
+                });
                 ws.close_deadline = Some(now + shared.web.close_timeout);
                 After::Continue
             }
@@ -271,66 +289,57 @@ impl WebConn {
                 .header("content-length")
                 .is_some_and(|v| v.trim() != "0");
         let keep_alive = req.keep_alive() && !has_body;
-        let (status, content_type, body): (u16, &str, Vec<u8>) = match (path, app) {
-            (_, Some(_)) if req.method == "GET" => {
-                return self.upgrade_required(out, path);
+        let method = req.method.as_str();
+        let text = "text/plain; charset=utf-8";
+        // (status, Allow header, content type, body)
+        let (status, allow, content_type, body): (u16, Option<&str>, &str, Vec<u8>) = match (
+            method,
+            path,
+            app.is_some(),
+        ) {
+            ("GET", _, true) => return self.upgrade_required(out, path),
+            (_, _, true) => {
+                let body = format!("{method} is not allowed on {path}; WebSockets open with GET\n");
+                (405, Some("GET"), text, body.into_bytes())
             }
-            ("/", None) | ("/stats", None) if !matches!(req.method.as_str(), "GET" | "HEAD") => {
-                let body = format!("{} is not allowed on {path}; use GET\n", req.method);
-                http::write_response(
-                    out,
-                    405,
-                    &[
-                        ("Allow", "GET, HEAD"),
-                        ("Content-Type", "text/plain; charset=utf-8"),
-                    ],
-                    body.as_bytes(),
-                );
-                return self.after_response(keep_alive, shared);
-            }
-            (_, Some(_)) => {
-                let body = format!(
-                    "{} is not allowed on {path}; WebSockets open with GET\n",
-                    req.method
-                );
-                http::write_response(
-                    out,
-                    405,
-                    &[
-                        ("Allow", "GET"),
-                        ("Content-Type", "text/plain; charset=utf-8"),
-                    ],
-                    body.as_bytes(),
-                );
-                return self.after_response(keep_alive, shared);
-            }
-            ("/", None) => (200, "text/html; charset=utf-8", PAGE.as_bytes().to_vec()),
-            ("/stats", None) => {
+            ("GET" | "HEAD", "/", _) => (
+                200,
+                None,
+                "text/html; charset=utf-8",
+                PAGE.as_bytes().to_vec(),
+            ),
+            ("GET" | "HEAD", "/stats", _) => {
                 let mut body = Vec::new();
                 crate::proto::command::write_stats(&shared.stats(), &mut body);
                 body.push(b'\n');
-                (200, "text/plain; charset=utf-8", body)
+                (200, None, text, body)
+            }
+            (_, "/" | "/stats", _) => {
+                let body = format!("{method} is not allowed on {path}; use GET\n");
+                (405, Some("GET, HEAD"), text, body.into_bytes())
             }
             _ => {
                 let body = format!(
                     "no such page: {path}\ntry / (test page), /stats, or the WebSockets /ws, /cmd, /random\n"
                 );
-                (404, "text/plain; charset=utf-8", body.into_bytes())
+                (404, None, text, body.into_bytes())
             }
         };
-        let connection = if keep_alive { "keep-alive" } else { "close" };
+        let mut headers = vec![
+            ("Content-Type", content_type),
+            ("Cache-Control", "no-cache"),
+            (
+                "Connection",
+                if keep_alive { "keep-alive" } else { "close" },
+            ),
+        ];
+        if let Some(allow) = allow {
+            headers.push(("Allow", allow));
+        }
         let start = out.len();
-        http::write_response(
-            out,
-            status,
-            &[
-                ("Content-Type", content_type),
-                ("Cache-Control", "no-cache"),
-                ("Connection", connection),
-            ],
-            &body,
-        );
+        http::write_response(out, status, &headers, &body);
         if head_only {
+            // A HEAD response is the GET response without its body (RFC 9110 §9.3.2).
             out.truncate(out.len().saturating_sub(body.len()).max(start));
         }
         self.after_response(keep_alive, shared)
@@ -366,8 +375,11 @@ impl WebConn {
         let limits = ws::Limits {
             max_message: shared.web.max_message,
         };
+        let mut session = Session::new(Role::Server, limits);
+        session.set_trace(trace::on(Layer::Ws));
         self.phase = Phase::Ws(Box::new(WsConn {
-            session: Session::new(Role::Server, limits),
+            fragments: 0,
+            session,
             app,
             close_deadline: None,
             ping_outstanding: false,
@@ -427,7 +439,7 @@ impl WsConn {
     /// peer broke the protocol (the session has queued the Close frame to send).
     fn feed(&mut self, chunk: &mut [u8], shared: &mut Shared, out: &mut Vec<u8>) -> After {
         self.ping_outstanding = false;
-        let mut handler = AppHandler::new(&mut self.app, shared);
+        let mut handler = AppHandler::new(&mut self.app, shared, &mut self.fragments);
         let fed = self.session.feed(chunk, out, &mut handler);
         if let Err(err) = fed {
             crate::debug!("WebSocket closed: {err}");
@@ -437,6 +449,58 @@ impl WsConn {
             return After::Close;
         }
         After::Continue
+    }
+}
+
+/// Runs `write`, then traces every WebSocket frame it appended to `out`.
+fn traced<R>(out: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    let mark = out.len();
+    let result = write(out);
+    if trace::on(Layer::Ws) {
+        trace::sent_frames(out.get(mark..).unwrap_or_default());
+    }
+    result
+}
+
+/// The request head as parsed, with the headers that matter here.
+fn trace_request(req: &RequestHead) {
+    crate::trace!(
+        Layer::Http,
+        "http > {} {} HTTP/1.{}",
+        req.method,
+        req.target,
+        req.minor_version
+    );
+    const SHOWN: [&str; 10] = [
+        "host",
+        "upgrade",
+        "connection",
+        "sec-websocket-key",
+        "sec-websocket-version",
+        "sec-websocket-protocol",
+        "sec-websocket-extensions",
+        "origin",
+        "content-length",
+        "transfer-encoding",
+    ];
+    for (name, value) in &req.headers {
+        if SHOWN.iter().any(|s| s.eq_ignore_ascii_case(name)) {
+            crate::trace!(Layer::Http, "http >   {name}: {value}");
+        }
+    }
+}
+
+/// The status line of the response written since `mark`.
+fn trace_status(out: &[u8], mark: usize) {
+    if trace::on(Layer::Http) {
+        let response = out.get(mark..).unwrap_or_default();
+        if let Some(line) = response
+            .split(|&b| b == b'\r')
+            .next()
+            .filter(|l| !l.is_empty())
+        {
+            crate::trace!(Layer::Http, "http < {}", String::from_utf8_lossy(line));
+        }
     }
 }
 
