@@ -58,6 +58,9 @@ thread_local! {
 /// Turns tracing on. `layers` is `None` for `--trace` alone (everything), or a
 /// comma-separated list such as `ws,http`.
 pub fn configure(layers: Option<&str>, preview_bytes: usize) -> Result<(), String> {
+    if !cfg!(feature = "trace") {
+        return Err("this sockloop was built without the `trace` feature".into());
+    }
     let mut mask = 0u8;
     match layers {
         None | Some("") | Some("all") => mask = 0xff,
@@ -109,13 +112,13 @@ pub fn from_matches(m: &getopts::Matches) -> Result<(), String> {
 /// True when `layer` is being traced. Check this before building anything to print.
 #[inline]
 pub fn on(layer: Layer) -> bool {
-    ENABLED.load(Ordering::Relaxed) & layer as u8 != 0
+    cfg!(feature = "trace") && ENABLED.load(Ordering::Relaxed) & layer as u8 != 0
 }
 
 /// True when any layer is traced.
 #[inline]
 pub fn any() -> bool {
-    ENABLED.load(Ordering::Relaxed) != 0
+    cfg!(feature = "trace") && ENABLED.load(Ordering::Relaxed) != 0
 }
 
 /// Sets the connection tag later events carry (only call it when [`any`]).
@@ -384,6 +387,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "trace")]
     fn layer_lists() {
         assert!(configure(Some("ws,http"), 8).is_ok());
         assert!(on(Layer::Ws) && on(Layer::Http) && !on(Layer::Loop));
