@@ -14,6 +14,7 @@ commands:
   udp        UDP client: a datagram per line (sockloop udp HOST:PORT)
   ws         WebSocket client, like websocat (sockloop ws ws://HOST:PORT/PATH)
   rpc        call ADD/SUB on a cmd service (sockloop rpc HOST:PORT add 17 18)
+  lookup     DNS: addresses of a name, names of an IP, --ns servers (sockloop lookup NAME|IP)
   help       show this text
   version    print the version
 
@@ -28,6 +29,7 @@ fn main() {
         Some("udp") => cmd::udp::main(&args[1..]),
         Some("ws") => cmd::ws::main(&args[1..]),
         Some("rpc") => cmd::rpc::main(&args[1..]),
+        Some("lookup") => cmd::lookup::main(&args[1..]),
         Some("version" | "--version" | "-V") => {
             println!("sockloop {}", env!("CARGO_PKG_VERSION"));
             cmd::exit::OK

@@ -5,6 +5,8 @@
 //! for the network. No threads, no async runtime.
 
 pub mod connect;
+pub mod dns;
+pub mod hosts;
 pub mod input;
 pub mod stream;
 pub mod udp;

@@ -57,9 +57,10 @@ pub fn run(sock: UdpSocket, opts: UdpOptions) -> Result<(), ClientError> {
     let mut events = Events::new();
     let mut buf = vec![0u8; 65_536];
     let mut partial: Vec<u8> = Vec::new();
+    let mut input_ended = false;
     let mut stdin_watched = input.is_polled();
     loop {
-        if !input.open && state.waiting == 0 {
+        if !input.open && state.waiting == 0 && (partial.is_empty() || state.stop_sent) {
             state.out.flush();
             return state.result();
         }
@@ -101,25 +102,25 @@ pub fn run(sock: UdpSocket, opts: UdpOptions) -> Result<(), ClientError> {
             let n = input.read(&mut buf).unwrap_or(0);
             if n == 0 {
                 input.close(&poller);
+                input_ended = true;
+            } else {
+                partial.extend_from_slice(&buf[..n]);
+            }
+        }
+        // Send what is ready: every complete line, or in prompt mode one at a time
+        // (the next when the previous got its reply or timed out).
+        while !state.stop_sent && (!state.opts.prompt || state.waiting == 0) {
+            let line: Vec<u8> = match partial.iter().position(|&b| b == b'\n') {
+                Some(end) => partial.drain(..=end).collect(),
                 // A last line without a newline is still a datagram.
-                if !partial.is_empty() {
-                    let last = std::mem::take(&mut partial);
-                    state.send(&last)?;
-                }
-                continue;
+                None if input_ended && !partial.is_empty() => std::mem::take(&mut partial),
+                None => break,
+            };
+            if state.opts.prompt && line.trim_ascii() == b"STOP" {
+                state.stop_sent = true;
+                input.close(&poller);
             }
-            partial.extend_from_slice(&buf[..n]);
-            while let Some(end) = partial.iter().position(|&b| b == b'\n') {
-                let line: Vec<u8> = partial.drain(..=end).collect();
-                if state.opts.prompt && line.trim_ascii() == b"STOP" {
-                    state.stop_sent = true;
-                    input.close(&poller);
-                }
-                state.send(&line)?;
-                if state.stop_sent {
-                    break;
-                }
-            }
+            state.send(&line)?;
         }
     }
 }

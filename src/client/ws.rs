@@ -54,7 +54,13 @@ pub struct WsOptions {
     pub idle_max: u32,
     pub max_message: usize,
     pub connect_timeout: Duration,
+    /// After the end of input, wait until the server has been quiet this long (for
+    /// the replies to what we sent) before sending Close; zero closes at once.
+    pub linger: Duration,
 }
+
+/// The most time `linger` may add after the end of input, however chatty the server.
+const LINGER_CAP: Duration = Duration::from_secs(5);
 
 /// The parts of a `ws://` URL.
 #[derive(Debug, PartialEq, Eq)]
@@ -303,6 +309,10 @@ struct Loop {
     partial: Vec<u8>,
     /// We sent Close: give up waiting for the server's by then.
     close_deadline: Option<Instant>,
+    /// When input ended (and everything was sent).
+    eof_at: Option<Instant>,
+    /// Send Close at this time unless more data arrives first.
+    linger_until: Option<Instant>,
     next_ping: Option<Instant>,
     next_reminder: Option<Instant>,
     reminders: u32,
@@ -351,6 +361,8 @@ impl Loop {
             to_sock: Vec::new(),
             partial: Vec::new(),
             close_deadline: None,
+            eof_at: None,
+            linger_until: None,
             reminders: 0,
         })
     }
@@ -364,11 +376,17 @@ impl Loop {
         loop {
             if !self.input.open
                 && self.partial.is_empty()
+                && self.to_sock.is_empty()
                 && !self.session.close_sent()
                 && !self.opts.echo
+                && self.eof_at.is_none()
             {
-                // End of input: everything read has been queued; now say goodbye.
-                self.close(1000, "");
+                // End of input and everything sent: give the server a quiet moment to
+                // answer what we sent (a server may stop sending once our Close
+                // arrives), then say goodbye.
+                let now = Instant::now();
+                self.eof_at = Some(now);
+                self.linger_until = Some(now + self.opts.linger);
             }
             self.update_interest()?;
             let timeout = self.timeout();
@@ -388,7 +406,10 @@ impl Loop {
                         if ev.readable {
                             match self.sock.read(&mut buf) {
                                 Ok(0) => return self.finish(),
-                                Ok(n) => self.feed(&mut buf[..n])?,
+                                Ok(n) => {
+                                    self.feed(&mut buf[..n])?;
+                                    self.extend_linger();
+                                }
                                 Err(e)
                                     if matches!(
                                         e.kind(),
@@ -433,6 +454,14 @@ impl Loop {
         }
     }
 
+    /// Data arrived while lingering after the end of input: wait for quiet again
+    /// (but never past the cap).
+    fn extend_linger(&mut self) {
+        if let (Some(_), Some(eof)) = (self.linger_until, self.eof_at) {
+            self.linger_until = Some((Instant::now() + self.opts.linger).min(eof + LINGER_CAP));
+        }
+    }
+
     fn wants_stdin(&self) -> bool {
         self.input.open && !self.session.close_sent() && self.to_sock.len() < MAX_QUEUED
     }
@@ -458,22 +487,35 @@ impl Loop {
             return Some(Duration::ZERO);
         }
         let now = Instant::now();
-        [self.close_deadline, self.next_ping, self.next_reminder]
-            .into_iter()
-            .flatten()
-            .min()
-            .map(|at| at.saturating_duration_since(now))
+        [
+            self.close_deadline,
+            self.next_ping,
+            self.next_reminder,
+            self.linger_until,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|at| at.saturating_duration_since(now))
     }
 
     fn on_timers(&mut self) -> Result<(), ClientError> {
         let now = Instant::now();
+        if self.linger_until.is_some_and(|d| d <= now) {
+            self.linger_until = None;
+            self.close(1000, "");
+        }
         if self.close_deadline.is_some_and(|d| d <= now) {
-            return Err(self.finish().err().unwrap_or_else(|| {
-                ClientError::Failed(format!(
-                    "{} did not finish closing within 2 s",
-                    self.opts.url
-                ))
-            }));
+            if self.client.close.is_some() {
+                // Both Closes exchanged; the server just did not close TCP: we do.
+                return self.finish();
+            }
+            self.client.out.flush();
+            return Err(ClientError::Failed(format!(
+                "{} did not answer our close within {} s",
+                self.opts.url,
+                CLOSE_WAIT.as_secs()
+            )));
         }
         if let (Some(at), Some(every)) = (self.next_ping, self.opts.ping_interval) {
             if at <= now && !self.session.close_sent() {

@@ -10,9 +10,10 @@ const ABOUT: &str = "\
 usage: sockloop ws ws://HOST:PORT/PATH [options]
 
 Sends each line of standard input as a text message (--binary: binary) and prints
-each message received (binary as hex unless --raw). Ctrl-C, or the end of input,
-sends close 1000 and waits up to 2 s for the server's close; Ctrl-C again exits
-at once.
+each message received (binary as hex unless --raw). At the end of input it waits
+until the server has been quiet for --linger (0.5 s; its replies are printed), then
+sends close 1000 and waits up to 2 s for the server's close. Ctrl-C sends close 1000
+at once; Ctrl-C again exits at once.
 
 examples:
   sockloop ws ws://127.0.0.1:8080/ws
@@ -64,6 +65,13 @@ pub fn main(args: &[String]) -> i32 {
         "w",
         "timeout",
         "connect and handshake timeout (default 10)",
+        "SECS",
+    );
+    o.optopt(
+        "",
+        "linger",
+        "after the end of input, wait for this much quiet before sending close \
+         (default 0.5; 0 closes at once)",
         "SECS",
     );
     o.optflag(
@@ -126,6 +134,12 @@ pub fn main(args: &[String]) -> i32 {
             idle_max: u32::try_from(count("idle-max", 5)?).unwrap_or(u32::MAX),
             max_message: count("max-message", 64 << 20)?,
             connect_timeout: secs("timeout")?.unwrap_or(Duration::from_secs(10)),
+            linger: match m.opt_str("linger") {
+                Some(v) => parse_secs(&v, "--linger")
+                    .map_err(ClientError::Usage)?
+                    .unwrap_or_default(),
+                None => Duration::from_millis(500),
+            },
         })
     })();
     match result {

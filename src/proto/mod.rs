@@ -7,6 +7,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 pub mod command;
+pub mod dns;
 pub mod http;
 pub mod line;
 pub mod rfc3339;

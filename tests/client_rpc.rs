@@ -1,0 +1,152 @@
+//! `sockloop rpc HOST:PORT add|sub A B` and `quit` as real processes: the classic RPC
+//! client's output against `sockloop serve`'s cmd service, the server's ERR answers,
+//! bad numbers, and inline peers that show the exact request and misbehave.
+
+mod client_support;
+mod common;
+
+use client_support::{Finished, free_tcp_port, run, tcp_peer};
+use common::Server;
+use std::io::{BufReader, Write};
+use std::time::Duration;
+
+fn cmd_server() -> (Server, String) {
+    let server = Server::start(&["-l", "tcp://127.0.0.1:0=cmd", "-q"]);
+    let addr = server.addr("tcp", "cmd").to_string();
+    (server, addr)
+}
+
+fn rpc(args: &[&str]) -> Finished {
+    let mut all = vec!["rpc"];
+    all.extend_from_slice(args);
+    run(&all, b"")
+}
+
+#[test]
+fn rpc_add_and_sub() {
+    let (_server, addr) = cmd_server();
+    rpc(&[&addr, "add", "-17", "18"])
+        .assert_code(0)
+        .assert_stdout("Reply (Add): 1\n");
+    rpc(&[&addr, "sub", "-17", "18"])
+        .assert_code(0)
+        .assert_stdout("Reply (Subtract): -35\n");
+    rpc(&[&addr, "ADD", "9223372036854775806", "1"])
+        .assert_code(0)
+        .assert_stdout("Reply (Add): 9223372036854775807\n");
+    rpc(&[&addr, "sub", "-9223372036854775807", "1"])
+        .assert_code(0)
+        .assert_stdout("Reply (Subtract): -9223372036854775808\n");
+}
+
+#[test]
+fn rpc_quit() {
+    let (_server, addr) = cmd_server();
+    rpc(&[&addr, "quit"])
+        .assert_code(0)
+        .assert_stdout("Reply (Quit): BYE\n");
+}
+
+#[test]
+fn rpc_overflow_is_the_servers_error() {
+    let (_server, addr) = cmd_server();
+    rpc(&[&addr, "add", "9223372036854775807", "1"])
+        .assert_code(1)
+        .assert_stdout("")
+        .assert_stderr_has(
+            "the server refused: 9223372036854775807 + 1 does not fit in a signed 64-bit integer",
+        );
+    rpc(&[&addr, "sub", "-9223372036854775808", "1"])
+        .assert_code(1)
+        .assert_stdout("")
+        .assert_stderr_has("the server refused: ");
+}
+
+#[test]
+fn rpc_bad_numbers_and_usage_exit_2() {
+    // No server is needed: these fail before connecting.
+    let addr = free_tcp_port().to_string();
+    for args in [
+        vec![addr.as_str(), "add", "x", "1"],
+        vec![addr.as_str(), "sub", "1", "1.5"],
+        vec![addr.as_str(), "add", "9223372036854775808", "1"],
+        vec![addr.as_str(), "add", "1"],
+        vec![addr.as_str(), "mul", "1", "2"],
+        vec![addr.as_str()],
+        vec![],
+        vec!["-w", "soon", addr.as_str(), "quit"],
+    ] {
+        rpc(&args).assert_code(2).assert_stderr_has("--help");
+    }
+    rpc(&[&addr, "add", "x", "1"]).assert_stderr_has("'x' is not a signed 64-bit integer");
+}
+
+#[test]
+fn rpc_sends_one_request_line_to_an_independent_peer() {
+    let (addr, peer) = tcp_peer(|mut s| {
+        let mut reader = BufReader::new(s.try_clone().unwrap());
+        let line = client_support::read_line(&mut reader);
+        s.write_all(b"1\r\n").unwrap();
+        line
+    });
+    rpc(&[&addr.to_string(), "add", "-17", "18"])
+        .assert_code(0)
+        .assert_stdout("Reply (Add): 1\n");
+    assert_eq!(peer.join(), "ADD -17 18");
+}
+
+#[test]
+fn rpc_peer_errors() {
+    // ERR from someone else's server is reported the same way.
+    let (addr, peer) = tcp_peer(|mut s| {
+        let mut reader = BufReader::new(s.try_clone().unwrap());
+        client_support::read_line(&mut reader);
+        s.write_all(b"ERR not today\n").unwrap();
+    });
+    rpc(&[&addr.to_string(), "sub", "1", "2"])
+        .assert_code(1)
+        .assert_stderr_has("the server refused: not today");
+    peer.join();
+
+    // A server that closes without answering.
+    let (addr, peer) = tcp_peer(|s| {
+        let mut reader = BufReader::new(s.try_clone().unwrap());
+        client_support::read_line(&mut reader);
+        s.shutdown(std::net::Shutdown::Both).unwrap();
+    });
+    let addr = addr.to_string();
+    rpc(&[&addr, "quit"])
+        .assert_code(1)
+        .assert_stderr_has(&format!(
+            "{addr} closed the connection without a reply — is it a sockloop cmd service?"
+        ));
+    peer.join();
+
+    // A server that never answers: -w bounds the wait.
+    let (release, hold) = std::sync::mpsc::channel::<()>();
+    let (addr, peer) = tcp_peer(move |s| {
+        let _ = hold.recv_timeout(client_support::CHILD_TIMEOUT);
+        drop(s);
+    });
+    let addr = addr.to_string();
+    let done = rpc(&["-w", "0.3", &addr, "add", "1", "2"]);
+    let _ = release.send(());
+    done.assert_code(1)
+        .assert_stderr_has(&format!("no reply from {addr} within 0.3 s"));
+    assert!(
+        done.elapsed < Duration::from_secs(3),
+        "took {:?}",
+        done.elapsed
+    );
+    peer.join();
+}
+
+#[test]
+fn rpc_connection_refused() {
+    let addr = free_tcp_port();
+    rpc(&[&addr.to_string(), "add", "1", "2"])
+        .assert_code(1)
+        .assert_stderr_has(&format!(
+            "connection refused: {addr} — is a server listening?"
+        ));
+}

@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""A bare WebSocket server for sockloop's client tests, standard library only, for
+behaviour a well-behaved library will not produce.
+
+usage: ws_raw_server.py MODE
+  mute   complete the handshake, then read frames and never answer anything
+         (not even a Close): the client has to give up waiting on its own
+  drop   complete the handshake, send the text message "last words", then end
+         TCP (FIN) without a Close frame (the client should report 1006)
+
+Prints `READY 127.0.0.1:PORT`, then one line per event, flushed at once:
+  TEXT <message>        a text frame received (unfragmented)
+  CLOSE <code>          a close frame received (code "none" if it had no body)
+  OTHER <opcode>        any other frame
+  EOF                   the client closed TCP
+Serves one connection; exits on its own after 15 s.
+"""
+
+import base64
+import hashlib
+import socket
+import sys
+
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+def say(*words):
+    print(*words, flush=True)
+
+
+def read_exact(conn, n):
+    data = b""
+    while len(data) < n:
+        chunk = conn.recv(n - len(data))
+        if not chunk:
+            raise EOFError
+        data += chunk
+    return data
+
+
+def read_frame(conn):
+    b0, b1 = read_exact(conn, 2)
+    opcode = b0 & 0x0F
+    length = b1 & 0x7F
+    if length == 126:
+        length = int.from_bytes(read_exact(conn, 2), "big")
+    elif length == 127:
+        length = int.from_bytes(read_exact(conn, 8), "big")
+    mask = read_exact(conn, 4) if b1 & 0x80 else b"\0\0\0\0"
+    payload = bytes(b ^ mask[i % 4] for i, b in enumerate(read_exact(conn, length)))
+    return opcode, payload
+
+
+def handshake(conn):
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = conn.recv(4096)
+        if not chunk:
+            raise EOFError
+        head += chunk
+    key = None
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"sec-websocket-key":
+            key = value.strip()
+    accept = base64.b64encode(hashlib.sha1(key + GUID).digest())
+    conn.sendall(
+        b"HTTP/1.1 101 Switching Protocols\r\n"
+        b"Upgrade: websocket\r\n"
+        b"Connection: Upgrade\r\n"
+        b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+    )
+
+
+def main():
+    mode = sys.argv[1] if len(sys.argv) > 1 else "mute"
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(15)
+    say(f"READY 127.0.0.1:{listener.getsockname()[1]}")
+    conn, _ = listener.accept()
+    conn.settimeout(15)
+    try:
+        handshake(conn)
+        if mode == "drop":
+            payload = b"last words"
+            conn.sendall(bytes([0x81, len(payload)]) + payload)
+            # A FIN, not a reset: shut our side, then drain what the client sends
+            # until it closes (closing with unread data would send RST instead).
+            conn.shutdown(socket.SHUT_WR)
+            say("DROPPED")
+            while conn.recv(65536):
+                pass
+            say("EOF")
+            return
+        while True:
+            opcode, payload = read_frame(conn)
+            if opcode == 0x1:
+                say("TEXT", payload.decode("utf-8", "replace"))
+            elif opcode == 0x8:
+                code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else "none"
+                say("CLOSE", code)
+            else:
+                say("OTHER", opcode)
+    except EOFError:
+        say("EOF")
+    except (socket.timeout, ConnectionError) as e:
+        say("ERROR", e)
+
+
+if __name__ == "__main__":
+    main()
