@@ -5,6 +5,7 @@
 //! (what endpoints do) → `proto` (pure protocol cores).
 #![deny(unsafe_code)]
 
+pub mod bench;
 pub mod client;
 pub mod cmd;
 pub mod log;

@@ -1,4 +1,5 @@
 //! `sockloop` — one binary, one thread, one readiness loop.
+#![forbid(unsafe_code)]
 
 use sockloop::cmd;
 
@@ -14,6 +15,7 @@ commands:
   udp        UDP client: a datagram per line (sockloop udp HOST:PORT)
   ws         WebSocket client, like websocat (sockloop ws ws://HOST:PORT/PATH)
   rpc        call ADD/SUB on a cmd service (sockloop rpc HOST:PORT add 17 18)
+  bench      load generator: ws, tcp, udp echo and idle connections (sockloop bench --help)
   lookup     DNS: addresses of a name, names of an IP, --ns servers (sockloop lookup NAME|IP)
   help       show this text
   version    print the version
@@ -29,6 +31,7 @@ fn main() {
         Some("udp") => cmd::udp::main(&args[1..]),
         Some("ws") => cmd::ws::main(&args[1..]),
         Some("rpc") => cmd::rpc::main(&args[1..]),
+        Some("bench") => cmd::bench::main(&args[1..]),
         Some("lookup") => cmd::lookup::main(&args[1..]),
         Some("version" | "--version" | "-V") => {
             println!("sockloop {}", env!("CARGO_PKG_VERSION"));

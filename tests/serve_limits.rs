@@ -482,3 +482,29 @@ fn pipelined_big_replies_then_half_close_all_arrive() {
         c.expect_eof();
     }
 }
+
+/// A client that reads a long backlog of replies steadily is active, even though it
+/// sends nothing while it reads: the idle timeout must not cut it off mid-stream.
+#[test]
+fn reading_a_long_backlog_is_not_idleness() {
+    let server = Server::start(&["-l", "tcp://127.0.0.1:0=cmd", "--idle-timeout", "1"]);
+    let mut client = Client::tcp(server.addr("tcp", "cmd"));
+    let requests = 200;
+    client.send(&b"RANDOMS 10000 100000 999999\n".repeat(requests));
+    // About 14 MB of replies, read in pieces with pauses: well over the 1 s timeout.
+    let started = Instant::now();
+    let mut replies = 0;
+    while replies < requests {
+        let line = client.read_line();
+        assert!(!line.starts_with("ERR"), "reply {replies}: {line}");
+        assert_eq!(line.split(' ').count(), 10_000, "reply {replies}");
+        replies += 1;
+        if replies % 10 == 0 {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    assert!(
+        started.elapsed() > Duration::from_secs(1),
+        "too fast to test anything"
+    );
+}

@@ -41,6 +41,9 @@ pub fn run(sock: UdpSocket, opts: UdpOptions) -> Result<(), ClientError> {
         Some(_) => Input::closed(),
         None => Input::open(&poller, STDIN),
     };
+    if trace::any() {
+        trace::set_context(format_args!("udp {}", opts.peer));
+    }
     let mut state = State {
         sock,
         opts,

@@ -1,6 +1,7 @@
 //! One module per subcommand. Each takes its arguments (after the subcommand name)
 //! and returns the process exit code.
 
+pub mod bench;
 pub mod lookup;
 pub mod rpc;
 pub mod serve;

@@ -215,7 +215,11 @@ impl Server {
                     key if key > LISTENER_KEY_TOP - self.listeners.len() => {
                         self.on_listener(LISTENER_KEY_TOP - key)
                     }
-                    slot => self.on_conn(slot, event.readable, event.writable),
+                    slot => {
+                        // epoll reports a hang-up or error as readable and writable.
+                        let hangup = event.is_interrupt() || event.is_err() == Some(true);
+                        self.on_conn(slot, event.readable, event.writable, hangup)
+                    }
                 }
                 if self.forced {
                     break;
@@ -264,6 +268,9 @@ impl Server {
         }
         let now = Instant::now();
         for slot in self.conns.keys() {
+            if trace::any() {
+                self.trace_context(slot);
+            }
             let Some(conn) = self.conns.get_mut(slot) else {
                 continue;
             };
@@ -441,14 +448,15 @@ impl Server {
         self.deliver(slot, after);
     }
 
-    fn on_conn(&mut self, slot: usize, readable: bool, writable: bool) {
+    fn on_conn(&mut self, slot: usize, readable: bool, writable: bool, hangup: bool) {
         if trace::any() {
             self.trace_context(slot);
-            let what = match (readable, writable) {
-                (true, true) => "readable, writable",
-                (true, false) => "readable",
-                (false, true) => "writable",
-                (false, false) => "error or hang-up",
+            let what = match (hangup, readable, writable) {
+                (true, _, _) => "hang-up or error (epoll reports it as readable and writable)",
+                (false, true, true) => "readable, writable",
+                (false, true, false) => "readable",
+                (false, false, true) => "writable",
+                (false, false, false) => "nothing",
             };
             crate::trace!(Layer::Loop, "ready: {what}");
         }
@@ -572,7 +580,13 @@ impl Server {
         let sent = conn.send(&self.scratch);
         self.scratch.clear();
         match sent {
-            Ok(n) => self.shared.bytes_out += n as u64,
+            Ok(n) => {
+                self.shared.bytes_out += n as u64;
+                // A client taking our output is active even if it sends nothing.
+                if n > 0 {
+                    conn.last_active = Instant::now();
+                }
+            }
             Err(e) => return self.close(slot, &format!("write failed: {e}")),
         }
         if after == After::Close && conn.phase == Phase::Open {
@@ -703,13 +717,18 @@ impl Server {
                     self.deliver(slot, After::Close);
                 }
                 Phase::Flushing => self.close(slot, "peer stopped reading"),
-                Phase::Draining { .. } => self.close(slot, "closed (peer did not finish)"),
+                Phase::Draining { .. } => {
+                    self.close(slot, "the peer did not send its FIN within the drain time")
+                }
             },
             _ => self.settle(slot),
         }
     }
 
     fn close(&mut self, slot: usize, why: &str) {
+        if trace::any() {
+            self.trace_context(slot);
+        }
         let Some(conn) = self.conns.remove(slot) else {
             return;
         };

@@ -115,6 +115,14 @@ impl StreamSession {
             State::Done => (After::Continue, false),
         };
         self.backlog = stopped && after == After::Continue;
+        if self.backlog {
+            crate::trace!(
+                Layer::Loop,
+                "output budget reached ({} bytes queued); {} bytes of input wait until the client reads",
+                out.len(),
+                pending.len()
+            );
+        }
         after
     }
 

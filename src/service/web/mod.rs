@@ -443,6 +443,12 @@ impl WsConn {
         let fed = self.session.feed(chunk, out, &mut handler);
         if let Err(err) = fed {
             crate::debug!("WebSocket closed: {err}");
+            crate::trace!(
+                Layer::Ws,
+                "ws > protocol error: {} (answered with close {})",
+                err.reason,
+                err.code
+            );
             return After::Close;
         }
         if self.session.is_closed() {

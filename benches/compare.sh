@@ -1,0 +1,489 @@
+#!/usr/bin/env bash
+# benches/compare.sh — sockloop next to its peers, the same work, one run, one machine.
+#
+# Builds and runs, one after the other, each server pinned to one core (taskset -c
+# $SERVER_CPU) and the load generator, `sockloop bench`, on another ($LOAD_CPU):
+#   sockloop          target/release/sockloop serve
+#   tokio-tungstenite benches/peers/tokio-echo (current-thread runtime), WebSocket only
+#   C epoll           benches/c/epoll_echo.c, raw TCP and UDP echo: the syscall path's limit
+# Each figure is the median of $RUNS runs of $DURATION seconds. Prints a table and
+# regenerates docs/BENCHMARKS.md.
+#
+# Settings (environment):
+#   RUNS=3 DURATION=5     runs per figure, seconds per run
+#   QUICK=1               1 run of 2 s, 2,000 idle connections: a smoke test of the tooling
+#   IDLE_CONNS=10000 IDLE_HOLD=3
+#   CALLGRIND=1           also count instructions per echoed message with valgrind
+#   CG_SHORT=20000 CG_LONG=120000   messages in the two callgrind runs
+#   SERVER_CPU=0 LOAD_CPU=1
+#   OUT=docs/BENCHMARKS.md          where the report goes ("-": nowhere)
+# Everything listens on and targets 127.0.0.1 only; every step has a time limit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+QUICK=${QUICK:-0}
+if [ "$QUICK" = 1 ]; then
+    RUNS=${RUNS:-1}
+    DURATION=${DURATION:-2}
+    IDLE_CONNS=${IDLE_CONNS:-2000}
+    IDLE_HOLD=${IDLE_HOLD:-1}
+fi
+RUNS=${RUNS:-3}
+DURATION=${DURATION:-5}
+IDLE_CONNS=${IDLE_CONNS:-10000}
+IDLE_HOLD=${IDLE_HOLD:-3}
+CALLGRIND=${CALLGRIND:-0}
+CG_SHORT=${CG_SHORT:-20000}
+CG_LONG=${CG_LONG:-120000}
+SERVER_CPU=${SERVER_CPU:-0}
+LOAD_CPU=${LOAD_CPU:-1}
+OUT=${OUT:-docs/BENCHMARKS.md}
+
+SOCKLOOP=$ROOT/target/release/sockloop
+PEERS=$ROOT/target/peers
+TOKIO=$PEERS/release/tokio-echo
+CECHO=$PEERS/epoll_echo
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/sockloop-compare.XXXXXX")
+SERVER_PID=
+# Server command lines as run, for the report.
+declare -A SERVER_CMD
+
+say() { printf '%s\n' "$*" >&2; }
+die() { say "compare.sh: $*"; exit 1; }
+
+cleanup() {
+    stop_server
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- servers ---------------------------------------------------------------------
+# start_server NAME: starts it pinned to $SERVER_CPU, waits until it prints its
+# ports; sets SERVER_PID, WS (host:port), TCP, UDP.
+STARTS=0
+start_server() {
+    # A new file each time: the shell returns before the child has opened it, so a
+    # reused name could still show the previous server's ports.
+    STARTS=$((STARTS + 1))
+    local name=$1 out=$WORK/server.$STARTS.out
+    WS='' TCP='' UDP=''
+    case $name in
+    sockloop)
+        SERVER_CMD[$name]="taskset -c $SERVER_CPU sockloop serve -q --max-conns $((IDLE_CONNS + 1000)) -l http://127.0.0.1:0 -l tcp://127.0.0.1:0=echo -l udp://127.0.0.1:0=echo"
+        taskset -c "$SERVER_CPU" "$SOCKLOOP" serve -q --max-conns $((IDLE_CONNS + 1000)) \
+            -l http://127.0.0.1:0 -l tcp://127.0.0.1:0=echo -l udp://127.0.0.1:0=echo \
+            >"$out" 2>&1 &
+        ;;
+    tokio)
+        SERVER_CMD[$name]="taskset -c $SERVER_CPU tokio-echo 127.0.0.1:0"
+        taskset -c "$SERVER_CPU" "$TOKIO" 127.0.0.1:0 >"$out" 2>&1 &
+        ;;
+    c)
+        SERVER_CMD[$name]="taskset -c $SERVER_CPU epoll_echo 0 0"
+        taskset -c "$SERVER_CPU" "$CECHO" 0 0 >"$out" 2>&1 &
+        ;;
+    esac
+    SERVER_PID=$!
+    wait_for_ports "$name" "$out" 100
+}
+
+# wait_for_ports NAME FILE TRIES: reads the listening ports a server printed, once it
+# has printed its last line (the banner may arrive in more than one write).
+wait_for_ports() {
+    local name=$1 out=$2 tries=$3 last
+    case $name in
+    sockloop) last='^ready' ;;
+    tokio) last='^listening ' ;;
+    c) last='^udp ' ;;
+    esac
+    for _ in $(seq "$tries"); do
+        if grep -q "$last" "$out" 2>/dev/null; then
+            case $name in
+            sockloop)
+                WS=$(awk '$1 == "http" {print $2}' "$out")
+                TCP=$(awk '$1 == "tcp" {print $2}' "$out")
+                UDP=$(awk '$1 == "udp" {print $2}' "$out")
+                ;;
+            tokio) WS=$(awk '$1 == "listening" {print $2}' "$out") ;;
+            c)
+                TCP=127.0.0.1:$(awk '$1 == "tcp" {print $2}' "$out")
+                UDP=127.0.0.1:$(awk '$1 == "udp" {print $2}' "$out")
+                ;;
+            esac
+            return 0
+        fi
+        kill -0 "$SERVER_PID" 2>/dev/null || { cat "$out" >&2; die "$name did not start"; }
+        sleep 0.1
+    done
+    cat "$out" >&2
+    die "$name printed no address"
+}
+
+# Ends the server with SIGTERM (sockloop shuts down gracefully), then SIGKILL if
+# it is still there after 10 s.
+stop_server() {
+    [ -n "$SERVER_PID" ] || return 0
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 100); do
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=
+}
+
+# --- build -----------------------------------------------------------------------
+say "== building (sockloop --release, tokio-echo --release, epoll_echo cc -O2)"
+timeout 900 cargo build --release --quiet
+timeout 900 cargo build --release --quiet \
+    --manifest-path benches/peers/tokio-echo/Cargo.toml --target-dir "$PEERS"
+mkdir -p "$PEERS"
+cc -O2 -o "$CECHO" benches/c/epoll_echo.c
+
+# --- measuring -------------------------------------------------------------------
+# json_field JSON KEY: a number (or null) from the bench's one-line JSON.
+json_field() {
+    sed -n "s/.*\"$2\":\([^,}]*\).*/\1/p" <<<"$1" | head -1
+}
+
+median() {
+    tr ' ' '\n' | awk '$1 != "" && $1 != "null"' | sort -g |
+        awk '{v[NR] = $1} END {if (NR == 0) print "null"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'
+}
+
+# Results: R[scenario.server.field] = median value.
+declare -A R
+declare -A BENCH_CMD
+
+# measure SCENARIO SERVER BENCH-ARGS...: RUNS runs against a fresh server each time.
+measure() {
+    local scen=$1 server=$2
+    shift 2
+    local rates='' p50s='' p99s='' cpus='' scpus='' sns='' errors=0 json
+    for run in $(seq "$RUNS"); do
+        start_server "$server"
+        local args=("$@")
+        args=("${args[@]//@WS@/$WS}")
+        args=("${args[@]//@TCP@/$TCP}")
+        args=("${args[@]//@UDP@/$UDP}")
+        BENCH_CMD[$scen.$server]="taskset -c $LOAD_CPU sockloop bench ${args[*]} -t $DURATION"
+        json=$(taskset -c "$LOAD_CPU" timeout $((DURATION + 60)) "$SOCKLOOP" bench "${args[@]}" \
+            -t "$DURATION" --json -q --server-pid "$SERVER_PID" 2>"$WORK/bench.err") || true
+        stop_server
+        if [ -z "$json" ]; then
+            say "   $scen/$server run $run: no report: $(head -c 300 "$WORK/bench.err")"
+            errors=$((errors + 1))
+            continue
+        fi
+        rates+=" $(json_field "$json" msgs_per_s)"
+        p50s+=" $(json_field "$json" p50)"
+        p99s+=" $(json_field "$json" p99)"
+        cpus+=" $(json_field "$json" cpu_pct)"
+        scpus+=" $(json_field "$json" server_cpu_pct)"
+        sns+=" $(json_field "$json" server_cpu_ns_per_msg)"
+        errors=$((errors + $(json_field "$json" errors)))
+        say "   $scen/$server run $run: $(json_field "$json" msgs_per_s) msg/s, p99 $(json_field "$json" p99) µs, generator cpu $(json_field "$json" cpu_pct)%, server cpu $(json_field "$json" server_cpu_pct)%"
+    done
+    R[$scen.$server.rate]=$(median <<<"$rates")
+    R[$scen.$server.p50]=$(median <<<"$p50s")
+    R[$scen.$server.p99]=$(median <<<"$p99s")
+    R[$scen.$server.cpu]=$(median <<<"$cpus")
+    R[$scen.$server.scpu]=$(median <<<"$scpus")
+    R[$scen.$server.sns]=$(median <<<"$sns")
+    R[$scen.$server.errors]=$errors
+}
+
+# measure_idle SERVER: server memory per held connection (median over RUNS).
+measure_idle() {
+    local server=$1 per='' client='' errors=0 json
+    for run in $(seq "$RUNS"); do
+        start_server "$server"
+        BENCH_CMD[idle.$server]="taskset -c $LOAD_CPU sockloop bench idle ws://ADDR/ws -c $IDLE_CONNS --hold $IDLE_HOLD"
+        json=$(taskset -c "$LOAD_CPU" timeout $((IDLE_HOLD + 120)) "$SOCKLOOP" bench idle "ws://$WS/ws" \
+            -c "$IDLE_CONNS" --hold "$IDLE_HOLD" --json -q --server-pid "$SERVER_PID" \
+            2>"$WORK/bench.err") || true
+        stop_server
+        if [ -z "$json" ]; then
+            say "   idle/$server run $run: no report: $(head -c 300 "$WORK/bench.err")"
+            errors=$((errors + 1))
+            continue
+        fi
+        per+=" $(json_field "$json" server_bytes_per_conn)"
+        client+=" $(json_field "$json" client_bytes_per_conn)"
+        errors=$((errors + $(json_field "$json" errors)))
+        say "   idle/$server run $run: $(json_field "$json" held) held, server $(json_field "$json" server_rss_before) → $(json_field "$json" server_rss_held) bytes: $(json_field "$json" server_bytes_per_conn) B/conn"
+    done
+    R[idle.$server.per]=$(median <<<"$per")
+    R[idle.$server.client]=$(median <<<"$client")
+    R[idle.$server.errors]=$errors
+}
+
+say "== measuring: $RUNS run(s) × ${DURATION} s per figure; server on CPU $SERVER_CPU, load on CPU $LOAD_CPU"
+SCENARIOS=(ws64d1 ws64d16 ws16k tcp64 udp64)
+declare -A TITLE=(
+    [ws64d1]="WS echo 64 B × 50 conns × depth 1"
+    [ws64d16]="WS echo 64 B × 50 conns × depth 16"
+    [ws16k]="WS echo 16 KiB binary × 10 conns × depth 4"
+    [tcp64]="TCP line echo 64 B × 50 conns × depth 16"
+    [udp64]="UDP echo 64 B × 10 sockets"
+)
+
+say "-- ${TITLE[ws64d1]}"
+measure ws64d1 sockloop ws ws://@WS@/ws -c 50 -d 1
+measure ws64d1 tokio ws ws://@WS@/ws -c 50 -d 1
+measure ws64d1 c tcp @TCP@ -c 50 -d 1
+say "-- ${TITLE[ws64d16]}"
+measure ws64d16 sockloop ws ws://@WS@/ws -c 50 -d 16
+measure ws64d16 tokio ws ws://@WS@/ws -c 50 -d 16
+measure ws64d16 c tcp @TCP@ -c 50 -d 16
+say "-- ${TITLE[ws16k]}"
+measure ws16k sockloop ws ws://@WS@/ws -c 10 -d 4 -s 16k --binary
+measure ws16k tokio ws ws://@WS@/ws -c 10 -d 4 -s 16k --binary
+measure ws16k c tcp @TCP@ -c 10 -d 4 -s 16k
+say "-- ${TITLE[tcp64]}"
+measure tcp64 sockloop tcp @TCP@ -c 50 -d 16
+measure tcp64 c tcp @TCP@ -c 50 -d 16
+say "-- ${TITLE[udp64]}"
+measure udp64 sockloop udp @UDP@ -c 10
+measure udp64 c udp @UDP@ -c 10
+say "-- idle: $IDLE_CONNS WebSocket connections held"
+measure_idle sockloop
+measure_idle tokio
+
+# --- callgrind -------------------------------------------------------------------
+CG_LINE=
+if [ "$CALLGRIND" = 1 ]; then
+    command -v valgrind >/dev/null || die "CALLGRIND=1 needs valgrind (apt-get install valgrind)"
+    declare -A IR
+    for n in "$CG_SHORT" "$CG_LONG"; do
+        say "-- callgrind: sockloop serve under valgrind, $n echoes of 64 B (1 conn, depth 1)"
+        out=$WORK/callgrind-server.$n.out
+        WS='' TCP='' UDP=''
+        taskset -c "$SERVER_CPU" valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.$n" \
+            "$SOCKLOOP" serve -q -l http://127.0.0.1:0 >"$out" 2>"$WORK/valgrind.err" &
+        SERVER_PID=$!
+        wait_for_ports sockloop "$out" 600
+        timeout 1800 taskset -c "$LOAD_CPU" "$SOCKLOOP" bench ws "ws://$WS/ws" -c 1 -d 1 -n "$n" -t 1800 -q \
+            >"$WORK/cg-bench.$n" || die "callgrind bench run failed: $(cat "$WORK/cg-bench.$n")"
+        # SIGTERM: sockloop shuts down gracefully, so callgrind writes its totals.
+        kill -TERM "$SERVER_PID"
+        for _ in $(seq 600); do
+            kill -0 "$SERVER_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        wait "$SERVER_PID" 2>/dev/null || true
+        SERVER_PID=
+        IR[$n]=$(awk '/^totals:/ {t = $2} /^summary:/ {s = $2} END {print (t != "" ? t : s)}' "$WORK/cg.$n")
+        [ -n "${IR[$n]}" ] || die "no callgrind totals for $n messages"
+        say "   $n messages: ${IR[$n]} instructions in the server"
+    done
+    CG_PER=$(awk -v a="${IR[$CG_SHORT]}" -v b="${IR[$CG_LONG]}" -v n="$CG_SHORT" -v m="$CG_LONG" \
+        'BEGIN {printf "%.0f", (b - a) / (m - n)}')
+    CG_LINE="$CG_PER"
+    say "   → $CG_PER instructions per echoed message (slope between the two runs)"
+fi
+
+# --- report ----------------------------------------------------------------------
+fmt_rate() {
+    [ "$1" = null ] || [ -z "$1" ] && { printf -- '—'; return; }
+    awk -v v="$1" 'BEGIN {n = sprintf("%.0f", v); s = ""; while (length(n) > 3) {s = "," substr(n, length(n) - 2) s; n = substr(n, 1, length(n) - 3)} printf "%s%s", n, s}'
+}
+fmt_num() { [ "$1" = null ] || [ -z "$1" ] && { printf -- '—'; return; }; LC_ALL=C printf "%.0f" "$1"; }
+ratio() {
+    awk -v a="$1" -v b="$2" 'BEGIN {if (a == "" || b == "" || a == "null" || b == "null" || b + 0 == 0) print "—"; else printf "%.3g×", a / b}'
+}
+sat() { awk -v c="$1" 'BEGIN {if (c != "null" && c != "" && c + 0 >= 90) print " (saturated)"; else print ""}'; }
+
+{
+    echo "| scenario | sockloop msg/s | tokio-tungstenite msg/s | C epoll raw echo msg/s | sockloop / tokio | sockloop / C |"
+    echo "|---|---:|---:|---:|---:|---:|"
+    for s in "${SCENARIOS[@]}"; do
+        printf '| %s | %s | %s | %s | %s | %s |\n' "${TITLE[$s]}" \
+            "$(fmt_rate "${R[$s.sockloop.rate]:-}")" \
+            "$(fmt_rate "${R[$s.tokio.rate]:-}")" \
+            "$(fmt_rate "${R[$s.c.rate]:-}")" \
+            "$(ratio "${R[$s.sockloop.rate]:-}" "${R[$s.tokio.rate]:-}")" \
+            "$(ratio "${R[$s.sockloop.rate]:-}" "${R[$s.c.rate]:-}")"
+    done
+    printf '| idle: server bytes per WS connection (%s held; lower is better) | %s | %s | — | %s | — |\n' \
+        "$IDLE_CONNS" "$(fmt_num "${R[idle.sockloop.per]:-}")" "$(fmt_num "${R[idle.tokio.per]:-}")" \
+        "$(ratio "${R[idle.sockloop.per]:-}" "${R[idle.tokio.per]:-}")"
+} >"$WORK/table.md"
+
+{
+    echo "| scenario | sockloop | tokio-tungstenite | C epoll raw echo | sockloop / tokio | sockloop / C |"
+    echo "|---|---:|---:|---:|---:|---:|"
+    for s in "${SCENARIOS[@]}"; do
+        printf '| %s | %s | %s | %s | %s | %s |\n' "${TITLE[$s]}" \
+            "$(fmt_num "${R[$s.sockloop.sns]:-}")" \
+            "$(fmt_num "${R[$s.tokio.sns]:-}")" \
+            "$(fmt_num "${R[$s.c.sns]:-}")" \
+            "$(ratio "${R[$s.sockloop.sns]:-}" "${R[$s.tokio.sns]:-}")" \
+            "$(ratio "${R[$s.sockloop.sns]:-}" "${R[$s.c.sns]:-}")"
+    done
+} >"$WORK/cpu.md"
+
+{
+    echo "| scenario | server | p50 µs | p99 µs | server CPU % | server CPU ns/msg | generator CPU % | errors |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|"
+    for s in "${SCENARIOS[@]}"; do
+        for srv in sockloop tokio c; do
+            [ -n "${R[$s.$srv.rate]:-}" ] || continue
+            printf '| %s | %s | %s | %s | %s | %s | %s%s | %s |\n' "${TITLE[$s]}" "$srv" \
+                "$(fmt_num "${R[$s.$srv.p50]}")" "$(fmt_num "${R[$s.$srv.p99]}")" \
+                "$(fmt_num "${R[$s.$srv.scpu]}")" "$(fmt_num "${R[$s.$srv.sns]}")" \
+                "$(fmt_num "${R[$s.$srv.cpu]}")" \
+                "$(sat "${R[$s.$srv.cpu]}")" "${R[$s.$srv.errors]}"
+        done
+    done
+} >"$WORK/details.md"
+
+say ""
+cat "$WORK/table.md" >&2
+say ""
+say "server CPU time per echoed message, ns (lower is better):"
+cat "$WORK/cpu.md" >&2
+say ""
+cat "$WORK/details.md" >&2
+[ -z "$CG_LINE" ] || say "callgrind: $CG_LINE instructions per echoed 64 B WebSocket message in the server"
+
+[ "$OUT" = - ] && exit 0
+mkdir -p "$(dirname "$OUT")"
+
+cpu_model=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+mode="RUNS=$RUNS DURATION=$DURATION (median of $RUNS run(s) of $DURATION s per figure)"
+[ "$QUICK" = 1 ] && mode="QUICK=1: $mode — a smoke test of the tooling, not a measurement"
+{
+    cat <<EOF
+# Benchmarks
+
+Generated by \`benches/compare.sh\` — do not edit by hand; run the script again.
+
+- Date: $(date -u '+%Y-%m-%d %H:%M UTC')
+- Machine: ${cpu_model:-unknown CPU}, $(nproc) CPU(s), Linux $(uname -r)
+- Toolchain: $(rustc --version), $(cc --version | head -1)
+- Mode: $mode
+- Placement: every server pinned to CPU $SERVER_CPU (\`taskset -c $SERVER_CPU\`), the load
+  generator (\`sockloop bench\`) to CPU $LOAD_CPU; one server at a time, a fresh one per run.
+
+## Throughput
+
+Echoed messages per second (each checked byte for byte by the generator), median of
+the runs. Ratios above 1 mean sockloop did more.
+
+$(cat "$WORK/table.md")
+
+The C column is a minimal epoll echo server (\`benches/c/epoll_echo.c\`): raw TCP and UDP
+echo with nothing between the syscalls — the physical limit of the syscall path. For
+the WebSocket rows it is raw TCP echo of messages of the same size, connections and
+depth (\`sockloop bench tcp\` against it), so "sockloop / C" is what framing, masking,
+validation and the rest of sockloop cost. The issue's target: WS echo 64 B ≥ 0.95× the
+C raw echo. tokio-tungstenite serves WebSocket only, so it has no TCP or UDP rows.
+
+## Server CPU time per message
+
+Nanoseconds of server CPU (user + system, /proc/PID/stat) per echoed message over the
+measured window, median of the runs; lower is better, so here a ratio below 1 favours
+sockloop. Where neither process saturates its core — on a virtual machine whose
+wakeups are slow, both sides spend much of the run waiting — throughput is bound by
+wakeup latency and this is the figure that compares implementations.
+
+$(cat "$WORK/cpu.md")
+
+## Latency and CPU
+
+Latency is the round trip seen by the generator (closed loop, so at depth D it is
+about D × conns / throughput). CPU is % of one core over the measured window, from
+/proc/PID/stat. A generator at 90 % or more is marked saturated: its figure is then a
+lower bound for the server.
+
+$(cat "$WORK/details.md")
+
+## Memory per idle connection
+
+\`sockloop bench idle\` opens $IDLE_CONNS WebSocket connections, checks one echo on each,
+and reads the server's VmRSS (/proc/PID/status) before the first connection and at
+the end of a ${IDLE_HOLD} s hold: (held − before) / connections. sockloop:
+$(fmt_num "${R[idle.sockloop.per]:-}") bytes per connection; tokio-tungstenite:
+$(fmt_num "${R[idle.tokio.per]:-}") bytes (with tungstenite's default 128 KiB read buffer,
+allocated per connection; \`TOKIO_ECHO_READ_BUFFER\` changes it). The generator itself
+used $(fmt_num "${R[idle.sockloop.client]:-}") bytes per connection.
+EOF
+    if [ -n "$CG_LINE" ]; then
+        cat <<EOF
+
+## Instructions per echoed message (callgrind)
+
+\`valgrind --tool=callgrind\` on \`sockloop serve\`, one connection at depth 1, 64 B text
+messages: $CG_SHORT and $CG_LONG echoes (\`sockloop bench ws --count N\`), the server
+ended with SIGTERM (it shuts down gracefully, so callgrind writes its totals). The
+slope of total instructions (Ir) between the two runs removes start-up and shutdown:
+
+| run | messages | Ir (server) |
+|---|---:|---:|
+| short | $CG_SHORT | ${IR[$CG_SHORT]} |
+| long | $CG_LONG | ${IR[$CG_LONG]} |
+
+**$CG_LINE instructions per echoed message** (user space only; the kernel's share of
+the syscalls is not counted).
+EOF
+    else
+        cat <<EOF
+
+## Instructions per echoed message (callgrind)
+
+Not measured in this run; \`CALLGRIND=1 benches/compare.sh\` adds it.
+EOF
+    fi
+    cat <<EOF
+
+## Commands
+
+Servers (each started fresh for every run; ports are chosen by the system):
+
+\`\`\`
+${SERVER_CMD[sockloop]:-}
+${SERVER_CMD[tokio]:-}
+${SERVER_CMD[c]:-}
+\`\`\`
+
+Load (\`--json -q --server-pid PID\` added to each; ADDR is the server's address):
+
+\`\`\`
+EOF
+    TITLE[idle]="idle: $IDLE_CONNS WebSocket connections held ${IDLE_HOLD} s"
+    for s in "${SCENARIOS[@]}" idle; do
+        echo "# ${TITLE[$s]}"
+        for srv in sockloop tokio c; do
+            [ -n "${BENCH_CMD[$s.$srv]:-}" ] && printf '%-9s %s\n' "$srv:" "${BENCH_CMD[$s.$srv]}" |
+                sed -E 's#ws://127\.0\.0\.1:[0-9]+#ws://ADDR#; s#127\.0\.0\.1:[0-9]+#ADDR#'
+        done
+    done
+    if [ -n "$CG_LINE" ]; then
+        echo "# callgrind (server on CPU $SERVER_CPU, once with N=$CG_SHORT and once with N=$CG_LONG)"
+        echo "valgrind --tool=callgrind --callgrind-out-file=cg.N sockloop serve -q -l http://127.0.0.1:0"
+        echo "sockloop bench ws ws://ADDR/ws -c 1 -d 1 -n N -t 1800 -q; kill -TERM SERVER"
+    fi
+    cat <<EOF
+\`\`\`
+
+Regenerate: \`benches/compare.sh\` (defaults \`RUNS=3 DURATION=5\`), \`QUICK=1\` for a quick
+check of the tooling, \`CALLGRIND=1\` to add the instruction count.
+
+## Reading these numbers
+
+- Both processes share one machine; anything else running on it shows up as noise.
+  Compare ratios from the same run rather than absolute figures across runs.
+- Closed loop: every connection waits for its echoes before sending more, so the
+  figures measure round trips at a fixed concurrency, not an open-loop arrival rate.
+- When the CPU % of both server and generator stays well below 100, neither program is
+  the limit: the round trip through the kernel and the scheduler is (typical of virtual
+  machines, where waking an idle CPU is slow). Then messages/s say little about the
+  programs and the CPU-per-message table says more.
+- A generator marked saturated (≥ 90 % of its core) understates the server.
+EOF
+} >"$OUT"
+say "wrote $OUT"

@@ -1,0 +1,362 @@
+//! `sockloop bench ws|tcp|udp|idle TARGET` — the load generator (see `crate::bench`).
+
+use super::tcp::fail;
+use super::{exit, parse_secs};
+use crate::bench::{self, Mode, Options};
+use crate::client::ClientError;
+use std::time::Duration;
+
+const ABOUT: &str = "\
+usage: sockloop bench ws URL [options]          WebSocket echo, closed loop
+       sockloop bench tcp HOST:PORT [options]   TCP line echo (SIZE-1 printable bytes + '\\n')
+       sockloop bench udp HOST:PORT [options]   UDP datagram echo, loss counted
+       sockloop bench idle URL [options]        open, echo once, hold and close many WebSockets
+
+A load generator in one thread and one readiness loop. Each connection keeps DEPTH
+messages in flight and sends the next one as each echo comes back; every echo is
+checked byte for byte. The report: messages/s, MB/s (payload, one direction, 10^6
+bytes), latency p50/p90/p99/p99.9/max, errors, and the generator's own CPU use (at
+90% of one core or more it says it was saturated: then it, not the server, may be
+the limit). UDP: a datagram unanswered within --loss-timeout is counted lost and
+replaced. Progress goes to standard error, the report to standard output (--json:
+one JSON object). Ctrl-C ends the run early and still reports.
+
+examples:
+  sockloop serve -q -l http://127.0.0.1:8080 -l tcp://127.0.0.1:1234=echo -l udp://127.0.0.1:1234=echo
+  sockloop bench ws ws://127.0.0.1:8080/ws -c 50 -d 16 -t 10
+  sockloop bench ws ws://127.0.0.1:8080/ws -c 10 -s 16k -d 4 --binary
+  sockloop bench ws ws://127.0.0.1:8080/ws -c 1 -n 20000         exactly 20,000 round trips
+  sockloop bench tcp 127.0.0.1:1234 -c 50 -d 16
+  sockloop bench udp 127.0.0.1:1234 -c 10
+  sockloop bench idle ws://127.0.0.1:8080/ws -c 10000 --hold 30 --server-pid PID
+
+exit codes: 0 ok, 1 errors in the run (a wrong echo, a failed or dropped
+connection) or nothing measured, 2 bad command line";
+
+fn options() -> getopts::Options {
+    let mut o = getopts::Options::new();
+    o.optopt(
+        "c",
+        "conns",
+        "connections (udp: sockets) (default 50; udp 10; idle 1000)",
+        "N",
+    );
+    o.optopt(
+        "s",
+        "size",
+        "bytes per message: payload, line with its newline, or datagram; k/m suffixes (default 64)",
+        "BYTES",
+    );
+    o.optopt(
+        "d",
+        "depth",
+        "messages in flight per connection (default 1)",
+        "D",
+    );
+    o.optopt(
+        "t",
+        "duration",
+        "seconds to measure (default 10; with --count, the most it may take: 300)",
+        "SECS",
+    );
+    o.optopt(
+        "n",
+        "count",
+        "stop after exactly N echoed messages in all",
+        "N",
+    );
+    o.optflag(
+        "",
+        "binary",
+        "ws/idle: binary messages of pseudo-random bytes (default: text)",
+    );
+    o.optopt(
+        "",
+        "hold",
+        "idle: seconds to hold the connections (default 10)",
+        "SECS",
+    );
+    o.optopt(
+        "",
+        "batch",
+        "connections opening at the same time (default 256)",
+        "N",
+    );
+    o.optopt(
+        "w",
+        "timeout",
+        "connect and handshake timeout, and idle's echo timeout (default 10)",
+        "SECS",
+    );
+    o.optopt(
+        "",
+        "loss-timeout",
+        "udp: a datagram unanswered this long is lost and replaced (default 0.2)",
+        "SECS",
+    );
+    o.optopt(
+        "",
+        "server-pid",
+        "report this process's CPU use (and for idle, its memory per connection)",
+        "PID",
+    );
+    o.optflag("", "json", "print the report as one JSON object");
+    o.optflag("q", "quiet", "no progress lines");
+    o.optflag("h", "help", "show this help");
+    o
+}
+
+/// "64", "16k", "16KiB", "1m" → bytes.
+pub fn parse_size(text: &str) -> Option<usize> {
+    let t = text.trim();
+    let lower = t.to_ascii_lowercase();
+    let (digits, mult) = if let Some(d) = lower
+        .strip_suffix("kib")
+        .or_else(|| lower.strip_suffix('k'))
+    {
+        (d.to_string(), 1024)
+    } else if let Some(d) = lower
+        .strip_suffix("mib")
+        .or_else(|| lower.strip_suffix('m'))
+    {
+        (d.to_string(), 1024 * 1024)
+    } else {
+        (lower.clone(), 1)
+    };
+    digits.parse::<usize>().ok()?.checked_mul(mult)
+}
+
+/// Largest message: larger ones measure memory bandwidth, not sockets.
+const MAX_SIZE: usize = 16 << 20;
+
+/// The command line → options; `Ok(None)`: help was asked for.
+pub fn parse(args: &[String]) -> Result<Option<Options>, String> {
+    let o = options();
+    let m = o.parse(args).map_err(|e| e.to_string())?;
+    if m.opt_present("h") {
+        println!("{}", o.usage(ABOUT));
+        return Ok(None);
+    }
+    let (mode, target) = match m.free.as_slice() {
+        [mode, target] => (mode.as_str(), target.clone()),
+        [] => return Err("missing what to run: ws, tcp, udp or idle".into()),
+        [_] => return Err("missing the target (ws://HOST:PORT/PATH or HOST:PORT)".into()),
+        [_, _, extra, ..] => return Err(format!("unexpected argument '{extra}'")),
+    };
+    let mode = match mode {
+        "ws" => Mode::Ws,
+        "tcp" => Mode::Tcp,
+        "udp" => Mode::Udp,
+        "idle" => Mode::Idle,
+        other => {
+            return Err(format!(
+                "unknown benchmark '{other}': use ws, tcp, udp or idle"
+            ));
+        }
+    };
+    match mode {
+        Mode::Ws | Mode::Idle => {
+            crate::client::ws::parse_url(&target).map_err(|e| e.to_string())?;
+        }
+        Mode::Tcp | Mode::Udp => {
+            if !target.contains(':') || target.contains("://") {
+                return Err(format!("'{target}' is not HOST:PORT (e.g. 127.0.0.1:1234)"));
+            }
+        }
+    }
+    let only = |flag: &str, modes: &[Mode]| -> Result<(), String> {
+        if m.opt_present(flag) && !modes.contains(&mode) {
+            return Err(format!(
+                "--{flag} does not apply to 'bench {}'",
+                mode.name()
+            ));
+        }
+        Ok(())
+    };
+    only("binary", &[Mode::Ws, Mode::Idle])?;
+    only("hold", &[Mode::Idle])?;
+    only("loss-timeout", &[Mode::Udp])?;
+    only("count", &[Mode::Ws, Mode::Tcp, Mode::Udp])?;
+    only("depth", &[Mode::Ws, Mode::Tcp, Mode::Udp])?;
+    only("duration", &[Mode::Ws, Mode::Tcp, Mode::Udp])?;
+    let number = |name: &str, default: u64, max: u64| -> Result<u64, String> {
+        match m.opt_str(name) {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<u64>()
+                .ok()
+                .filter(|&n| (1..=max).contains(&n))
+                .ok_or_else(|| format!("--{name} '{v}' is not a whole number from 1 to {max}")),
+        }
+    };
+    let secs = |name: &str, default: f64| -> Result<Duration, String> {
+        match m.opt_str(name) {
+            None => Ok(Duration::from_secs_f64(default)),
+            Some(v) => parse_secs(&v, &format!("--{name}"))?
+                .ok_or_else(|| format!("--{name} must be more than 0")),
+        }
+    };
+    let default_conns = match mode {
+        Mode::Ws | Mode::Tcp => 50,
+        Mode::Udp => 10,
+        Mode::Idle => 1000,
+    };
+    let size = match m.opt_str("s") {
+        None => 64,
+        Some(v) => parse_size(&v)
+            .filter(|&s| s <= MAX_SIZE)
+            .ok_or_else(|| format!("--size '{v}' is not a size up to 16m (e.g. 64, 16k)"))?,
+    };
+    let min_size = match mode {
+        Mode::Ws | Mode::Idle => 0,
+        Mode::Tcp => 1,
+        Mode::Udp => bench::udp::ID_LEN + 1,
+    };
+    if size < min_size {
+        return Err(format!(
+            "--size {size} is too small for {}: at least {min_size}",
+            mode.name()
+        ));
+    }
+    let count = match m.opt_str("n") {
+        None => None,
+        Some(_) => Some(number("count", 0, u64::MAX)?),
+    };
+    let duration = if count.is_some() && !m.opt_present("t") {
+        Duration::from_secs(300)
+    } else {
+        secs("duration", 10.0)?
+    };
+    let server_pid = match m.opt_str("server-pid") {
+        None => None,
+        Some(v) => Some(
+            v.parse::<u32>()
+                .ok()
+                .filter(|&p| p > 0)
+                .ok_or_else(|| format!("--server-pid '{v}' is not a process id"))?,
+        ),
+    };
+    Ok(Some(Options {
+        mode,
+        target,
+        conns: number("conns", default_conns, 1_000_000)? as usize,
+        size,
+        depth: number("depth", 1, 65_536)? as usize,
+        duration,
+        count,
+        binary: m.opt_present("binary"),
+        hold: secs("hold", 10.0)?,
+        batch: number("batch", 256, 100_000)? as usize,
+        connect_timeout: secs("timeout", 10.0)?,
+        loss_timeout: secs("loss-timeout", 0.2)?,
+        json: m.opt_present("json"),
+        quiet: m.opt_present("q"),
+        server_pid,
+    }))
+}
+
+pub fn main(args: &[String]) -> i32 {
+    let opts = match parse(args) {
+        Ok(Some(o)) => o,
+        Ok(None) => return exit::OK,
+        Err(e) => return fail("bench", &ClientError::Usage(e)),
+    };
+    match bench::run(&opts) {
+        Ok(report) => {
+            if opts.json {
+                println!("{}", report.json());
+            } else {
+                print!("{}", report.human());
+            }
+            if report.ok() { exit::OK } else { exit::FAILURE }
+        }
+        Err(e) => fail("bench", &e),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn p(line: &str) -> Result<Options, String> {
+        let args: Vec<String> = line.split_whitespace().map(String::from).collect();
+        parse(&args).map(|o| o.unwrap())
+    }
+
+    #[test]
+    fn defaults_per_mode() {
+        let o = p("ws ws://127.0.0.1:8080/ws").unwrap();
+        assert_eq!(o.mode, Mode::Ws);
+        assert_eq!((o.conns, o.size, o.depth), (50, 64, 1));
+        assert_eq!(o.duration, Duration::from_secs(10));
+        assert_eq!(o.count, None);
+        assert!(!o.binary && !o.json && !o.quiet);
+        assert_eq!(o.batch, 256);
+        assert_eq!(p("udp 127.0.0.1:1234").unwrap().conns, 10);
+        let idle = p("idle ws://127.0.0.1:8080/ws").unwrap();
+        assert_eq!((idle.conns, idle.hold), (1000, Duration::from_secs(10)));
+        assert_eq!(p("tcp 127.0.0.1:1").unwrap().mode, Mode::Tcp);
+    }
+
+    #[test]
+    fn options_anywhere_and_sizes() {
+        let o =
+            p("ws --conns 10 ws://127.0.0.1:1/ws -s 16k -d 4 --binary -t 0.5 --json -q").unwrap();
+        assert_eq!((o.conns, o.size, o.depth), (10, 16384, 4));
+        assert_eq!(o.duration, Duration::from_millis(500));
+        assert!(o.binary && o.json && o.quiet);
+        assert_eq!(parse_size("64"), Some(64));
+        assert_eq!(parse_size("16KiB"), Some(16384));
+        assert_eq!(parse_size("1m"), Some(1 << 20));
+        assert_eq!(parse_size("x"), None);
+        assert!(p("ws ws://h:1/ -s 17m").is_err());
+        assert!(p("udp h:1 -s 16").is_err());
+        assert!(p("udp h:1 -s 17").is_ok());
+        assert!(p("tcp h:1 -s 0").is_err());
+    }
+
+    #[test]
+    fn count_bounds_the_time() {
+        let o = p("ws ws://127.0.0.1:1/ws -n 20000 -c 1").unwrap();
+        assert_eq!(o.count, Some(20000));
+        assert_eq!(o.duration, Duration::from_secs(300));
+        let o = p("ws ws://127.0.0.1:1/ws -n 5 -t 2").unwrap();
+        assert_eq!(o.duration, Duration::from_secs(2));
+        assert!(p("ws ws://127.0.0.1:1/ws -n 0").is_err());
+    }
+
+    #[test]
+    fn bad_command_lines() {
+        for bad in [
+            "",
+            "ws",
+            "nope 127.0.0.1:1",
+            "ws 127.0.0.1:1",
+            "ws http://127.0.0.1:1/",
+            "tcp ws://127.0.0.1:1/",
+            "tcp localhost",
+            "ws ws://h:1/ extra",
+            "ws ws://h:1/ -c 0",
+            "ws ws://h:1/ -c many",
+            "ws ws://h:1/ -t 0",
+            "ws ws://h:1/ --hold 3",
+            "tcp h:1 --binary",
+            "idle ws://h:1/ -d 4",
+            "idle ws://h:1/ -n 4",
+            "ws ws://h:1/ --loss-timeout 1",
+            "udp h:1 --server-pid x",
+            "ws ws://h:1/ --frobnicate",
+        ] {
+            assert!(p(bad).is_err(), "accepted: {bad:?}");
+        }
+        assert_eq!(
+            p("udp h:1 --loss-timeout 0.05 --server-pid 42").unwrap(),
+            Options {
+                loss_timeout: Duration::from_millis(50),
+                server_pid: Some(42),
+                ..p("udp h:1").unwrap()
+            }
+        );
+    }
+}
