@@ -14,6 +14,7 @@
 #   QUICK=1               1 run of 2 s, 2,000 idle connections: a smoke test of the tooling
 #   IDLE_CONNS=10000 IDLE_HOLD=3
 #   CALLGRIND=1           also count instructions per echoed message with valgrind
+#   AUTOBAHN=1            also time the Autobahn 9.* cases against sockloop and tokio
 #   CG_SHORT=20000 CG_LONG=120000   messages in the two callgrind runs
 #   SERVER_CPU=0 LOAD_CPU=1
 #   OUT=docs/BENCHMARKS.md          where the report goes ("-": nowhere)
@@ -34,6 +35,7 @@ DURATION=${DURATION:-5}
 IDLE_CONNS=${IDLE_CONNS:-10000}
 IDLE_HOLD=${IDLE_HOLD:-3}
 CALLGRIND=${CALLGRIND:-0}
+AUTOBAHN=${AUTOBAHN:-0}
 CG_SHORT=${CG_SHORT:-20000}
 CG_LONG=${CG_LONG:-120000}
 SERVER_CPU=${SERVER_CPU:-0}
@@ -253,6 +255,20 @@ say "-- idle: $IDLE_CONNS WebSocket connections held"
 measure_idle sockloop
 measure_idle tokio
 
+# --- Autobahn 9.* (limits and performance cases), same run -------------------------
+# scripts/autobahn.sh prints "9.* durations (ms), 54 cases, N ms in all".
+declare -A AB
+if [ "$AUTOBAHN" = 1 ]; then
+    for server in sockloop tokio; do
+        say "-- Autobahn 9.* against $server"
+        start_server "$server"
+        AB[$server]=$(AUTOBAHN_URL="ws://$WS/ws" bash scripts/autobahn.sh -i '9.*' 2>&1 |
+            sed -n 's/^9\.\* durations (ms), [0-9]* cases, \([0-9]*\) ms in all.*/\1/p' | head -n 1)
+        stop_server
+        say "   $server: ${AB[$server]:-?} ms"
+    done
+fi
+
 # --- callgrind -------------------------------------------------------------------
 CG_LINE=
 if [ "$CALLGRIND" = 1 ]; then
@@ -349,6 +365,7 @@ cat "$WORK/cpu.md" >&2
 say ""
 cat "$WORK/details.md" >&2
 [ -z "$CG_LINE" ] || say "callgrind: $CG_LINE instructions per echoed 64 B WebSocket message in the server"
+[ "$AUTOBAHN" != 1 ] || say "Autobahn 9.* total: sockloop ${AB[sockloop]:-?} ms, tokio-tungstenite ${AB[tokio]:-?} ms"
 
 [ "$OUT" = - ] && exit 0
 mkdir -p "$(dirname "$OUT")"
@@ -412,6 +429,17 @@ $(fmt_num "${R[idle.tokio.per]:-}") bytes (with tungstenite's default 128 KiB re
 allocated per connection; \`TOKIO_ECHO_READ_BUFFER\` changes it). The generator itself
 used $(fmt_num "${R[idle.sockloop.client]:-}") bytes per connection.
 EOF
+    if [ "$AUTOBAHN" = 1 ]; then
+        cat <<EOT
+
+## Autobahn 9.* (limits and performance cases)
+
+The 54 cases of section 9 (large messages, many fragments, 16 MiB payloads) run by
+\`scripts/autobahn.sh -i '9.*'\` against each server in this run; the sum of the case
+durations the suite reports (lower is better): sockloop ${AB[sockloop]:-?} ms,
+tokio-tungstenite ${AB[tokio]:-?} ms ($(ratio "${AB[sockloop]:-}" "${AB[tokio]:-}")).
+EOT
+    fi
     if [ -n "$CG_LINE" ]; then
         cat <<EOF
 

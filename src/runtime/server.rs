@@ -112,6 +112,8 @@ pub struct Server {
     /// Services write replies here; it is sent and cleared right away.
     scratch: Vec<u8>,
     next_conn_id: u64,
+    /// The time of the current loop turn, read once after each wait.
+    now: Instant,
     shutting_down: bool,
     forced: bool,
 }
@@ -133,6 +135,7 @@ impl Server {
             read_buf: vec![0u8; READ_BUF].into_boxed_slice(),
             scratch: Vec::with_capacity(4096),
             next_conn_id: 1,
+            now: Instant::now(),
             shutting_down: false,
             forced: false,
         };
@@ -198,13 +201,16 @@ impl Server {
     pub fn run(mut self) -> io::Result<Summary> {
         let mut events = Events::new();
         loop {
-            self.fire_timers(Instant::now());
+            self.fire_timers(self.now);
             if self.forced || (self.shutting_down && self.conns.is_empty()) {
                 break;
             }
             events.clear();
-            let timeout = self.timers.timeout(Instant::now());
-            match self.poller.wait(&mut events, timeout) {
+            let timeout = self.timers.timeout(self.now);
+            let waited = self.poller.wait(&mut events, timeout);
+            // One clock read per turn: every event of this turn happened "now".
+            self.now = Instant::now();
+            match waited {
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
@@ -390,7 +396,7 @@ impl Server {
         self.shared.conns_active += 1;
         let id = self.next_conn_id;
         self.next_conn_id += 1;
-        let now = Instant::now();
+        let now = self.now;
         let conn = Conn {
             stream,
             peer,
@@ -467,7 +473,7 @@ impl Server {
             match conn.flush() {
                 Ok(n) => {
                     if n > 0 {
-                        conn.last_active = Instant::now();
+                        conn.last_active = self.now;
                         self.shared.bytes_out += n as u64;
                     }
                 }
@@ -522,7 +528,7 @@ impl Server {
         );
         conn.bytes_in += n as u64;
         self.shared.bytes_in += n as u64;
-        conn.last_active = Instant::now();
+        conn.last_active = self.now;
         if draining {
             return; // discard: we already said goodbye
         }
@@ -584,7 +590,7 @@ impl Server {
                 self.shared.bytes_out += n as u64;
                 // A client taking our output is active even if it sends nothing.
                 if n > 0 {
-                    conn.last_active = Instant::now();
+                    conn.last_active = self.now;
                 }
             }
             Err(e) => return self.close(slot, &format!("write failed: {e}")),
@@ -631,7 +637,7 @@ impl Server {
             );
             conn.stream.shutdown_write();
             conn.phase = Phase::Draining {
-                until: Instant::now() + DRAIN_TIMEOUT,
+                until: self.now + DRAIN_TIMEOUT,
             };
         }
         let wanted = conn.wanted_interest();

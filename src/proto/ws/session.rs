@@ -513,8 +513,10 @@ impl Session {
         };
         self.close_received = true;
         if !self.close_sent {
-            // Echo the status code, as §5.5.1 says endpoints typically do.
-            self.write_close(code, "", out, handler);
+            // Echo the status code, as §5.5.1 says endpoints typically do, and the
+            // reason with it, so the peer sees its own words come back (a browser shows
+            // them in its close event).
+            self.write_close(code, reason, out, handler);
         }
         handler.on_event(Event::Close { code, reason }, out);
         Ok(())
@@ -532,6 +534,9 @@ impl Session {
     fn release(&mut self) {
         self.buf = Vec::new();
         self.message = None;
+        // A header that was arriving in pieces is dropped too: what a failed or closed
+        // session holds must not depend on how its input was cut.
+        self.head_len = 0;
     }
 
     fn write_close(
@@ -869,6 +874,24 @@ mod tests {
         );
     }
 
+    /// Found by the `ws_session` fuzzer: a refused header that arrived in two reads
+    /// stayed counted in `buffered_bytes` after the failure.
+    #[test]
+    fn failing_on_a_split_header_drops_it() {
+        let (mut s, mut h) = server();
+        let mut out = Vec::new();
+        s.feed(&mut [0x82, 0x7f, 0x80], &mut out, &mut h).unwrap();
+        let err = s
+            .feed(
+                &mut [0, 0, 0, 0, 0, 0, 0, 0x37, 0xfa, 0x21, 0x3d],
+                &mut out,
+                &mut h,
+            )
+            .unwrap_err();
+        assert_eq!(err.code, 1002);
+        assert_eq!(s.buffered_bytes(), 0);
+    }
+
     #[test]
     fn close_code_table() {
         for code in [
@@ -882,7 +905,8 @@ mod tests {
             s.feed(&mut input, &mut out, &mut h).unwrap();
             assert!(s.is_closed());
             assert_eq!(h.events, [Rec::Close(Some(code), "bye".into())]);
-            assert_eq!(frames(&out), [(Opcode::Close, code.to_be_bytes().to_vec())]);
+            // The reply echoes the code and the reason.
+            assert_eq!(frames(&out), [(Opcode::Close, close_payload(code, b"bye"))]);
         }
         for code in [
             0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535,
