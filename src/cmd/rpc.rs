@@ -7,6 +7,7 @@
 use super::tcp::fail;
 use super::{exit, parse_secs};
 use crate::client::{ClientError, connect};
+use crate::proto::command::{Reply, parse_reply};
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
@@ -69,9 +70,12 @@ pub fn main(args: &[String]) -> i32 {
             }
         };
         let reply = call(target, &request, timeout)?;
-        match reply.strip_prefix("ERR ") {
-            Some(reason) => Err(ClientError::Failed(format!("the server refused: {reason}"))),
-            None => {
+        match parse_reply(reply.as_bytes()) {
+            Reply::Error(reason) => Err(ClientError::Failed(format!(
+                "the server refused: {}",
+                String::from_utf8_lossy(reason)
+            ))),
+            Reply::Value(_) => {
                 println!("Reply ({label}): {reply}");
                 Ok(())
             }

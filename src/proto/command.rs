@@ -256,6 +256,34 @@ pub fn answer(request: &Request<'_>, env: &mut impl Env, out: &mut Vec<u8>) -> A
     After::Continue
 }
 
+/// A reply line as a client sees it (without its newline).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reply<'a> {
+    /// The answer itself: a number, the time, `BYE`, ...
+    Value(&'a [u8]),
+    /// `ERR <reason>`: the request was refused, for this reason.
+    Error(&'a [u8]),
+}
+
+/// Splits a reply line (newline already removed) into value or error.
+pub fn parse_reply(line: &[u8]) -> Reply<'_> {
+    match line.strip_prefix(b"ERR ") {
+        Some(reason) => Reply::Error(reason),
+        None => Reply::Value(line),
+    }
+}
+
+/// Writes a reply line, newline included; the inverse of [`parse_reply`].
+pub fn write_reply(reply: Reply<'_>, out: &mut Vec<u8>) {
+    if let Reply::Error(reason) = reply {
+        out.extend_from_slice(b"ERR ");
+        out.extend_from_slice(reason);
+    } else if let Reply::Value(value) = reply {
+        out.extend_from_slice(value);
+    }
+    out.push(b'\n');
+}
+
 /// The random service's request: empty or any text → the default range; `MIN MAX` →
 /// that range (an inverted range is an error).
 pub fn parse_range_request(line: &[u8]) -> Result<(i64, i64), CommandError> {
@@ -448,6 +476,31 @@ mod tests {
             respond(&line, &mut Fixed { time: 0 }, &mut out);
             prop_assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1);
             prop_assert_eq!(out.last(), Some(&b'\n'));
+        }
+
+        #[test]
+        fn replies_parse_back_to_what_was_written(
+            value in proptest::collection::vec(any::<u8>().prop_filter("one line", |b| *b != b'\n'), 0..80),
+            error in any::<bool>(),
+        ) {
+            // A value never starts with "ERR " (the protocol reserves it for errors).
+            prop_assume!(error || !value.starts_with(b"ERR "));
+            let reply = if error { Reply::Error(&value) } else { Reply::Value(&value) };
+            let mut line = Vec::new();
+            write_reply(reply, &mut line);
+            prop_assert_eq!(line.pop(), Some(b'\n'));
+            prop_assert_eq!(parse_reply(&line), reply);
+        }
+
+        #[test]
+        fn every_reply_of_respond_parses(line in proptest::collection::vec(any::<u8>(), 0..100)) {
+            let mut out = Vec::new();
+            respond(&line, &mut Fixed { time: 0 }, &mut out);
+            out.pop();
+            let mut again = Vec::new();
+            write_reply(parse_reply(&out), &mut again);
+            again.pop();
+            prop_assert_eq!(again, out);
         }
 
         #[test]
