@@ -162,6 +162,28 @@ fn free_port(ip: &str) -> u16 {
     panic!("no port free for both UDP and TCP on {ip}");
 }
 
+/// True if a DNS query sent over UDP to `addr` gets any answer within 200 ms.
+fn answers_udp(addr: SocketAddr) -> bool {
+    use sockloop::proto::dns::{self, Name, RType};
+    let bind: SocketAddr = if addr.is_ipv4() {
+        "127.0.0.1:0".parse().expect("addr")
+    } else {
+        "[::1]:0".parse().expect("addr")
+    };
+    let Ok(sock) = UdpSocket::bind(bind) else {
+        return false;
+    };
+    let name: Name = "example.test".parse().expect("name");
+    let query = dns::query(4242, &name, RType::SOA, false);
+    let mut buf = [0u8; 512];
+    sock.connect(addr).is_ok()
+        && sock
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .is_ok()
+        && sock.send(&query).is_ok()
+        && sock.recv(&mut buf).is_ok_and(|n| n >= 12)
+}
+
 pub struct Dnsmasq {
     child: Child,
     /// Where it listens (UDP and TCP).
@@ -193,7 +215,11 @@ impl Dnsmasq {
             let addr = SocketAddr::new(listen.parse().expect("listen ip"), port);
             let deadline = Instant::now() + Duration::from_secs(5);
             loop {
-                if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                // Ready means answering over UDP (what the client asks first) as well
+                // as accepting TCP: dnsmasq may open one a moment before the other.
+                if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+                    && answers_udp(addr)
+                {
                     return Dnsmasq { child, addr, dir };
                 }
                 if let Ok(Some(status)) = child.try_wait() {
