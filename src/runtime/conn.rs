@@ -87,6 +87,9 @@ pub struct Conn {
     pub pending_in: Vec<u8>,
     /// Output the kernel did not take yet.
     pub pending_out: Vec<u8>,
+    /// How much of `pending_out` is already written: the buffer is compacted only now
+    /// and then, so a large reply sent in many partial writes is not moved each time.
+    pub out_sent: usize,
     /// Reading stopped because `pending_out` passed its cap.
     pub paused: bool,
     pub peer_eof: bool,
@@ -111,13 +114,13 @@ impl Conn {
         if data.is_empty() {
             return Ok(0);
         }
-        if !self.pending_out.is_empty() {
+        if self.queued() > 0 {
             self.pending_out.extend_from_slice(data);
             trace!(
                 Layer::Loop,
                 "queue {} bytes behind {} already waiting",
                 data.len(),
-                self.pending_out.len() - data.len()
+                self.queued() - data.len()
             );
             return Ok(0);
         }
@@ -143,22 +146,30 @@ impl Conn {
         Ok(written)
     }
 
+    /// Output accepted from the services but not yet taken by the kernel.
+    pub fn queued(&self) -> usize {
+        self.pending_out.len() - self.out_sent
+    }
+
     /// Writes queued output; frees the buffer once it is empty. Returns bytes written.
     pub fn flush(&mut self) -> io::Result<usize> {
-        if self.pending_out.is_empty() {
+        if self.queued() == 0 {
             return Ok(0);
         }
-        match self.stream.write(&self.pending_out) {
+        let unsent = self.pending_out.get(self.out_sent..).unwrap_or_default();
+        match self.stream.write(unsent) {
             Ok(n) => {
-                trace!(
-                    Layer::Loop,
-                    "write {n} of {} queued bytes",
-                    self.pending_out.len()
-                );
-                if n >= self.pending_out.len() {
+                trace!(Layer::Loop, "write {n} of {} queued bytes", unsent.len());
+                self.out_sent += n;
+                if self.out_sent >= self.pending_out.len() {
                     self.pending_out = Vec::new();
-                } else {
-                    self.pending_out.drain(..n);
+                    self.out_sent = 0;
+                } else if self.out_sent >= 64 * 1024 && self.out_sent * 2 >= self.pending_out.len()
+                {
+                    // Compact once the written part is the larger half: each byte is
+                    // moved at most once on average, however many partial writes.
+                    self.pending_out.drain(..self.out_sent);
+                    self.out_sent = 0;
                 }
                 self.bytes_out += n as u64;
                 Ok(n)
@@ -181,7 +192,7 @@ impl Conn {
             Phase::Flushing => false,
             Phase::Draining { .. } => true,
         };
-        (readable, !self.pending_out.is_empty() || backlog)
+        (readable, self.queued() > 0 || backlog)
     }
 
     /// When this connection's timer should next look at it, if ever: the idle

@@ -406,6 +406,7 @@ impl Server {
             phase: Phase::Open,
             pending_in: Vec::new(),
             pending_out: Vec::new(),
+            out_sent: 0,
             paused: false,
             peer_eof: false,
             bytes_in: 0,
@@ -554,7 +555,7 @@ impl Server {
             };
             let ready = conn.phase == Phase::Open
                 && conn.session.has_backlog()
-                && conn.pending_out.len() <= self.limits.max_output / 4;
+                && conn.queued() <= self.limits.max_output / 4;
             if !ready {
                 return;
             }
@@ -610,7 +611,7 @@ impl Server {
             return;
         };
         let session_deadline = conn.session.deadline(conn.last_active, &self.shared);
-        let queued = conn.pending_out.len();
+        let queued = conn.queued();
         if !conn.paused && queued >= max_output {
             conn.paused = true;
             debug!("#{} backpressure on: {queued} bytes queued", conn.id);
@@ -855,9 +856,7 @@ fn refuse_busy(mut stream: Stream, service: Service, max_conns: usize) {
 /// How much output a session may produce now: what is left under the connection's
 /// cap, but never so little that it cannot make progress.
 fn output_budget(conn: &Conn, max_output: usize) -> usize {
-    max_output
-        .saturating_sub(conn.pending_out.len())
-        .max(16 * 1024)
+    max_output.saturating_sub(conn.queued()).max(16 * 1024)
 }
 
 /// What a connection's timer waits for in each phase, for the trace.
