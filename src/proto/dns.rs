@@ -29,7 +29,8 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+// Addresses as plain values (A, AAAA, PTR names); `core::net` has no sockets.
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
 use super::http::Parsed;
