@@ -19,6 +19,15 @@ pub mod exit {
     pub const USAGE: i32 = 2;
 }
 
+/// The one positional argument a client takes (`what` names it in the error).
+pub fn one_argument(free: &[String], what: &str) -> Result<String, String> {
+    match free {
+        [one] => Ok(one.clone()),
+        [] => Err(format!("missing {what}")),
+        [_, extra, ..] => Err(format!("unexpected argument '{extra}'")),
+    }
+}
+
 /// Parses a duration in seconds, fractions allowed ("0.5", "120"); 0 means "off".
 pub fn parse_secs(text: &str, what: &str) -> Result<Option<std::time::Duration>, String> {
     match text.parse::<f64>() {

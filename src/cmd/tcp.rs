@@ -55,11 +55,7 @@ pub fn parse(args: &[String], about: &str, what: &str) -> Result<Option<Parsed>,
         return Ok(None);
     }
     crate::trace::from_matches(&m).map_err(ClientError::Usage)?;
-    let target = match m.free.as_slice() {
-        [t] => t.clone(),
-        [] => return Err(ClientError::Usage(format!("missing {what}"))),
-        [_, extra, ..] => return Err(ClientError::Usage(format!("unexpected argument '{extra}'"))),
-    };
+    let target = super::one_argument(&m.free, what).map_err(ClientError::Usage)?;
     let timeout = match m.opt_str("w") {
         Some(v) => parse_secs(&v, "--timeout").map_err(ClientError::Usage)?,
         None => None,

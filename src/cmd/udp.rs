@@ -53,13 +53,7 @@ pub fn main(args: &[String]) -> i32 {
             return Ok(());
         }
         crate::trace::from_matches(&m).map_err(ClientError::Usage)?;
-        let target = match m.free.as_slice() {
-            [t] => t.clone(),
-            [] => return Err(ClientError::Usage("missing HOST:PORT".into())),
-            [_, extra, ..] => {
-                return Err(ClientError::Usage(format!("unexpected argument '{extra}'")));
-            }
-        };
+        let target = super::one_argument(&m.free, "HOST:PORT").map_err(ClientError::Usage)?;
         let timeout = match m.opt_str("w") {
             Some(v) => parse_secs(&v, "--timeout")
                 .map_err(ClientError::Usage)?

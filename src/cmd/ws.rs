@@ -90,13 +90,8 @@ pub fn main(args: &[String]) -> i32 {
             return Ok(());
         }
         crate::trace::from_matches(&m).map_err(ClientError::Usage)?;
-        let url = match m.free.as_slice() {
-            [u] => u.clone(),
-            [] => return Err(ClientError::Usage("missing ws://HOST:PORT/PATH".into())),
-            [_, extra, ..] => {
-                return Err(ClientError::Usage(format!("unexpected argument '{extra}'")));
-            }
-        };
+        let url =
+            super::one_argument(&m.free, "ws://HOST:PORT/PATH").map_err(ClientError::Usage)?;
         let secs = |name: &str| -> Result<Option<Duration>, ClientError> {
             m.opt_str(name)
                 .map(|v| parse_secs(&v, &format!("--{name}")).map_err(ClientError::Usage))
