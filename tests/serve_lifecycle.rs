@@ -498,3 +498,24 @@ fn exit_removes_only_its_own_socket_file() {
     let _c = UnixStream::connect(&path).expect("newcomer still reachable");
     drop(newcomer);
 }
+
+/// `tcp://[::]` is IPv6 only (IPV6_V6ONLY) unless `--dual-stack` lets IPv4 in too.
+#[test]
+fn ipv6_listeners_take_ipv4_only_with_dual_stack() {
+    let v6only = Server::start(&["-l", "tcp://[::]:0=cmd"]);
+    let port = v6only.addr("tcp", "cmd").port();
+    let mut over_v6 = Client::tcp(std::net::SocketAddr::from((
+        std::net::Ipv6Addr::LOCALHOST,
+        port,
+    )));
+    assert_eq!(over_v6.request("ADD 1 1"), "2");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "an IPv4 client reached a V6ONLY listener"
+    );
+
+    let dual = Server::start(&["--dual-stack", "-l", "tcp://[::]:0=cmd"]);
+    let port = dual.addr("tcp", "cmd").port();
+    let mut over_v4 = Client::tcp(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    assert_eq!(over_v4.request("ADD 2 2"), "4");
+}
