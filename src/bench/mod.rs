@@ -25,8 +25,9 @@ pub mod ws;
 use crate::client::ClientError;
 use crate::client::connect;
 use crate::runtime::poll::register;
+use crate::runtime::poll::{self, Events};
 use crate::runtime::signals::SignalPipe;
-use polling::{Events, Poller};
+use polling::Poller;
 use stats::{Histogram, Summary, human_us, thousands};
 use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
@@ -134,7 +135,7 @@ fn new_poller(stop: &Stop) -> Result<Poller, String> {
 }
 
 fn events() -> Events {
-    Events::with_capacity(std::num::NonZeroUsize::new(1024).unwrap_or(std::num::NonZeroUsize::MIN))
+    Events::new()
 }
 
 /// Ctrl-C (or SIGTERM) ends the measurement early and still reports; a second one
@@ -665,11 +666,10 @@ fn json_string(text: &str) -> String {
 /// arrived) is not an error, the caller's loop just goes round again.
 fn wait(
     poller: &polling::Poller,
-    events: &mut polling::Events,
+    events: &mut Events,
     timeout: std::time::Duration,
 ) -> Result<(), String> {
-    events.clear();
-    match poller.wait(events, Some(timeout)) {
+    match poll::wait(poller, events, Some(timeout)) {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(()),
         Err(e) => Err(format!("poller: {e}")),

@@ -274,8 +274,7 @@ pub fn open_all(
         if in_progress == 0 {
             continue;
         }
-        events.clear();
-        match poller.wait(&mut events, Some(Duration::from_millis(50))) {
+        match crate::runtime::poll::wait(poller, &mut events, Some(Duration::from_millis(50))) {
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(format!("poller: {e}")),

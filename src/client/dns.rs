@@ -19,10 +19,11 @@
 
 use crate::proto::dns::{self, Class, DnsError, Flags, Message, Name, Question, RType};
 use crate::proto::http::Parsed;
+use crate::runtime::poll::{self, Events};
 use crate::runtime::poll::{register, set_interest};
 use crate::trace;
 use crate::trace::{Layer, Preview};
-use polling::{Events, Poller};
+use polling::Poller;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -262,8 +263,7 @@ impl Exchange {
         while self.queries.iter().any(Query::waiting) {
             let now = Instant::now();
             let wait = self.next_deadline().saturating_duration_since(now);
-            events.clear();
-            match self.poller.wait(&mut events, Some(wait)) {
+            match poll::wait(&self.poller, &mut events, Some(wait)) {
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {

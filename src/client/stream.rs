@@ -9,10 +9,11 @@ use super::ClientError;
 use super::input::Input;
 use crate::proto::line::StopDetector;
 use crate::runtime::conn::Stream;
+use crate::runtime::poll::{self, Events};
 use crate::runtime::poll::{register, set_interest};
 use crate::trace;
 use crate::trace::Layer;
-use polling::{Events, Poller};
+use polling::Poller;
 use std::io::{self, Write};
 use std::os::fd::AsFd;
 use std::os::fd::AsRawFd;
@@ -110,8 +111,7 @@ pub fn run(mut sock: Stream, opts: StreamOptions) -> Result<(), ClientError> {
                 _ => None,
             }
         };
-        events.clear();
-        match poller.wait(&mut events, timeout) {
+        match poll::wait(&poller, &mut events, timeout) {
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(io_err(e)),

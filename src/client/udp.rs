@@ -7,10 +7,11 @@
 use super::ClientError;
 use super::input::Input;
 use super::stream::Output;
+use crate::runtime::poll::{self, Events};
 use crate::runtime::poll::{register, set_interest};
 use crate::trace;
 use crate::trace::{Layer, Preview};
-use polling::{Events, Poller};
+use polling::Poller;
 use std::io;
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};
@@ -79,8 +80,7 @@ pub fn run(sock: UdpSocket, opts: UdpOptions) -> Result<(), ClientError> {
         } else {
             state.deadline.map(|d| d.saturating_duration_since(now))
         };
-        events.clear();
-        match poller.wait(&mut events, timeout) {
+        match poll::wait(&poller, &mut events, timeout) {
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(io_err(e)),

@@ -16,12 +16,13 @@ use crate::proto::http::{self, Parsed};
 use crate::proto::ws::frame::{self, Opcode};
 use crate::proto::ws::handshake;
 use crate::proto::ws::session::{self, Event, Handler, MessageKind, Role, Session};
+use crate::runtime::poll::{self, Events};
 use crate::runtime::poll::{register, set_interest};
 use crate::runtime::signals::SignalPipe;
 use crate::trace;
 use crate::trace::Layer;
 use base64::Engine;
-use polling::{Events, Poller};
+use polling::Poller;
 use rand::RngExt;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
@@ -390,8 +391,7 @@ impl Loop {
             }
             self.update_interest()?;
             let timeout = self.timeout();
-            events.clear();
-            match self.poller.wait(&mut events, timeout) {
+            match poll::wait(&self.poller, &mut events, timeout) {
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(ClientError::io("poller", e)),

@@ -1,4 +1,4 @@
-//! Registration with the poller: the one `unsafe` block in sockloop.
+//! The poller: registration (the one `unsafe` block in sockloop) and waiting.
 //!
 //! polling 3 makes `add` unsafe because epoll keys registrations by descriptor: a
 //! descriptor closed while still registered could be reused by a new socket that would
@@ -10,6 +10,7 @@
 use polling::{Event, PollMode, Poller};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};
+use std::time::Duration;
 
 /// Adds `source` to `poller` under `key`, level-triggered, with the given interest
 /// (readable, writable).
@@ -38,4 +39,102 @@ pub fn set_interest(
         Event::new(key, readable, writable),
         PollMode::Level,
     )
+}
+
+/// What one wait reported for one registered source.
+#[derive(Clone, Copy, Debug)]
+pub struct Ready {
+    pub key: usize,
+    pub readable: bool,
+    pub writable: bool,
+    /// The peer hung up or the socket has an error (epoll then also reports it as
+    /// readable and writable, so a read or write finds out which).
+    pub hangup: bool,
+}
+
+/// Where a wait puts its readiness reports; reused from one wait to the next.
+pub struct Events {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    list: Vec<rustix::event::epoll::Event>,
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    list: polling::Events,
+}
+
+/// Reports taken from the kernel per wait, at most.
+const EVENTS_PER_WAIT: usize = 1024;
+
+impl Default for Events {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Events {
+    pub fn new() -> Self {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        let list = Vec::with_capacity(EVENTS_PER_WAIT);
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        let list = polling::Events::with_capacity(
+            std::num::NonZeroUsize::new(EVENTS_PER_WAIT).unwrap_or(std::num::NonZeroUsize::MIN),
+        );
+        Self { list }
+    }
+
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub fn iter(&self) -> impl Iterator<Item = Ready> + '_ {
+        use rustix::event::epoll::EventFlags as F;
+        self.list
+            .iter()
+            .map(|ev| {
+                let flags = ev.flags;
+                Ready {
+                    key: ev.data.u64() as usize,
+                    readable: flags.intersects(F::IN | F::HUP | F::ERR | F::PRI),
+                    writable: flags.intersects(F::OUT | F::HUP | F::ERR),
+                    hangup: flags.intersects(F::HUP | F::ERR),
+                }
+            })
+            // polling's own wake-up descriptors carry this key; we never wake the
+            // poller from outside, but a report for them is not ours to handle.
+            .filter(|ready| ready.key != usize::MAX)
+    }
+
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    pub fn iter(&self) -> impl Iterator<Item = Ready> + '_ {
+        self.list.iter().map(|ev| Ready {
+            key: ev.key,
+            readable: ev.readable,
+            writable: ev.writable,
+            hangup: ev.is_interrupt() || ev.is_err() == Some(true),
+        })
+    }
+}
+
+/// Waits until a registered source is ready or `timeout` passes, replacing what
+/// `events` held. An interrupted wait (a signal arrived) returns
+/// `ErrorKind::Interrupted` with no events.
+///
+/// On Linux this is one `epoll_wait` on the poller's epoll descriptor. polling's own
+/// `wait` costs four more system calls per call (it re-arms a timerfd for
+/// sub-millisecond timeouts and re-registers and drains its wake-up eventfd), which
+/// at one wait per echoed message is most of the loop's kernel time. Our deadlines
+/// are milliseconds-coarse, and rustix rounds the timeout up so a wait never ends
+/// before the deadline it was given.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub fn wait(poller: &Poller, events: &mut Events, timeout: Option<Duration>) -> io::Result<usize> {
+    use rustix::event::{Timespec, epoll};
+    events.list.clear();
+    // A timeout too large for a timespec is as good as none.
+    let timeout = timeout.and_then(|t| Timespec::try_from(t).ok());
+    let spare = rustix::buffer::spare_capacity(&mut events.list);
+    epoll::wait(poller, spare, timeout.as_ref())?;
+    Ok(events.list.len())
+}
+
+/// Waits until a registered source is ready or `timeout` passes (see the Linux
+/// version above; elsewhere polling's own wait is used).
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub fn wait(poller: &Poller, events: &mut Events, timeout: Option<Duration>) -> io::Result<usize> {
+    events.list.clear();
+    poller.wait(&mut events.list, timeout)
 }

@@ -15,7 +15,7 @@
 
 use super::conn::{Conn, DRAIN_TIMEOUT, Peer, Phase, Stream, would_block};
 use super::listener::{BindError, BindOptions, ListenSocket, bind};
-use super::poll::register;
+use super::poll::{self, Events, register};
 use super::signals::SignalPipe;
 use super::slab::Slab;
 use super::spec::ListenSpec;
@@ -25,7 +25,7 @@ use crate::service::web::WebConfig;
 use crate::service::{self, Service, Shared, StreamSession};
 use crate::trace::{self, Layer, Preview};
 use crate::{debug, error, info};
-use polling::{Event, Events, PollMode, Poller};
+use polling::{Event, PollMode, Poller};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant};
@@ -205,9 +205,8 @@ impl Server {
             if self.forced || (self.shutting_down && self.conns.is_empty()) {
                 break;
             }
-            events.clear();
             let timeout = self.timers.timeout(self.now);
-            let waited = self.poller.wait(&mut events, timeout);
+            let waited = poll::wait(&self.poller, &mut events, timeout);
             // One clock read per turn: every event of this turn happened "now".
             self.now = Instant::now();
             match waited {
@@ -221,11 +220,7 @@ impl Server {
                     key if key > LISTENER_KEY_TOP - self.listeners.len() => {
                         self.on_listener(LISTENER_KEY_TOP - key)
                     }
-                    slot => {
-                        // epoll reports a hang-up or error as readable and writable.
-                        let hangup = event.is_interrupt() || event.is_err() == Some(true);
-                        self.on_conn(slot, event.readable, event.writable, hangup)
-                    }
+                    slot => self.on_conn(slot, event.readable, event.writable, event.hangup),
                 }
                 if self.forced {
                     break;
