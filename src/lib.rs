@@ -7,6 +7,7 @@
 
 pub mod bench;
 pub mod client;
+pub mod clock;
 pub mod cmd;
 pub mod log;
 pub mod proto;

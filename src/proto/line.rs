@@ -23,20 +23,22 @@ pub enum Step {
 /// tail of an over-long line, so the caller owns (and can release) any partial line.
 #[derive(Clone, Copy, Debug)]
 pub struct LineSplitter {
-    max: usize,
+    /// Kept in 32 bits, so that a connection's state stays small; a limit beyond
+    /// 4 GiB is clamped to it (a line that long is not a request).
+    max: u32,
     skipping: bool,
 }
 
 impl LineSplitter {
     pub fn new(max: usize) -> Self {
         Self {
-            max,
+            max: u32::try_from(max).unwrap_or(u32::MAX),
             skipping: false,
         }
     }
 
     pub fn max(&self) -> usize {
-        self.max
+        self.max as usize
     }
 
     /// Looks at the unconsumed bytes `buf` and says what is at their front.
@@ -59,7 +61,7 @@ impl LineSplitter {
         match newline {
             Some(i) => {
                 let len = content_len(buf, i);
-                if len > self.max {
+                if len > self.max() {
                     Step::TooLong { consumed: i + 1 }
                 } else {
                     Step::Line {
@@ -70,8 +72,8 @@ impl LineSplitter {
             }
             // Without a newline the line can still fit while it is at most `max` bytes,
             // or `max + 1` when the last one is a CR that a LF may follow.
-            None if buf.len() <= self.max => Step::NeedMore,
-            None if buf.len() == self.max + 1 && buf.last() == Some(&b'\r') => Step::NeedMore,
+            None if buf.len() <= self.max() => Step::NeedMore,
+            None if buf.len() == self.max() + 1 && buf.last() == Some(&b'\r') => Step::NeedMore,
             None => {
                 self.skipping = true;
                 Step::TooLong {

@@ -20,6 +20,7 @@ use super::signals::SignalPipe;
 use super::slab::Slab;
 use super::spec::ListenSpec;
 use super::timers::{Timer, Timers};
+use crate::clock::Millis;
 use crate::proto::command::After;
 use crate::service::web::WebConfig;
 use crate::service::{self, Service, Shared, StreamSession};
@@ -28,7 +29,7 @@ use crate::{debug, error, info};
 use polling::{Event, PollMode, Poller};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Poller keys: connections use their slab index; the signal pipe and listeners
 /// count down from the top of the key space so the two ranges never meet
@@ -112,8 +113,6 @@ pub struct Server {
     /// Services write replies here; it is sent and cleared right away.
     scratch: Vec<u8>,
     next_conn_id: u64,
-    /// The time of the current loop turn, read once after each wait.
-    now: Instant,
     shutting_down: bool,
     forced: bool,
 }
@@ -135,7 +134,6 @@ impl Server {
             read_buf: vec![0u8; READ_BUF].into_boxed_slice(),
             scratch: Vec::with_capacity(4096),
             next_conn_id: 1,
-            now: Instant::now(),
             shutting_down: false,
             forced: false,
         };
@@ -201,14 +199,14 @@ impl Server {
     pub fn run(mut self) -> io::Result<Summary> {
         let mut events = Events::new();
         loop {
-            self.fire_timers(self.now);
+            self.fire_timers(self.shared.now);
             if self.forced || (self.shutting_down && self.conns.is_empty()) {
                 break;
             }
-            let timeout = self.timers.timeout(self.now);
+            let timeout = self.timers.timeout(self.shared.now);
             let waited = poll::wait(&self.poller, &mut events, timeout);
             // One clock read per turn: every event of this turn happened "now".
-            self.now = Instant::now();
+            self.shared.now = Millis::since(self.shared.started);
             match waited {
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -267,7 +265,8 @@ impl Server {
                 }
             }
         }
-        let now = Instant::now();
+        let now = Millis::since(self.shared.started);
+        self.shared.now = now;
         for slot in self.conns.keys() {
             if trace::any() {
                 self.trace_context(slot);
@@ -286,7 +285,7 @@ impl Server {
             }
         }
         self.timers
-            .push(Instant::now() + SHUTDOWN_GRACE, Timer::ShutdownDeadline);
+            .push(now.after(SHUTDOWN_GRACE), Timer::ShutdownDeadline);
     }
 
     fn on_listener(&mut self, index: usize) {
@@ -307,7 +306,7 @@ impl Server {
             };
             let accepted = match &listener.socket {
                 Some(ListenSocket::Tcp(l)) => {
-                    l.accept().map(|(s, a)| (Stream::Tcp(s), Peer::Ip(a)))
+                    l.accept().map(|(s, a)| (Stream::Tcp(s), Peer::ip(a)))
                 }
                 Some(ListenSocket::Unix(l, _)) => {
                     l.accept().map(|(s, _)| (Stream::Unix(s), Peer::Unix))
@@ -355,8 +354,8 @@ impl Server {
                 PollMode::Level,
             );
         }
-        self.timers
-            .push(Instant::now() + EMFILE_PAUSE, Timer::ResumeListener(index));
+        let at = Millis::since(self.shared.started).after(EMFILE_PAUSE);
+        self.timers.push(at, Timer::ResumeListener(index as u32));
     }
 
     fn resume_listener(&mut self, index: usize) {
@@ -391,31 +390,16 @@ impl Server {
         self.shared.conns_active += 1;
         let id = self.next_conn_id;
         self.next_conn_id += 1;
-        let now = self.now;
-        let conn = Conn {
-            stream,
-            peer,
-            id,
-            listener: index,
-            session: StreamSession::new(service, &self.shared, now),
-            phase: Phase::Open,
-            pending_in: Vec::new(),
-            pending_out: Vec::new(),
-            out_sent: 0,
-            paused: false,
-            peer_eof: false,
-            bytes_in: 0,
-            bytes_out: 0,
-            last_active: now,
-            timer_at: None,
-            interest: (true, false),
-        };
+        let now = self.shared.now;
+        let session = StreamSession::new(service, &self.shared, now);
+        // Listener indexes are small: the command line names each listener.
+        let conn = Conn::new(stream, peer, id, index as u16, session, now);
         let slot = self.conns.insert(conn);
         let Some(conn) = self.conns.get_mut(slot) else {
             return;
         };
         if let Err(e) = register(&self.poller, &conn.stream, slot, (true, false)) {
-            error!("cannot watch connection from {peer}: {e}");
+            error!("cannot watch connection from {}: {e}", conn.peer);
             self.conns.remove(slot);
             self.shared.conns_active -= 1;
             return;
@@ -442,9 +426,9 @@ impl Server {
             return;
         };
         let info = &self.listeners[index].info;
-        match peer {
-            Peer::Ip(addr) => debug!("#{id} open {} {addr} ({service})", info.transport),
-            Peer::Unix => debug!("#{id} open unix {} ({service})", info.address),
+        match conn.peer.addr() {
+            Some(addr) => debug!("#{id} open {} {addr} ({service})", info.transport),
+            None => debug!("#{id} open unix {} ({service})", info.address),
         }
         let after = conn.session.on_open(&mut self.shared, &mut self.scratch);
         self.deliver(slot, after);
@@ -469,7 +453,7 @@ impl Server {
             match conn.flush() {
                 Ok(n) => {
                     if n > 0 {
-                        conn.last_active = self.now;
+                        conn.last_active = self.shared.now;
                         self.shared.bytes_out += n as u64;
                     }
                 }
@@ -488,7 +472,7 @@ impl Server {
         let Some(conn) = self.conns.get_mut(slot) else {
             return;
         };
-        let draining = matches!(conn.phase, Phase::Draining { .. });
+        let draining = conn.phase == Phase::Draining;
         if conn.phase == Phase::Flushing {
             return;
         }
@@ -502,8 +486,9 @@ impl Server {
                 if draining {
                     return self.close(slot, "closed: both sides sent FIN");
                 }
+                let mut input = conn.take_input();
                 conn.session
-                    .on_eof(&mut conn.pending_in, &mut self.shared, &mut self.scratch);
+                    .on_eof(&mut input, &mut self.shared, &mut self.scratch);
                 return self.deliver(slot, After::Close);
             }
             Ok(n) => n,
@@ -524,19 +509,23 @@ impl Server {
         );
         conn.bytes_in += n as u64;
         self.shared.bytes_in += n as u64;
-        conn.last_active = self.now;
         if draining {
-            return; // discard: we already said goodbye
+            // Discard: we already said goodbye. Not activity either: the drain ends
+            // on time however much the peer still sends.
+            return;
         }
+        conn.last_active = self.shared.now;
         let budget = output_budget(conn, self.limits.max_output);
         let data = &mut self.read_buf[..n];
+        let mut input = conn.take_input();
         let after = conn.session.on_data(
-            &mut conn.pending_in,
+            &mut input,
             data,
             &mut self.shared,
             &mut self.scratch,
             budget,
         );
+        conn.keep_input(input);
         self.deliver(slot, after);
     }
 
@@ -555,13 +544,15 @@ impl Server {
                 return;
             }
             let budget = output_budget(conn, self.limits.max_output);
+            let mut input = conn.take_input();
             let after = conn.session.on_data(
-                &mut conn.pending_in,
+                &mut input,
                 &mut [],
                 &mut self.shared,
                 &mut self.scratch,
                 budget,
             );
+            conn.keep_input(input);
             self.deliver_only(slot, after);
         }
     }
@@ -586,14 +577,14 @@ impl Server {
                 self.shared.bytes_out += n as u64;
                 // A client taking our output is active even if it sends nothing.
                 if n > 0 {
-                    conn.last_active = self.now;
+                    conn.last_active = self.shared.now;
                 }
             }
             Err(e) => return self.close(slot, &format!("write failed: {e}")),
         }
         if after == After::Close && conn.phase == Phase::Open {
             conn.phase = Phase::Flushing;
-            conn.pending_in = Vec::new();
+            drop(conn.take_input()); // never served now
         }
     }
 
@@ -632,9 +623,8 @@ impl Server {
                 DRAIN_TIMEOUT.as_secs()
             );
             conn.stream.shutdown_write();
-            conn.phase = Phase::Draining {
-                until: self.now + DRAIN_TIMEOUT,
-            };
+            conn.phase = Phase::Draining;
+            conn.last_active = self.shared.now;
         }
         let wanted = conn.wanted_interest();
         if wanted != conn.interest {
@@ -652,22 +642,22 @@ impl Server {
         if let Some(at) = conn.deadline(idle, session_deadline) {
             if conn.timer_at.is_none_or(|t| at < t) {
                 conn.timer_at = Some(at);
-                self.timers.push(at, Timer::Conn { slot, id: conn.id });
+                self.timers.push(at, Timer::Conn(slot as u32));
                 crate::trace!(
                     Layer::Loop,
                     "timer armed: {} in {:.3} s",
                     timer_purpose(conn.phase),
-                    at.saturating_duration_since(Instant::now()).as_secs_f64()
+                    self.shared.now.until(at).as_secs_f64()
                 );
             }
         }
     }
 
-    fn fire_timers(&mut self, now: Instant) {
+    fn fire_timers(&mut self, now: Millis) {
         while let Some((at, timer)) = self.timers.pop_due(now) {
             match timer {
-                Timer::Conn { slot, id } => self.on_conn_timer(slot, id, at, now),
-                Timer::ResumeListener(index) => self.resume_listener(index),
+                Timer::Conn(slot) => self.on_conn_timer(slot as usize, at, now),
+                Timer::ResumeListener(index) => self.resume_listener(index as usize),
                 Timer::ShutdownDeadline => {
                     if self.shutting_down && !self.conns.is_empty() {
                         info!(
@@ -683,12 +673,12 @@ impl Server {
         }
     }
 
-    fn on_conn_timer(&mut self, slot: usize, id: u64, at: Instant, now: Instant) {
+    fn on_conn_timer(&mut self, slot: usize, at: Millis, now: Millis) {
         let idle = self.limits.idle_timeout;
         let Some(conn) = self.conns.get_mut(slot) else {
             return;
         };
-        if conn.id != id || conn.timer_at != Some(at) {
+        if conn.timer_at != Some(at) {
             return; // stale entry
         }
         conn.timer_at = None;
@@ -719,7 +709,7 @@ impl Server {
                     self.deliver(slot, After::Close);
                 }
                 Phase::Flushing => self.close(slot, "peer stopped reading"),
-                Phase::Draining { .. } => {
+                Phase::Draining => {
                     self.close(slot, "the peer did not send its FIN within the drain time")
                 }
             },
@@ -800,14 +790,12 @@ impl Server {
     /// Tags the trace events that follow with this connection: `#3 tcp 127.0.0.1:5000`.
     fn trace_context(&self, slot: usize) {
         if let Some(conn) = self.conns.get(slot) {
-            let info = &self.listeners[conn.listener].info;
-            match conn.peer {
-                Peer::Ip(addr) => {
+            let info = &self.listeners[usize::from(conn.listener)].info;
+            match conn.peer.addr() {
+                Some(addr) => {
                     trace::set_context(format_args!("#{} {} {addr}", conn.id, info.transport))
                 }
-                Peer::Unix => {
-                    trace::set_context(format_args!("#{} unix {}", conn.id, info.address))
-                }
+                None => trace::set_context(format_args!("#{} unix {}", conn.id, info.address)),
             }
         }
     }
@@ -859,7 +847,7 @@ fn timer_purpose(phase: Phase) -> &'static str {
     match phase {
         Phase::Open => "idle / protocol deadline",
         Phase::Flushing => "flush deadline (peer must read our output)",
-        Phase::Draining { .. } => "drain deadline (waiting for the peer's FIN)",
+        Phase::Draining => "drain deadline (waiting for the peer's FIN)",
     }
 }
 

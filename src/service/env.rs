@@ -1,6 +1,7 @@
 //! The state services share across the whole server, and the [`Env`] the `cmd`
 //! protocol is answered from: the real clock, a fast random generator and the counters.
 
+use crate::clock::Millis;
 use crate::proto::command::{Env, Stats};
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
@@ -9,6 +10,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 /// Server-wide counters and resources the services read and update.
 pub struct Shared {
     pub started: Instant,
+    /// The loop's clock at the current turn (read once per turn, after the wait).
+    pub now: Millis,
     pub rng: SmallRng,
     /// Connections accepted since start (the `COUNT` / counter service number).
     pub conns_total: u64,
@@ -27,6 +30,7 @@ impl Shared {
     pub fn new(max_line: usize) -> Self {
         Self {
             started: Instant::now(),
+            now: Millis::START,
             // Seeded from the OS once; the numbers are for games and tests, not secrets.
             rng: rand::make_rng(),
             conns_total: 0,

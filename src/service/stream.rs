@@ -6,11 +6,12 @@
 
 use super::web::WebConn;
 use super::{ServerEnv, Service, Shared};
+use crate::clock::Millis;
 use crate::proto::command::{self, After};
 use crate::proto::line::{self, LineSplitter, StopDetector};
 use crate::trace::{self, Layer, Quoted};
 use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// One connection's service state. Line services need a few bytes; a WebSocket
 /// keeps its session in a box.
@@ -30,7 +31,7 @@ enum State {
 }
 
 impl StreamSession {
-    pub fn new(service: Service, shared: &Shared, now: Instant) -> Self {
+    pub fn new(service: Service, shared: &Shared, now: Millis) -> Self {
         let state = match service {
             Service::Echo => State::Echo(StopDetector::default()),
             Service::Daytime => State::Done,
@@ -148,7 +149,7 @@ impl StreamSession {
     }
 
     /// When this session next needs the timer (besides the loop's idle timeout).
-    pub fn deadline(&self, last_active: Instant, shared: &Shared) -> Option<Instant> {
+    pub fn deadline(&self, last_active: Millis, shared: &Shared) -> Option<Millis> {
         match &self.state {
             State::Web(web) => web.deadline(last_active, &shared.web),
             _ => None,
@@ -158,8 +159,8 @@ impl StreamSession {
     /// The session's deadline passed.
     pub fn on_timer(
         &mut self,
-        now: Instant,
-        last_active: Instant,
+        now: Millis,
+        last_active: Millis,
         shared: &mut Shared,
         out: &mut Vec<u8>,
     ) -> After {
@@ -183,7 +184,7 @@ impl StreamSession {
 
     /// The server is shutting down: `Close` to hang up once output is flushed, or
     /// `Continue` while a closing handshake (WebSocket 1001) is under way.
-    pub fn on_shutdown(&mut self, now: Instant, shared: &mut Shared, out: &mut Vec<u8>) -> After {
+    pub fn on_shutdown(&mut self, now: Millis, shared: &mut Shared, out: &mut Vec<u8>) -> After {
         match &mut self.state {
             State::Web(web) => web.on_shutdown(now, shared, out),
             _ => After::Close,

@@ -1,14 +1,14 @@
 //! Services driven without sockets: bytes in, bytes out.
 
 use super::*;
+use crate::clock::Millis;
 use crate::proto::command::After;
 use crate::proto::ws::frame::{self, Opcode};
-use std::time::Instant;
 
 fn drive(service: Service, chunks: &[&[u8]]) -> (String, After) {
     let mut shared = Shared::seeded(16, 1);
     shared.conns_total = 3;
-    let mut session = StreamSession::new(service, &shared, Instant::now());
+    let mut session = StreamSession::new(service, &shared, Millis::START);
     let mut pending = Vec::new();
     let mut out = Vec::new();
     let mut after = session.on_open(&mut shared, &mut out);
@@ -92,7 +92,7 @@ fn datagrams() {
 #[test]
 fn output_budget_sets_input_aside_and_serves_it_later() {
     let mut shared = Shared::seeded(64, 1);
-    let mut session = StreamSession::new(Service::Cmd, &shared, Instant::now());
+    let mut session = StreamSession::new(Service::Cmd, &shared, Millis::START);
     let mut pending = Vec::new();
     let mut out = Vec::new();
     // Ten requests of ~5 KB of output each, with a budget of 8 KB per call.
@@ -120,7 +120,7 @@ fn web(input: &[u8]) -> (String, After) {
 
 fn web_bytes(input: &[u8]) -> (Vec<u8>, After) {
     let mut shared = Shared::seeded(64, 1);
-    let mut session = StreamSession::new(Service::Web, &shared, Instant::now());
+    let mut session = StreamSession::new(Service::Web, &shared, Millis::START);
     let mut pending = Vec::new();
     let mut out = Vec::new();
     let mut data = input.to_vec();

@@ -22,11 +22,13 @@
 //! nothing but the closing handshake may follow our Close (§5.5.1).
 
 use std::fmt;
-use std::mem;
 
 use super::super::http::Parsed;
 use super::frame::{self, FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, Opcode};
 use super::utf8::Utf8Validator;
+use message_buf::MessageBuf;
+
+mod message_buf;
 
 /// Which end we are: servers receive masked frames, clients send them (§5.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -137,7 +139,7 @@ pub fn is_valid_close_code(code: u16) -> bool {
 pub struct Session {
     /// The message assembled so far; while a control frame arrives in pieces, its
     /// payload follows the message part, and is cut off again when it is complete.
-    buf: Vec<u8>,
+    buf: MessageBuf,
     limits: Limits,
     /// The frame whose payload is arriving (valid while `in_payload`).
     frame: FrameHeader,
@@ -161,7 +163,7 @@ pub struct Session {
 impl Session {
     pub fn new(role: Role, limits: Limits) -> Self {
         Session {
-            buf: Vec::new(),
+            buf: MessageBuf::default(),
             limits,
             frame: FrameHeader {
                 fin: true,
@@ -430,7 +432,7 @@ impl Session {
         } else {
             self.buf.extend_from_slice(chunk);
             // Taking the buffer frees it once the message is delivered.
-            let message = mem::take(&mut self.buf);
+            let message = self.buf.take();
             self.deliver(kind, &message, out, handler);
         }
         Ok(tail)
@@ -459,14 +461,12 @@ impl Session {
         out: &mut Vec<u8>,
         handler: &mut impl Handler,
     ) -> Result<(), SessionError> {
-        let mut buf = mem::take(&mut self.buf);
+        let mut buf = self.buf.take();
         // Control payloads are at most 125 bytes, so this cannot truncate.
         let start = buf.len().saturating_sub(h.payload_len as usize);
         let result = self.on_control(h.opcode, buf.get(start..).unwrap_or_default(), out, handler);
         buf.truncate(start);
-        if !buf.is_empty() {
-            self.buf = buf;
-        }
+        self.buf.put(buf);
         result
     }
 
@@ -532,7 +532,7 @@ impl Session {
     }
 
     fn release(&mut self) {
-        self.buf = Vec::new();
+        self.buf.clear();
         self.message = None;
         // A header that was arriving in pieces is dropped too: what a failed or closed
         // session holds must not depend on how its input was cut.

@@ -14,13 +14,14 @@
 mod apps;
 
 use super::Shared;
+use crate::clock::Millis;
 use crate::proto::command::After;
 use crate::proto::http::{self, HttpError, Parsed, RequestHead};
 use crate::proto::ws::handshake;
 use crate::proto::ws::session::{self as ws, Role, Session};
 use crate::trace::{self, Layer};
 use apps::{App, AppHandler};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Settings of the web service, from the command line.
 #[derive(Clone, Debug)]
@@ -67,7 +68,7 @@ pub struct WebConn {
 enum Phase {
     /// Reading a request head that must be complete by `deadline`.
     Head {
-        deadline: Instant,
+        deadline: Millis,
     },
     Ws(Box<WsConn>),
     /// A response that ends the connection has been written.
@@ -80,7 +81,7 @@ struct WsConn {
     session: Session,
     app: App,
     /// We sent Close (shutdown, idle): drop the connection if no reply by then.
-    close_deadline: Option<Instant>,
+    close_deadline: Option<Millis>,
     /// A keepalive ping is out and no data has come since.
     ping_outstanding: bool,
     /// Frames of the message being received so far (for the trace).
@@ -88,10 +89,10 @@ struct WsConn {
 }
 
 impl WebConn {
-    pub fn new(now: Instant, config: &WebConfig) -> Self {
+    pub fn new(now: Millis, config: &WebConfig) -> Self {
         Self {
             phase: Phase::Head {
-                deadline: now + config.handshake_timeout,
+                deadline: now.after(config.handshake_timeout),
             },
         }
     }
@@ -177,12 +178,12 @@ impl WebConn {
 
     /// The next moment this connection needs attention from the timer, given when it
     /// was last active.
-    pub fn deadline(&self, last_active: Instant, config: &WebConfig) -> Option<Instant> {
+    pub fn deadline(&self, last_active: Millis, config: &WebConfig) -> Option<Millis> {
         match &self.phase {
             Phase::Head { deadline } => Some(*deadline),
             Phase::Ws(ws) => {
                 let ping = match (config.ping_interval, ws.ping_outstanding) {
-                    (Some(every), false) => Some(last_active + every),
+                    (Some(every), false) => Some(last_active.after(every)),
                     _ => None,
                 };
                 match (ws.close_deadline, ping) {
@@ -196,8 +197,8 @@ impl WebConn {
 
     pub fn on_timer(
         &mut self,
-        now: Instant,
-        last_active: Instant,
+        now: Millis,
+        last_active: Millis,
         shared: &mut Shared,
         out: &mut Vec<u8>,
     ) -> After {
@@ -224,7 +225,7 @@ impl WebConn {
                 let ping_due = shared
                     .web
                     .ping_interval
-                    .is_some_and(|every| last_active + every <= now);
+                    .is_some_and(|every| last_active.after(every) <= now);
                 if ping_due && !ws.ping_outstanding {
                     ws.ping_outstanding = true;
                     let mut handler = AppHandler::new(&mut ws.app, shared, &mut ws.fragments);
@@ -251,7 +252,7 @@ impl WebConn {
 
     /// Graceful shutdown: WebSockets get Close 1001 and a moment to answer; plain HTTP
     /// connections between requests just close.
-    pub fn on_shutdown(&mut self, now: Instant, shared: &mut Shared, out: &mut Vec<u8>) -> After {
+    pub fn on_shutdown(&mut self, now: Millis, shared: &mut Shared, out: &mut Vec<u8>) -> After {
         match &mut self.phase {
             Phase::Ws(ws) if !ws.session.close_sent() => {
                 let mut handler = AppHandler::new(&mut ws.app, shared, &mut ws.fragments);
@@ -259,7 +260,7 @@ impl WebConn {
                     ws.session
                         .send_close(1001, "server shutting down", out, &mut handler)
                 });
-                ws.close_deadline = Some(now + shared.web.close_timeout);
+                ws.close_deadline = Some(now.after(shared.web.close_timeout));
                 After::Continue
             }
             Phase::Ws(_) => After::Continue,
@@ -424,7 +425,7 @@ impl WebConn {
     fn after_response(&mut self, keep_alive: bool, shared: &Shared) -> After {
         if keep_alive {
             self.phase = Phase::Head {
-                deadline: Instant::now() + shared.web.handshake_timeout,
+                deadline: shared.now.after(shared.web.handshake_timeout),
             };
             After::Continue
         } else {

@@ -1,0 +1,72 @@
+//! The session's message buffer: 8 bytes while empty, which is nearly always.
+//!
+//! A message is buffered only when it arrives in several frames or several reads;
+//! a server holds thousands of idle sessions, and a plain `Vec` would cost each of
+//! them 24 bytes for nothing. Boxing the `Vec` costs one more allocation per
+//! buffered message, on the path that already allocates.
+
+#[derive(Default)]
+#[allow(clippy::box_collection)] // the point: 8 bytes while empty, not 24
+pub(super) struct MessageBuf(Option<Box<Vec<u8>>>);
+
+impl MessageBuf {
+    pub(super) fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, |v| v.len())
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub(super) fn capacity(&self) -> usize {
+        self.0.as_ref().map_or(0, |v| v.capacity())
+    }
+
+    pub(super) fn extend_from_slice(&mut self, bytes: &[u8]) {
+        if !bytes.is_empty() {
+            self.0.get_or_insert_default().extend_from_slice(bytes);
+        }
+    }
+
+    /// Takes the bytes out, leaving the buffer empty and without heap.
+    pub(super) fn take(&mut self) -> Vec<u8> {
+        self.0.take().map(|v| *v).unwrap_or_default()
+    }
+
+    /// Puts bytes back (taken with [`take`](Self::take)); an empty `Vec` frees them.
+    pub(super) fn put(&mut self, bytes: Vec<u8>) {
+        self.0 = (!bytes.is_empty()).then(|| Box::new(bytes));
+    }
+
+    pub(super) fn clear(&mut self) {
+        self.0 = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn holds_bytes_and_frees_them() {
+        let mut b = MessageBuf::default();
+        assert!(b.is_empty() && b.capacity() == 0);
+        b.extend_from_slice(b"");
+        assert_eq!(b.capacity(), 0, "nothing allocated for nothing");
+        b.extend_from_slice(b"ab");
+        b.extend_from_slice(b"c");
+        assert_eq!(b.len(), 3);
+        let mut v = b.take();
+        assert_eq!(v, b"abc");
+        assert!(b.is_empty() && b.capacity() == 0);
+        v.truncate(1);
+        b.put(v);
+        assert_eq!(b.len(), 1);
+        b.put(Vec::new());
+        assert_eq!(b.capacity(), 0);
+        b.extend_from_slice(b"x");
+        b.clear();
+        assert!(b.is_empty() && b.capacity() == 0);
+        assert_eq!(std::mem::size_of::<MessageBuf>(), 8);
+    }
+}
