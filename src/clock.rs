@@ -28,8 +28,12 @@ impl Millis {
     /// `d` after this moment, rounded up to the millisecond so that a deadline never
     /// comes early.
     pub fn after(self, d: Duration) -> Millis {
-        let ms = d.as_nanos().div_ceil(1_000_000);
-        Millis(self.0.saturating_add(u64::try_from(ms).unwrap_or(u64::MAX)))
+        // In u64 parts: `as_nanos` is a u128, and dividing one is a library call.
+        let ms = d
+            .as_secs()
+            .saturating_mul(1000)
+            .saturating_add(u64::from(d.subsec_nanos().div_ceil(1_000_000)));
+        Millis(self.0.saturating_add(ms))
     }
 
     /// How long from this moment until `later` (zero if `later` has passed).

@@ -467,7 +467,8 @@ impl Server {
         self.settle(slot);
     }
 
-    /// One read from a readable connection, answered by its service.
+    /// One read from a readable connection, answered by its service. The caller
+    /// (`on_conn`) then serves any backlog and settles the connection, once per event.
     fn read(&mut self, slot: usize) {
         let Some(conn) = self.conns.get_mut(slot) else {
             return;
@@ -489,7 +490,7 @@ impl Server {
                 let mut input = conn.take_input();
                 conn.session
                     .on_eof(&mut input, &mut self.shared, &mut self.scratch);
-                return self.deliver(slot, After::Close);
+                return self.deliver_only(slot, After::Close);
             }
             Ok(n) => n,
             Err(e) if would_block(&e) => {
@@ -526,7 +527,7 @@ impl Server {
             budget,
         );
         conn.keep_input(input);
-        self.deliver(slot, after);
+        self.deliver_only(slot, after);
     }
 
     /// Serves input a session set aside when its output budget ran out, now that the

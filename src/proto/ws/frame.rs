@@ -220,23 +220,31 @@ pub fn parse_header(buf: &[u8]) -> Result<Parsed<FrameHeader>, FrameError> {
 
 /// Append `h` in its minimal encoding.
 pub fn write_header(h: &FrameHeader, out: &mut Vec<u8>) {
-    let b0 = (u8::from(h.fin) << 7) | ((h.rsv & 0x7) << 4) | h.opcode.as_u8();
+    // Assembled in a local array and appended once: one capacity check, not five.
+    let mut head = [0u8; MAX_HEADER_LEN];
     let mask_bit = if h.mask.is_some() { 0x80 } else { 0 };
-    out.push(b0);
-    match h.length_encoding() {
-        7 => out.push(mask_bit | h.payload_len as u8),
+    head[0] = (u8::from(h.fin) << 7) | ((h.rsv & 0x7) << 4) | h.opcode.as_u8();
+    let mut len = match h.length_encoding() {
+        7 => {
+            head[1] = mask_bit | h.payload_len as u8;
+            2
+        }
         16 => {
-            out.push(mask_bit | 126);
-            out.extend_from_slice(&(h.payload_len as u16).to_be_bytes());
+            head[1] = mask_bit | 126;
+            head[2..4].copy_from_slice(&(h.payload_len as u16).to_be_bytes());
+            4
         }
         _ => {
-            out.push(mask_bit | 127);
-            out.extend_from_slice(&h.payload_len.to_be_bytes());
+            head[1] = mask_bit | 127;
+            head[2..10].copy_from_slice(&h.payload_len.to_be_bytes());
+            10
         }
+    };
+    if let (Some(key), Some(slot)) = (h.mask, head.get_mut(len..len + 4)) {
+        slot.copy_from_slice(&key);
+        len += 4;
     }
-    if let Some(key) = h.mask {
-        out.extend_from_slice(&key);
-    }
+    out.extend_from_slice(head.get(..len).unwrap_or_default());
 }
 
 /// Append a whole frame (no RSV bits): header, then the payload, masked if `mask` is
@@ -268,20 +276,36 @@ pub fn write_frame(
 /// the payload, so a payload that arrives in pieces can be unmasked piece by piece.
 /// Masking and unmasking are the same operation.
 pub fn apply_mask(data: &mut [u8], key: [u8; 4], offset: usize) {
-    let mut key = key;
-    key.rotate_left(offset % 4);
-    // The key repeated to 8 bytes, in memory order, so one XOR covers 8 payload bytes
-    // whatever the machine's endianness.
-    let [k0, k1, k2, k3] = key;
-    let wide = u64::from_ne_bytes([k0, k1, k2, k3, k0, k1, k2, k3]);
-    let mut words = data.chunks_exact_mut(8);
-    for word in &mut words {
-        if let Some(w) = word.first_chunk_mut::<8>() {
-            *w = (u64::from_ne_bytes(*w) ^ wide).to_ne_bytes();
+    // The key as a little-endian number, turned so that its first byte is the one for
+    // data[0], then repeated to 8 bytes: one XOR covers 8 payload bytes. Loading and
+    // storing the payload little-endian too keeps byte i against key byte i on every
+    // machine (and costs nothing on little-endian ones).
+    let shift = 8 * (offset % 4) as u32;
+    let k = u32::from_le_bytes(key).rotate_right(shift);
+    let wide = u64::from(k) | (u64::from(k) << 32);
+    // 32 bytes per round, four independent words: the compiler turns this into
+    // vector XORs; then single words; then the last few bytes.
+    let mut blocks = data.chunks_exact_mut(32);
+    for block in &mut blocks {
+        for word in block.chunks_exact_mut(8) {
+            if let Some(w) = word.first_chunk_mut::<8>() {
+                *w = (u64::from_le_bytes(*w) ^ wide).to_le_bytes();
+            }
         }
     }
-    // The tail is shorter than 8 bytes and starts at a multiple of 8, so key phase 0.
-    for (b, k) in words.into_remainder().iter_mut().zip(key.iter().cycle()) {
+    let mut words = blocks.into_remainder().chunks_exact_mut(8);
+    for word in &mut words {
+        if let Some(w) = word.first_chunk_mut::<8>() {
+            *w = (u64::from_le_bytes(*w) ^ wide).to_le_bytes();
+        }
+    }
+    // The tail is shorter than 8 bytes and starts at a multiple of 8, so its key
+    // phase is that of data[0].
+    for (b, k) in words
+        .into_remainder()
+        .iter_mut()
+        .zip(k.to_le_bytes().iter().cycle())
+    {
         *b ^= k;
     }
 }

@@ -129,11 +129,27 @@ impl Utf8Validator {
     }
 }
 
-/// Length of the leading run of ASCII bytes, checked a word at a time.
+/// Length of the leading run of ASCII bytes, checked 32 bytes, then a word, at a time.
 fn ascii_prefix_len(bytes: &[u8]) -> usize {
     const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
     let mut n = 0;
-    for word in bytes.chunks_exact(8) {
+    // Four words OR-ed together: one test for 32 bytes of plain ASCII text.
+    for block in bytes.chunks_exact(32) {
+        let Some(block) = block.first_chunk::<32>() else {
+            break;
+        };
+        let mut any = 0;
+        for word in block.chunks_exact(8) {
+            any |= word
+                .first_chunk::<8>()
+                .map_or(HIGH_BITS, |w| u64::from_ne_bytes(*w));
+        }
+        if any & HIGH_BITS != 0 {
+            break;
+        }
+        n += 32;
+    }
+    for word in bytes.get(n..).unwrap_or_default().chunks_exact(8) {
         let w = word
             .first_chunk::<8>()
             .map_or(HIGH_BITS, |w| u64::from_ne_bytes(*w));
