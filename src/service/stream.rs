@@ -96,21 +96,21 @@ impl StreamSession {
                 (after, false)
             }
             State::Lines(splitter) => {
-                let mut step = |buf: &mut [u8], out: &mut Vec<u8>| {
+                let step = |buf: &mut [u8], out: &mut Vec<u8>| {
                     split_lines(splitter, buf, out, budget, |line, out| {
                         answer_line(service, line, shared, out)
                     })
                 };
-                with_pending(pending, data, out, &mut step)
+                with_pending(pending, data, out, step)
             }
             State::Web(web) => {
-                let mut step = |buf: &mut [u8], out: &mut Vec<u8>| {
+                let step = |buf: &mut [u8], out: &mut Vec<u8>| {
                     let (used, after) = web.process(buf, shared, out, budget);
                     let stopped = after == After::Continue
                         && (web.has_pending_output() || (used < buf.len() && out.len() >= budget));
                     (used, after, stopped)
                 };
-                with_pending(pending, data, out, &mut step)
+                with_pending(pending, data, out, step)
             }
             // Daytime has said all it will; further input is ignored.
             State::Done => (After::Continue, false),
@@ -192,18 +192,16 @@ impl StreamSession {
     }
 }
 
-/// One pass of a session over its input: (bytes used, what next, stopped early
-/// because the output budget ran out).
-type Step<'a> = dyn FnMut(&mut [u8], &mut Vec<u8>) -> (usize, After, bool) + 'a;
-
 /// Runs `step` over the input: straight over `data` when nothing is pending (the
 /// common case: no copy), otherwise over `pending` + `data`. What `step` did not use
 /// is kept in `pending`, whose memory is released once it is empty.
+/// `step` is one pass of a session over its input, returning (bytes used, what next,
+/// stopped early because the output budget ran out).
 fn with_pending(
     pending: &mut Vec<u8>,
     data: &mut [u8],
     out: &mut Vec<u8>,
-    step: &mut Step<'_>,
+    mut step: impl FnMut(&mut [u8], &mut Vec<u8>) -> (usize, After, bool),
 ) -> (After, bool) {
     if pending.is_empty() {
         let (used, after, stopped) = step(data, out);

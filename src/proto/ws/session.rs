@@ -286,6 +286,16 @@ impl Session {
         out: &mut Vec<u8>,
         handler: &mut impl Handler,
     ) -> Result<&'i mut [u8], SessionError> {
+        if self.head_len == 0 {
+            // The usual case: the whole header is at the front of the input. Parse it
+            // where it is; only a header cut by the end of a read is copied aside.
+            let parsed =
+                frame::parse_header(rest).map_err(|e| violation(e.close_code(), e.reason()))?;
+            if let Parsed::Complete { value, consumed } = parsed {
+                let rest = advance(rest, consumed);
+                return self.start_frame(value, rest, out, handler);
+            }
+        }
         // Copy as much as a header can need; what turns out to be payload stays in
         // `rest` too, so only the header's share is consumed below.
         let have = usize::from(self.head_len);
