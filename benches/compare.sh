@@ -255,6 +255,33 @@ say "-- idle: $IDLE_CONNS WebSocket connections held"
 measure_idle sockloop
 measure_idle tokio
 
+# measure_footprint SERVER: VmRSS of the server idle (no connection yet), split into
+# anonymous memory (heap, stack) and file-backed pages (its binary and shared
+# libraries, counted in RSS although shared with every process using them), in KiB,
+# median over RUNS.
+measure_footprint() {
+    local server=$1 rss='' anon='' file=''
+    for _ in $(seq "$RUNS"); do
+        start_server "$server"
+        sleep 0.5
+        rss+=" $(awk '/^VmRSS:/ {print $2}' "/proc/$SERVER_PID/status")"
+        anon+=" $(awk '/^RssAnon:/ {print $2}' "/proc/$SERVER_PID/status")"
+        file+=" $(awk '/^RssFile:/ {print $2}' "/proc/$SERVER_PID/status")"
+        stop_server
+    done
+    R[idle.$server.rss]=$(median <<<"$rss")
+    R[idle.$server.anon]=$(median <<<"$anon")
+    R[idle.$server.file]=$(median <<<"$file")
+    say "   $server idle: VmRSS ${R[idle.$server.rss]} KiB (anonymous ${R[idle.$server.anon]}, file-backed ${R[idle.$server.file]})"
+}
+say "-- footprint: idle server RSS, binary size"
+for server in sockloop tokio c; do
+    measure_footprint "$server"
+done
+R[size.sockloop]=$(stat -c %s "$SOCKLOOP")
+R[size.tokio]=$(stat -c %s "$TOKIO")
+R[size.c]=$(stat -c %s "$CECHO")
+
 # --- Autobahn 9.* (limits and performance cases), same run -------------------------
 # scripts/autobahn.sh prints "9.* durations (ms), 54 cases, N ms in all".
 declare -A AB
@@ -273,7 +300,7 @@ fi
 CG_LINE=
 if [ "$CALLGRIND" = 1 ]; then
     command -v valgrind >/dev/null || die "CALLGRIND=1 needs valgrind (apt-get install valgrind)"
-    declare -A IR
+    declare -A IR IRC
     for n in "$CG_SHORT" "$CG_LONG"; do
         say "-- callgrind: sockloop serve under valgrind, $n echoes of 64 B (1 conn, depth 1)"
         out=$WORK/callgrind-server.$n.out
@@ -300,6 +327,26 @@ if [ "$CALLGRIND" = 1 ]; then
         'BEGIN {printf "%.0f", (b - a) / (m - n)}')
     CG_LINE="$CG_PER"
     say "   → $CG_PER instructions per echoed message (slope between the two runs)"
+    # The same slope for the C raw TCP echo: the user-space floor of the syscall path
+    # (epoll_wait, read and write wrappers and a loop).
+    for n in "$CG_SHORT" "$CG_LONG"; do
+        say "-- callgrind: C epoll echo under valgrind, $n echoes of 64 B (1 conn, depth 1)"
+        port=$((20000 + RANDOM % 20000))
+        taskset -c "$SERVER_CPU" valgrind --tool=callgrind --callgrind-out-file="$WORK/cgc.$n" \
+            "$CECHO" "$port" $((port + 1)) >"$WORK/cgc-server.$n" 2>"$WORK/valgrind-c.err" &
+        SERVER_PID=$!
+        for _ in $(seq 100); do
+            grep -q '^udp ' "$WORK/cgc-server.$n" 2>/dev/null && break
+            sleep 0.1
+        done
+        timeout 1800 taskset -c "$LOAD_CPU" "$SOCKLOOP" bench tcp "127.0.0.1:$port" -c 1 -d 1 -n "$n" -t 1800 -q \
+            >"$WORK/cgc-bench.$n" || die "callgrind C bench run failed: $(cat "$WORK/cgc-bench.$n")"
+        stop_server
+        IRC[$n]=$(awk '/^totals:/ {t = $2} /^summary:/ {s = $2} END {print (t != "" ? t : s)}' "$WORK/cgc.$n")
+    done
+    CG_C=$(awk -v a="${IRC[$CG_SHORT]:-0}" -v b="${IRC[$CG_LONG]:-0}" -v n="$CG_SHORT" -v m="$CG_LONG" \
+        'BEGIN {printf "%.0f", (b - a) / (m - n)}')
+    say "   → C raw echo: $CG_C instructions per echoed message"
 fi
 
 # --- report ----------------------------------------------------------------------
@@ -428,6 +475,22 @@ $(fmt_num "${R[idle.sockloop.per]:-}") bytes per connection; tokio-tungstenite:
 $(fmt_num "${R[idle.tokio.per]:-}") bytes (with tungstenite's default 128 KiB read buffer,
 allocated per connection; \`TOKIO_ECHO_READ_BUFFER\` changes it). The generator itself
 used $(fmt_num "${R[idle.sockloop.client]:-}") bytes per connection.
+
+## Footprint
+
+The idle server (started as in the table above, no connection yet): VmRSS, and its
+split into anonymous memory (heap, stack — the server's own) and file-backed pages
+(its binary and the shared libraries it maps, counted in RSS although the C library's
+pages are shared with every process using them). KiB, median of the runs; binary
+sizes in bytes as built (sockloop's release profile strips it; the peers are not
+stripped).
+
+| | sockloop | tokio-tungstenite | C epoll echo |
+|---|---:|---:|---:|
+| idle VmRSS | $(fmt_rate "${R[idle.sockloop.rss]:-}") | $(fmt_rate "${R[idle.tokio.rss]:-}") | $(fmt_rate "${R[idle.c.rss]:-}") |
+| of which anonymous | $(fmt_rate "${R[idle.sockloop.anon]:-}") | $(fmt_rate "${R[idle.tokio.anon]:-}") | $(fmt_rate "${R[idle.c.anon]:-}") |
+| of which file-backed | $(fmt_rate "${R[idle.sockloop.file]:-}") | $(fmt_rate "${R[idle.tokio.file]:-}") | $(fmt_rate "${R[idle.c.file]:-}") |
+| binary | $(fmt_rate "${R[size.sockloop]:-}") | $(fmt_rate "${R[size.tokio]:-}") | $(fmt_rate "${R[size.c]:-}") |
 EOF
     if [ "$AUTOBAHN" = 1 ]; then
         cat <<EOT
@@ -456,7 +519,9 @@ slope of total instructions (Ir) between the two runs removes start-up and shutd
 | long | $CG_LONG | ${IR[$CG_LONG]} |
 
 **$CG_LINE instructions per echoed message** (user space only; the kernel's share of
-the syscalls is not counted).
+the syscalls is not counted). The C raw TCP echo, measured the same way with
+\`sockloop bench tcp\`, takes $CG_C: its epoll_wait, read and write wrappers and its
+loop — the floor under any server's figure.
 EOF
     else
         cat <<EOF
