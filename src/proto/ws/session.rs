@@ -30,6 +30,9 @@ use message_buf::MessageBuf;
 
 mod message_buf;
 
+/// Most a frame's announced length makes the session reserve ahead of its bytes.
+const RESERVE_CAP: usize = 256 * 1024;
+
 /// Which end we are: servers receive masked frames, clients send them (§5.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
@@ -427,6 +430,14 @@ impl Session {
                 .map_err(|_| violation(1007, "invalid UTF-8 in text message"))?;
         }
         if !done || !h.fin {
+            if offset == 0 {
+                // The first piece of a frame that will be buffered: make room for the
+                // whole frame now (it was checked against the size limit), so it is
+                // not copied again each time the buffer doubles. Only up to a cap: a
+                // peer must not get memory reserved by merely announcing a length.
+                let frame_len = usize::try_from(h.payload_len).unwrap_or(usize::MAX);
+                self.buf.reserve(frame_len.min(RESERVE_CAP));
+            }
             self.buf.extend_from_slice(chunk);
             return Ok(tail);
         }

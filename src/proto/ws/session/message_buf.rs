@@ -28,6 +28,13 @@ impl MessageBuf {
         }
     }
 
+    /// Makes room for `additional` more bytes.
+    pub(super) fn reserve(&mut self, additional: usize) {
+        if additional > 0 {
+            self.0.get_or_insert_default().reserve(additional);
+        }
+    }
+
     /// Takes the bytes out, leaving the buffer empty and without heap.
     pub(super) fn take(&mut self) -> Vec<u8> {
         self.0.take().map(|v| *v).unwrap_or_default()

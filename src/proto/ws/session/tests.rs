@@ -162,6 +162,35 @@ fn echoes_text_and_binary() {
 }
 
 #[test]
+fn a_frame_split_across_reads_is_buffered_once_in_its_own_size() {
+    let (mut s, mut h) = server();
+    let mut out = Vec::new();
+    let payload: Vec<u8> = (0..16_384u32).map(|i| i as u8).collect();
+    let mut input = cframe(true, Opcode::Binary, &payload);
+    let (a, b) = input.split_at_mut(5_000);
+    s.feed(a, &mut out, &mut h).unwrap();
+    // Room for the whole frame at the first piece: no doubling, no copy on growth.
+    assert_eq!(s.heap_capacity(), payload.len());
+    s.feed(b, &mut out, &mut h).unwrap();
+    assert_eq!(h.events, [Rec::Message(MessageKind::Binary, payload)]);
+    assert_eq!((s.buffered_bytes(), s.heap_capacity()), (0, 0));
+}
+
+#[test]
+fn an_announced_length_reserves_at_most_the_cap() {
+    let (mut s, mut h) = server();
+    let mut out = Vec::new();
+    // A 32 MiB binary frame (within the 64 MiB limit) of which 10 bytes come.
+    let mut input = vec![0x82, 0xff];
+    input.extend_from_slice(&(32u64 << 20).to_be_bytes());
+    input.extend_from_slice(&KEY);
+    input.extend_from_slice(&[0; 10]);
+    s.feed(&mut input, &mut out, &mut h).unwrap();
+    assert_eq!(s.buffered_bytes(), 10);
+    assert!(s.heap_capacity() <= RESERVE_CAP, "{}", s.heap_capacity());
+}
+
+#[test]
 fn fragmented_with_interleaved_ping() {
     let (mut s, mut h) = server();
     let mut out = Vec::new();
