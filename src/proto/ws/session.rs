@@ -430,7 +430,7 @@ impl Session {
                 .map_err(|_| violation(1007, "invalid UTF-8 in text message"))?;
         }
         if !done || !h.fin {
-            if offset == 0 {
+            if offset == 0 && !chunk.is_empty() {
                 // The first piece of a frame that will be buffered: make room for the
                 // whole frame now (it was checked against the size limit), so it is
                 // not copied again each time the buffer doubles. Only up to a cap: a

@@ -177,6 +177,19 @@ fn a_frame_split_across_reads_is_buffered_once_in_its_own_size() {
 }
 
 #[test]
+fn a_header_alone_reserves_nothing() {
+    // Found by the ws_session fuzzer: the frame's room was reserved when its header
+    // arrived without payload bytes, so the session owned heap for no data.
+    let (mut s, mut h) = server();
+    let mut out = Vec::new();
+    let mut input = cframe(true, Opcode::Binary, &[7; 300]);
+    s.feed(&mut input[..8], &mut out, &mut h).unwrap();
+    assert_eq!((s.buffered_bytes(), s.heap_capacity()), (0, 0));
+    s.feed(&mut input[8..], &mut out, &mut h).unwrap();
+    assert_eq!(h.events, [Rec::Message(MessageKind::Binary, vec![7; 300])]);
+}
+
+#[test]
 fn an_announced_length_reserves_at_most_the_cap() {
     let (mut s, mut h) = server();
     let mut out = Vec::new();
