@@ -21,7 +21,12 @@ impl Millis {
 
     /// The time now, measured from `start`, rounded down to the millisecond.
     pub fn since(start: Instant) -> Millis {
-        let elapsed = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX - 1);
+        // In u64 parts rather than `as_millis`, which works in u128.
+        let d = start.elapsed();
+        let elapsed = d
+            .as_secs()
+            .saturating_mul(1000)
+            .saturating_add(u64::from(d.subsec_millis()));
         Millis(NonZeroU64::MIN.saturating_add(elapsed))
     }
 

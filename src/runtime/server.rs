@@ -463,7 +463,13 @@ impl Server {
         if readable {
             self.read(slot);
         }
-        self.serve_backlog(slot);
+        if self
+            .conns
+            .get(slot)
+            .is_some_and(|c| c.session.has_backlog())
+        {
+            self.serve_backlog(slot);
+        }
         self.settle(slot);
     }
 
