@@ -132,11 +132,9 @@ const MAX_SIZE: usize = 16 << 20;
 /// The command line → options; `Ok(None)`: help was asked for.
 pub fn parse(args: &[String]) -> Result<Option<Options>, String> {
     let o = options();
-    let m = o.parse(args).map_err(|e| e.to_string())?;
-    if m.opt_present("h") {
-        println!("{}", o.usage(ABOUT));
+    let Some(m) = super::parse_options(&o, args, ABOUT)? else {
         return Ok(None);
-    }
+    };
     let (mode, target) = match m.free.as_slice() {
         [mode, target] => (mode.as_str(), target.clone()),
         [] => return Err("missing what to run: ws, tcp, udp or idle".into()),

@@ -103,11 +103,9 @@ fn options() -> getopts::Options {
 
 fn parse_args(args: &[String]) -> Result<Option<Settings>, String> {
     let opts = options();
-    let m = opts.parse(args).map_err(|e| e.to_string())?;
-    if m.opt_present("h") {
-        println!("{}", opts.usage(ABOUT));
+    let Some(m) = super::parse_options(&opts, args, ABOUT)? else {
         return Ok(None);
-    }
+    };
     crate::trace::from_matches(&m)?;
     let text = match m.free.as_slice() {
         [one] => one.as_str(),

@@ -19,6 +19,20 @@ pub mod exit {
     pub const USAGE: i32 = 2;
 }
 
+/// Parses a subcommand's options; `None` once `-h` has printed the help.
+pub fn parse_options(
+    opts: &getopts::Options,
+    args: &[String],
+    about: &str,
+) -> Result<Option<getopts::Matches>, String> {
+    let m = opts.parse(args).map_err(|e| e.to_string())?;
+    if m.opt_present("h") {
+        println!("{}", opts.usage(about));
+        return Ok(None);
+    }
+    Ok(Some(m))
+}
+
 /// The one positional argument a client takes (`what` names it in the error).
 pub fn one_argument(free: &[String], what: &str) -> Result<String, String> {
     match free {

@@ -35,13 +35,9 @@ pub fn main(args: &[String]) -> i32 {
     // Options come before HOST:PORT, so negative numbers after it stay numbers.
     o.parsing_style(getopts::ParsingStyle::StopAtFirstFree);
     let result = (|| -> Result<(), ClientError> {
-        let m = o
-            .parse(args)
-            .map_err(|e| ClientError::Usage(e.to_string()))?;
-        if m.opt_present("h") {
-            println!("{}", o.usage(ABOUT));
+        let Some(m) = super::parse_options(&o, args, ABOUT).map_err(ClientError::Usage)? else {
             return Ok(());
-        }
+        };
         let timeout = match m.opt_str("w") {
             Some(v) => parse_secs(&v, "--timeout")
                 .map_err(ClientError::Usage)?

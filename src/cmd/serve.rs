@@ -144,11 +144,9 @@ fn options() -> getopts::Options {
 
 fn parse(args: &[String]) -> Result<Option<Config>, String> {
     let opts = options();
-    let m = opts.parse(args).map_err(|e| e.to_string())?;
-    if m.opt_present("h") {
-        println!("{}", opts.usage(ABOUT));
+    let Some(m) = super::parse_options(&opts, args, ABOUT)? else {
         return Ok(None);
-    }
+    };
     if let Some(extra) = m.free.first() {
         return Err(format!(
             "unexpected argument '{extra}' (listeners go after -l)"

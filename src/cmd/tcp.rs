@@ -47,13 +47,9 @@ pub struct Parsed {
 /// Parses the shared options; `Ok(None)` means help was printed.
 pub fn parse(args: &[String], about: &str, what: &str) -> Result<Option<Parsed>, ClientError> {
     let opts = options();
-    let m = opts
-        .parse(args)
-        .map_err(|e| ClientError::Usage(e.to_string()))?;
-    if m.opt_present("h") {
-        println!("{}", opts.usage(about));
+    let Some(m) = super::parse_options(&opts, args, about).map_err(ClientError::Usage)? else {
         return Ok(None);
-    }
+    };
     crate::trace::from_matches(&m).map_err(ClientError::Usage)?;
     let target = super::one_argument(&m.free, what).map_err(ClientError::Usage)?;
     let timeout = match m.opt_str("w") {

@@ -45,13 +45,9 @@ pub fn main(args: &[String]) -> i32 {
     o.optflag("h", "help", "show this help");
     crate::trace::add_options(&mut o);
     let result = (|| -> Result<(), ClientError> {
-        let m = o
-            .parse(args)
-            .map_err(|e| ClientError::Usage(e.to_string()))?;
-        if m.opt_present("h") {
-            println!("{}", o.usage(ABOUT));
+        let Some(m) = super::parse_options(&o, args, ABOUT).map_err(ClientError::Usage)? else {
             return Ok(());
-        }
+        };
         crate::trace::from_matches(&m).map_err(ClientError::Usage)?;
         let target = super::one_argument(&m.free, "HOST:PORT").map_err(ClientError::Usage)?;
         let timeout = match m.opt_str("w") {
