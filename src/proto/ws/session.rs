@@ -132,6 +132,13 @@ fn violation(code: u16, reason: &'static str) -> SessionError {
     SessionError { code, reason }
 }
 
+/// A malformed header is answered with the close its error calls for.
+impl From<frame::FrameError> for SessionError {
+    fn from(e: frame::FrameError) -> Self {
+        violation(e.close_code(), e.reason())
+    }
+}
+
 /// Whether `code` may appear in a Close frame (§7.4.1, §7.4.2, IANA registry): 1004 is
 /// reserved, 1005, 1006 and 1015 must never be sent, 1016–2999 are for future RFCs, and
 /// 3000–4999 belong to libraries and applications.
@@ -292,9 +299,7 @@ impl Session {
         if self.head_len == 0 {
             // The usual case: the whole header is at the front of the input. Parse it
             // where it is; only a header cut by the end of a read is copied aside.
-            let parsed =
-                frame::parse_header(rest).map_err(|e| violation(e.close_code(), e.reason()))?;
-            if let Parsed::Complete { value, consumed } = parsed {
+            if let Parsed::Complete { value, consumed } = frame::parse_header(rest)? {
                 let rest = advance(rest, consumed);
                 return self.start_frame(value, rest, out, handler);
             }
@@ -307,9 +312,7 @@ impl Session {
         if let (Some(dst), Some(src)) = (self.head.get_mut(have..filled), rest.get(..take)) {
             dst.copy_from_slice(src);
         }
-        let parsed = frame::parse_header(self.head.get(..filled).unwrap_or_default())
-            .map_err(|e| violation(e.close_code(), e.reason()))?;
-        match parsed {
+        match frame::parse_header(self.head.get(..filled).unwrap_or_default())? {
             Parsed::Incomplete => {
                 self.head_len = filled as u8;
                 Ok(advance(rest, take))
