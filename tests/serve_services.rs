@@ -4,6 +4,7 @@ mod common;
 
 use common::{Client, Server, TempDir, Udp, assert_time_now, unix_now};
 use std::collections::HashSet;
+use std::time::{Duration, Instant};
 
 const HELP: &str = "commands: HELP | ECHO <text> | TIME | TIMESTAMP | RANDOM [MIN MAX] \
      | RANDOMS N [MIN MAX] | COUNT | ADD A B | SUB A B | STATS | STOP | QUIT";
@@ -577,6 +578,34 @@ fn half_close_gets_replies_then_eof() {
     c.shutdown_write();
     let (got, _) = c.read_to_eof();
     assert_eq!(String::from_utf8_lossy(&got), "3\n4\n");
+}
+
+#[test]
+fn the_drain_after_our_fin_ends_on_time_however_much_the_peer_sends() {
+    // After BYE the server shuts its side and reads (and discards) until the peer's
+    // FIN: 2 s at most, even for a peer that keeps sending and never closes. What
+    // the peer sends is not activity that could keep the connection open.
+    let server = Server::start(&["-l", "tcp://127.0.0.1:0=cmd"]);
+    let mut c = Client::tcp(server.addr("tcp", "cmd"));
+    assert_eq!(c.request("QUIT"), "BYE");
+    c.expect_eof();
+    let start = Instant::now();
+    let refused = loop {
+        let waited = start.elapsed();
+        assert!(
+            waited < Duration::from_secs(6),
+            "still draining after {waited:?}"
+        );
+        // Once the server has closed, a write is answered with a reset.
+        if c.write_nonblocking(b"more\n").is_err() {
+            break waited;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        refused >= Duration::from_millis(1500),
+        "closed after {refused:?}, before the 2 s drain time"
+    );
 }
 
 #[test]
