@@ -4,6 +4,7 @@
 //!   wait for readiness (timeout = next deadline)
 //!     signal pipe  → begin graceful shutdown (second signal: exit now)
 //!     listener     → accept until WouldBlock / receive datagrams and answer them
+//!                    (server/incoming.rs)
 //!     connection   → write queued output; read into the shared buffer; let the
 //!                    service answer; write (queue only what the kernel refuses)
 //!   fire due timers (idle timeouts, drain deadlines, paused listeners)
@@ -13,7 +14,7 @@
 //! connection gets one read per turn and nobody starves; interest changes (writable
 //! while output is queued, not readable while paused) cost one `epoll_ctl` each.
 
-use super::conn::{Conn, DRAIN_TIMEOUT, Peer, Phase, Stream, would_block};
+use super::conn::{Conn, DRAIN_TIMEOUT, Phase, would_block};
 use super::listener::{BindError, BindOptions, ListenSocket, bind};
 use super::poll::{self, Events, register};
 use super::signals::SignalPipe;
@@ -23,13 +24,15 @@ use super::timers::{Timer, Timers};
 use crate::clock::Millis;
 use crate::proto::command::After;
 use crate::service::web::WebConfig;
-use crate::service::{self, Service, Shared, StreamSession};
-use crate::trace::{self, Layer, Preview};
-use crate::{debug, error, info};
+use crate::service::{Service, Shared};
+use crate::trace::{self, Layer};
+use crate::{debug, info};
 use polling::{Event, PollMode, Poller};
 use std::io;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
 use std::time::Duration;
+
+mod incoming;
 
 /// Poller keys: connections use their slab index; the signal pipe and listeners
 /// count down from the top of the key space so the two ranges never meet
@@ -40,12 +43,6 @@ const LISTENER_KEY_TOP: usize = usize::MAX - 2;
 /// One read buffer for the whole loop (safe: one thread). 64 KiB takes a full
 /// socket buffer's worth in one call.
 const READ_BUF: usize = 64 * 1024;
-/// Datagrams answered per readiness event before giving others a turn.
-const DATAGRAM_BATCH: usize = 64;
-/// Connections accepted per readiness event before giving others a turn.
-const ACCEPT_BATCH: usize = 256;
-/// How long a listener rests after the process ran out of file descriptors.
-const EMFILE_PAUSE: Duration = Duration::from_millis(100);
 /// How long graceful shutdown waits for queued output to drain.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
@@ -286,152 +283,6 @@ impl Server {
         }
         self.timers
             .push(now.after(SHUTDOWN_GRACE), Timer::ShutdownDeadline);
-    }
-
-    fn on_listener(&mut self, index: usize) {
-        let Some(listener) = self.listeners.get(index) else {
-            return;
-        };
-        match &listener.socket {
-            Some(ListenSocket::Udp(_)) => self.on_datagrams(index),
-            Some(_) => self.accept_all(index),
-            None => {}
-        }
-    }
-
-    fn accept_all(&mut self, index: usize) {
-        for _ in 0..ACCEPT_BATCH {
-            let Some(listener) = self.listeners.get_mut(index) else {
-                return;
-            };
-            let accepted = match &listener.socket {
-                Some(ListenSocket::Tcp(l)) => {
-                    l.accept().map(|(s, a)| (Stream::Tcp(s), Peer::ip(a)))
-                }
-                Some(ListenSocket::Unix(l, _)) => {
-                    l.accept().map(|(s, _)| (Stream::Unix(s), Peer::Unix))
-                }
-                _ => return,
-            };
-            match accepted {
-                Ok((stream, peer)) => {
-                    listener.fd_exhaustion_logged = false;
-                    self.on_accept(index, stream, peer);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if out_of_descriptors(&e) => {
-                    self.pause_listener(index, &e);
-                    return;
-                }
-                // ECONNABORTED and friends concern one would-be connection only.
-                Err(e) => debug!("accept on {}: {e}", listener.info.address),
-            }
-        }
-    }
-
-    /// Out of file descriptors: the pending connection stays in the backlog, so a
-    /// level-triggered listener would wake us forever. Stop watching it for a moment.
-    fn pause_listener(&mut self, index: usize, e: &io::Error) {
-        let Some(listener) = self.listeners.get_mut(index) else {
-            return;
-        };
-        if !listener.fd_exhaustion_logged {
-            error!(
-                "{} {}: {e}; pausing accepts for {} ms at a time until descriptors free up \
-                 (raise `ulimit -n` or lower --max-conns)",
-                listener.info.transport,
-                listener.info.address,
-                EMFILE_PAUSE.as_millis()
-            );
-            listener.fd_exhaustion_logged = true;
-        }
-        listener.paused = true;
-        if let Some(socket) = &listener.socket {
-            let _ = self.poller.modify_with_mode(
-                socket_fd(socket),
-                Event::none(listener_key(index)),
-                PollMode::Level,
-            );
-        }
-        let at = Millis::since(self.shared.started).after(EMFILE_PAUSE);
-        self.timers.push(at, Timer::ResumeListener(index as u32));
-    }
-
-    fn resume_listener(&mut self, index: usize) {
-        if let Some(listener) = self.listeners.get_mut(index) {
-            if let (true, Some(socket)) = (listener.paused, &listener.socket) {
-                listener.paused = false;
-                let _ = self.poller.modify_with_mode(
-                    socket_fd(socket),
-                    Event::readable(listener_key(index)),
-                    PollMode::Level,
-                );
-            }
-        }
-    }
-
-    fn on_accept(&mut self, index: usize, stream: Stream, peer: Peer) {
-        let service = self.listeners[index].info.service;
-        let prepared = match &stream {
-            Stream::Tcp(s) => s.set_nonblocking(true).and_then(|()| s.set_nodelay(true)),
-            Stream::Unix(s) => s.set_nonblocking(true),
-        };
-        if let Err(e) = prepared {
-            debug!("dropping new connection from {peer}: {e}");
-            return;
-        }
-        if self.conns.len() >= self.limits.max_conns {
-            refuse_busy(stream, service, self.limits.max_conns);
-            debug!("refused {peer}: at --max-conns {}", self.limits.max_conns);
-            return;
-        }
-        self.shared.conns_total += 1;
-        self.shared.conns_active += 1;
-        let id = self.next_conn_id;
-        self.next_conn_id += 1;
-        let now = self.shared.now;
-        let session = StreamSession::new(service, &self.shared, now);
-        // Listener indexes are small: the command line names each listener.
-        let conn = Conn::new(stream, peer, id, index as u16, session, now);
-        let slot = self.conns.insert(conn);
-        let Some(conn) = self.conns.get_mut(slot) else {
-            return;
-        };
-        if let Err(e) = register(&self.poller, &conn.stream, slot, (true, false)) {
-            error!("cannot watch connection from {}: {e}", conn.peer);
-            self.conns.remove(slot);
-            self.shared.conns_active -= 1;
-            return;
-        }
-        if trace::any() {
-            self.trace_context(slot);
-            let info = &self.listeners[index].info;
-            if let Some(conn) = self.conns.get(slot) {
-                crate::trace!(
-                    Layer::Loop,
-                    "accept fd={} on {} {} ({service}){}",
-                    conn.stream.as_fd().as_raw_fd(),
-                    info.transport,
-                    info.address,
-                    if matches!(conn.stream, Stream::Tcp(_)) {
-                        ", TCP_NODELAY on, non-blocking"
-                    } else {
-                        ", non-blocking"
-                    }
-                );
-            }
-        }
-        let Some(conn) = self.conns.get_mut(slot) else {
-            return;
-        };
-        let info = &self.listeners[index].info;
-        match conn.peer.addr() {
-            Some(addr) => debug!("#{id} open {} {addr} ({service})", info.transport),
-            None => debug!("#{id} open unix {} ({service})", info.address),
-        }
-        let after = conn.session.on_open(&mut self.shared, &mut self.scratch);
-        self.deliver(slot, after);
     }
 
     fn on_conn(&mut self, slot: usize, readable: bool, writable: bool, hangup: bool) {
@@ -745,55 +596,6 @@ impl Server {
         );
     }
 
-    fn on_datagrams(&mut self, index: usize) {
-        let Some(listener) = self.listeners.get(index) else {
-            return;
-        };
-        let service = listener.info.service;
-        let Some(ListenSocket::Udp(socket)) = &listener.socket else {
-            return;
-        };
-        for _ in 0..DATAGRAM_BATCH {
-            let (n, peer) = match socket.recv_from(&mut self.read_buf) {
-                Ok(got) => got,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) => {
-                    debug!("udp {}: {e}", listener.info.address);
-                    return;
-                }
-            };
-            self.shared.bytes_in += n as u64;
-            if trace::any() {
-                trace::set_context(format_args!("udp {}", listener.info.address));
-                crate::trace!(
-                    Layer::Udp,
-                    "datagram from {peer}: {n} bytes {}",
-                    Preview(&self.read_buf[..n])
-                );
-            }
-            service::on_datagram(
-                service,
-                &self.read_buf[..n],
-                &mut self.shared,
-                &mut self.scratch,
-            );
-            match socket.send_to(&self.scratch, peer) {
-                Ok(sent) => {
-                    self.shared.bytes_out += sent as u64;
-                    crate::trace!(
-                        Layer::Udp,
-                        "datagram to {peer}: {sent} bytes {}",
-                        Preview(&self.scratch)
-                    );
-                }
-                // UDP may drop: a full send buffer loses this reply, like the network could.
-                Err(e) => debug!("udp reply to {peer} dropped: {e}"),
-            }
-            self.scratch.clear();
-        }
-    }
-
     /// Tags the trace events that follow with this connection: `#3 tcp 127.0.0.1:5000`.
     fn trace_context(&self, slot: usize) {
         if let Some(conn) = self.conns.get(slot) {
@@ -826,21 +628,6 @@ fn socket_fd(socket: &ListenSocket) -> std::os::fd::BorrowedFd<'_> {
         ListenSocket::Udp(s) => s.as_fd(),
         ListenSocket::Unix(l, _) => l.as_fd(),
     }
-}
-
-fn out_of_descriptors(e: &io::Error) -> bool {
-    // EMFILE (24): this process is at its limit; ENFILE (23): the whole system is.
-    // ENOBUFS/ENOMEM: the kernel is short of memory for sockets; same remedy.
-    matches!(e.raw_os_error(), Some(23 | 24 | 105 | 12))
-}
-
-/// Over `--max-conns`: tell the client why (in its service's protocol) and hang up.
-fn refuse_busy(mut stream: Stream, service: Service, max_conns: usize) {
-    let reply = service::busy_reply(service, max_conns);
-    if !reply.is_empty() {
-        let _ = stream.write(&reply);
-    }
-    stream.shutdown_write();
 }
 
 /// How much output a session may produce now: what is left under the connection's
