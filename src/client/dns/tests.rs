@@ -1,6 +1,7 @@
 //! Tests of `client::dns`: unit tests with known vectors and property tests.
 
 use super::*;
+use crate::proto::dns::Flags;
 
 #[test]
 fn durations() {
