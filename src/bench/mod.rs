@@ -662,8 +662,8 @@ fn json_string(text: &str) -> String {
     s
 }
 
-/// One poll: clears `events`, waits at most `timeout`; an interrupted wait (a signal
-/// arrived) is not an error, the caller's loop just goes round again.
+/// One poll, waiting at most `timeout` (a signal arriving just ends it early), with
+/// the error in the generator's words.
 fn wait(
     poller: &polling::Poller,
     events: &mut Events,
@@ -671,7 +671,6 @@ fn wait(
 ) -> Result<(), String> {
     match poll::wait(poller, events, Some(timeout)) {
         Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(()),
         Err(e) => Err(format!("poller: {e}")),
     }
 }

@@ -274,11 +274,7 @@ pub fn open_all(
         if in_progress == 0 {
             continue;
         }
-        match crate::runtime::poll::wait(poller, &mut events, Some(Duration::from_millis(50))) {
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(format!("poller: {e}")),
-        }
+        super::wait(poller, &mut events, Duration::from_millis(50))?;
         for ev in events.iter() {
             if ev.key == super::SIGNAL_KEY {
                 stop.on_signal();

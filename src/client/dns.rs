@@ -265,7 +265,6 @@ impl Exchange {
             let wait = self.next_deadline().saturating_duration_since(now);
             match poll::wait(&self.poller, &mut events, Some(wait)) {
                 Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     let server = self.server;
                     self.fail_waiting(|_| {

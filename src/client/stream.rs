@@ -111,11 +111,7 @@ pub fn run(mut sock: Stream, opts: StreamOptions) -> Result<(), ClientError> {
                 _ => None,
             }
         };
-        match poll::wait(&poller, &mut events, timeout) {
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(io_err(e)),
-        }
+        poll::wait(&poller, &mut events, timeout).map_err(io_err)?;
         let mut stdin_ready = want_stdin && input.always_ready();
         for ev in events.iter() {
             match ev.key {

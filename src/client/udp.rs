@@ -80,11 +80,7 @@ pub fn run(sock: UdpSocket, opts: UdpOptions) -> Result<(), ClientError> {
         } else {
             state.deadline.map(|d| d.saturating_duration_since(now))
         };
-        match poll::wait(&poller, &mut events, timeout) {
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(io_err(e)),
-        }
+        poll::wait(&poller, &mut events, timeout).map_err(io_err)?;
         let mut stdin_ready = want_stdin && input.always_ready();
         for ev in events.iter() {
             match ev.key {

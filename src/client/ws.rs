@@ -391,11 +391,8 @@ impl Loop {
             }
             self.update_interest()?;
             let timeout = self.timeout();
-            match poll::wait(&self.poller, &mut events, timeout) {
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(ClientError::io("poller", e)),
-            }
+            poll::wait(&self.poller, &mut events, timeout)
+                .map_err(|e| ClientError::io("poller", e))?;
             let mut stdin_ready = self.input.always_ready() && self.wants_stdin();
             for ev in events.iter() {
                 match ev.key {

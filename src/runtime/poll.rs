@@ -111,8 +111,9 @@ impl Events {
 }
 
 /// Waits until a registered source is ready or `timeout` passes, replacing what
-/// `events` held. An interrupted wait (a signal arrived) returns
-/// `ErrorKind::Interrupted` with no events.
+/// `events` held. An interrupted wait (a signal arrived) is not an error: it returns
+/// with no events, and the caller's loop goes round (every loop here reads the clock
+/// for its deadlines, so an early return is harmless).
 ///
 /// On Linux this is one `epoll_wait` on the poller's epoll descriptor. polling's own
 /// `wait` costs four more system calls per call (it re-arms a timerfd for
@@ -127,8 +128,10 @@ pub fn wait(poller: &Poller, events: &mut Events, timeout: Option<Duration>) -> 
     // A timeout too large for a timespec is as good as none.
     let timeout = timeout.and_then(|t| Timespec::try_from(t).ok());
     let spare = rustix::buffer::spare_capacity(&mut events.list);
-    epoll::wait(poller, spare, timeout.as_ref())?;
-    Ok(events.list.len())
+    match epoll::wait(poller, spare, timeout.as_ref()) {
+        Ok(_) | Err(rustix::io::Errno::INTR) => Ok(events.list.len()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Waits until a registered source is ready or `timeout` passes (see the Linux
@@ -136,5 +139,8 @@ pub fn wait(poller: &Poller, events: &mut Events, timeout: Option<Duration>) -> 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 pub fn wait(poller: &Poller, events: &mut Events, timeout: Option<Duration>) -> io::Result<usize> {
     events.list.clear();
-    poller.wait(&mut events.list, timeout)
+    match poller.wait(&mut events.list, timeout) {
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(0),
+        other => other,
+    }
 }

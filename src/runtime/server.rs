@@ -204,11 +204,7 @@ impl Server {
             let waited = poll::wait(&self.poller, &mut events, timeout);
             // One clock read per turn: every event of this turn happened "now".
             self.shared.now = Millis::since(self.shared.started);
-            match waited {
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
+            waited?;
             for event in events.iter() {
                 match event.key {
                     SIGNAL_KEY => self.on_signal(),
