@@ -12,6 +12,7 @@
 //! what they parsed (frame headers, payload pieces, request heads); the printing
 //! happens here, outside `proto/`.
 
+use crate::proto::ws::codes::close_code_name;
 use crate::proto::ws::frame::{FrameHeader, Opcode};
 use crate::proto::ws::session::Event;
 use std::cell::RefCell;
@@ -224,7 +225,7 @@ impl fmt::Display for Header<'_> {
             u8::from(h.fin),
             h.rsv,
             h.opcode.as_u8(),
-            opcode_name(h.opcode),
+            h.opcode.name(),
             u8::from(h.mask.is_some())
         )?;
         if let Some(key) = h.mask {
@@ -238,44 +239,9 @@ impl fmt::Display for Header<'_> {
     }
 }
 
-pub fn opcode_name(op: Opcode) -> &'static str {
-    match op {
-        Opcode::Continuation => "continuation",
-        Opcode::Text => "text",
-        Opcode::Binary => "binary",
-        Opcode::Close => "close",
-        Opcode::Ping => "ping",
-        Opcode::Pong => "pong",
-    }
-}
-
-/// The RFC 6455 §7.4.1 names of the close codes.
-pub fn close_code_name(code: u16) -> &'static str {
-    match code {
-        1000 => "normal closure",
-        1001 => "going away",
-        1002 => "protocol error",
-        1003 => "unsupported data",
-        1005 => "no status received",
-        1006 => "abnormal closure",
-        1007 => "invalid frame payload data",
-        1008 => "policy violation",
-        1009 => "message too big",
-        1010 => "mandatory extension",
-        1011 => "internal error",
-        1012 => "service restart",
-        1013 => "try again later",
-        1014 => "bad gateway",
-        1015 => "TLS handshake",
-        3000..=3999 => "registered by a library or framework",
-        4000..=4999 => "private use",
-        _ => "unknown",
-    }
-}
-
 /// Traces every whole frame in `bytes` (frames we are about to send), field by field.
 pub fn sent_frames(bytes: &[u8]) {
-    use crate::proto::http::Parsed;
+    use crate::proto::Parsed;
     use crate::proto::ws::frame::parse_frame;
     let mut rest = bytes;
     while let Ok(Parsed::Complete { value, consumed }) = parse_frame(rest) {

@@ -17,8 +17,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use sockloop::proto::Parsed;
 use sockloop::proto::dns::{self, Name, RType};
-use sockloop::proto::http::Parsed;
 
 fn check_message(bytes: &[u8]) {
     let Ok(m) = dns::parse(bytes) else {

@@ -22,8 +22,9 @@
 
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
+use sockloop::proto::Parsed;
 use sockloop::proto::http::{
-    HttpError, Limits, Parsed, RequestHead, ResponseHead, is_token, parse_request, parse_response,
+    HttpError, Limits, RequestHead, ResponseHead, is_token, parse_request, parse_response,
     reason_phrase, write_request, write_response,
 };
 use sockloop::proto::ws::handshake::{

@@ -16,7 +16,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sockloop::proto::http::Parsed;
+use sockloop::proto::Parsed;
 use sockloop::proto::ws::frame::{
     FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, apply_mask, parse_frame, parse_header,
     write_frame, write_header,

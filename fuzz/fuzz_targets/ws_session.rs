@@ -27,12 +27,13 @@
 
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use sockloop::proto::http::Parsed;
+use sockloop::proto::Parsed;
+use sockloop::proto::ws::codes::is_valid_close_code;
 use sockloop::proto::ws::frame::{
     FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, Opcode, apply_mask, parse_frame, write_frame,
 };
 use sockloop::proto::ws::session::{
-    Event, Handler, Limits, MessageKind, Role, Session, SessionError, is_valid_close_code,
+    Event, Handler, Limits, MessageKind, Role, Session, SessionError,
 };
 use sockloop_fuzz::{chunk_ends, draw_sizes, merge_cuts};
 

@@ -4,7 +4,8 @@
 //! poller, a bounded number of connections in flight at a time.
 
 use super::Stop;
-use crate::proto::http::{self, Parsed};
+use crate::proto::Parsed;
+use crate::proto::http;
 use crate::proto::ws::handshake;
 use crate::runtime::poll::{register, set_interest};
 use base64::Engine;

@@ -9,7 +9,7 @@
 //! else the server sends is an error of the run.
 
 use super::pattern::{Pattern, VARIANTS, pattern};
-use crate::proto::http::Parsed;
+use crate::proto::Parsed;
 use crate::proto::ws::frame::{self, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, Opcode};
 use rand::RngExt;
 

@@ -17,8 +17,8 @@
 //! retries, the timeouts and the switch to TCP; `--trace=udp` adds the datagrams and
 //! `--trace=loop` the TCP connection's connect, reads and writes.
 
+use crate::proto::Parsed;
 use crate::proto::dns::{self, Class, DnsError, Message, Name, Question, RType};
-use crate::proto::http::Parsed;
 use crate::runtime::poll::{self, Events};
 use crate::runtime::poll::{register, set_interest};
 use crate::trace;

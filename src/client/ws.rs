@@ -12,7 +12,9 @@ use super::ClientError;
 use super::connect;
 use super::input::Input;
 use super::stream::Output;
-use crate::proto::http::{self, Parsed};
+use crate::proto::Parsed;
+use crate::proto::http;
+use crate::proto::ws::codes;
 use crate::proto::ws::frame::{self, Opcode};
 use crate::proto::ws::handshake;
 use crate::proto::ws::session::{self, Event, Handler, MessageKind, Role, Session};
@@ -639,7 +641,7 @@ impl Loop {
             Some((code, reason)) => {
                 if self.opts.verbose {
                     let code = code.map_or("no status code".to_string(), |c| {
-                        format!("{c} ({})", trace::close_code_name(c))
+                        format!("{c} ({})", codes::close_code_name(c))
                     });
                     eprintln!(
                         "sockloop: closed by {}: {code}, reason {reason:?}",
@@ -647,9 +649,9 @@ impl Loop {
                     );
                 }
                 match code {
-                    Some(c @ (1002 | 1003 | 1007..=1011)) => Err(ClientError::Failed(format!(
+                    Some(c) if codes::is_error_close_code(*c) => Err(ClientError::Failed(format!(
                         "server closed with {c} ({}){}",
-                        trace::close_code_name(*c),
+                        codes::close_code_name(*c),
                         if reason.is_empty() {
                             String::new()
                         } else {

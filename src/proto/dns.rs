@@ -32,7 +32,7 @@ use std::fmt;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
-use super::http::Parsed;
+use super::Parsed;
 
 /// Length of the fixed header.
 pub const HEADER_LEN: usize = 12;

@@ -17,6 +17,7 @@
 //! - Request targets: origin-form (`/path?q`), asterisk-form (`*`) and absolute-form
 //!   (`http://host/path`). Authority-form is only for CONNECT proxies, which we are not.
 
+use super::Parsed;
 use std::fmt;
 
 /// Bounds on what the parser accepts.
@@ -35,15 +36,6 @@ impl Default for Limits {
             max_headers: 64,
         }
     }
-}
-
-/// Outcome of an incremental parse.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Parsed<T> {
-    /// Not enough bytes yet: keep them and call again with more.
-    Incomplete,
-    /// A whole value; the first `consumed` bytes of the buffer belong to it.
-    Complete { value: T, consumed: usize },
 }
 
 /// A parsed request line and header fields.

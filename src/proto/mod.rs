@@ -12,3 +12,13 @@ pub mod http;
 pub mod line;
 pub mod rfc3339;
 pub mod ws;
+
+/// Outcome of an incremental parse, the one shape every parser here answers with
+/// (HTTP heads, WebSocket frames, DNS over TCP).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Parsed<T> {
+    /// Not enough bytes yet: keep them and call again with more.
+    Incomplete,
+    /// A whole value; the first `consumed` bytes of the buffer belong to it.
+    Complete { value: T, consumed: usize },
+}

@@ -9,7 +9,8 @@
 
 #![allow(dead_code)]
 
-use sockloop::proto::http::{self, Limits, Parsed, ResponseHead};
+use sockloop::proto::Parsed;
+use sockloop::proto::http::{self, Limits, ResponseHead};
 use sockloop::proto::ws::frame::{self, Opcode};
 use sockloop::proto::ws::handshake;
 use std::io::{self, Read, Write};

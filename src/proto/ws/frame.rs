@@ -19,54 +19,14 @@
 
 use std::fmt;
 
-use super::super::http::Parsed;
+use super::super::Parsed;
+pub use super::codes::Opcode;
 
 /// Longest possible header: 2 + 8 (64-bit length) + 4 (masking key).
 pub const MAX_HEADER_LEN: usize = 14;
 
 /// Largest payload a control frame may carry (§5.5).
 pub const MAX_CONTROL_PAYLOAD: usize = 125;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Opcode {
-    Continuation,
-    Text,
-    Binary,
-    Close,
-    Ping,
-    Pong,
-}
-
-impl Opcode {
-    /// `None` for the reserved opcodes 3–7 and 0xB–0xF (§5.2).
-    pub fn from_u8(n: u8) -> Option<Opcode> {
-        match n {
-            0x0 => Some(Opcode::Continuation),
-            0x1 => Some(Opcode::Text),
-            0x2 => Some(Opcode::Binary),
-            0x8 => Some(Opcode::Close),
-            0x9 => Some(Opcode::Ping),
-            0xa => Some(Opcode::Pong),
-            _ => None,
-        }
-    }
-
-    pub fn as_u8(self) -> u8 {
-        match self {
-            Opcode::Continuation => 0x0,
-            Opcode::Text => 0x1,
-            Opcode::Binary => 0x2,
-            Opcode::Close => 0x8,
-            Opcode::Ping => 0x9,
-            Opcode::Pong => 0xa,
-        }
-    }
-
-    /// Control frames (opcode high bit set) carry no message data (§5.5).
-    pub fn is_control(self) -> bool {
-        self.as_u8() & 0x8 != 0
-    }
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FrameHeader {

@@ -285,7 +285,8 @@ fn values<'a>(headers: &'a [(String, String)], name: &'a str) -> impl Iterator<I
 #[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::proto::http::{Limits, Parsed, parse_request, parse_response};
+    use crate::proto::Parsed;
+    use crate::proto::http::{Limits, parse_request, parse_response};
 
     const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
     const ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";

@@ -1,5 +1,6 @@
 //! WebSocket (RFC 6455): opening handshake, frames, UTF-8 validation, sessions.
 
+pub mod codes;
 pub mod frame;
 pub mod handshake;
 pub mod session;

@@ -23,7 +23,8 @@
 
 use std::fmt;
 
-use super::super::http::Parsed;
+use super::super::Parsed;
+use super::codes::is_valid_close_code;
 use super::frame::{self, FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, Opcode};
 use super::utf8::Utf8Validator;
 use message_buf::MessageBuf;
@@ -137,13 +138,6 @@ impl From<frame::FrameError> for SessionError {
     fn from(e: frame::FrameError) -> Self {
         violation(e.close_code(), e.reason())
     }
-}
-
-/// Whether `code` may appear in a Close frame (§7.4.1, §7.4.2, IANA registry): 1004 is
-/// reserved, 1005, 1006 and 1015 must never be sent, 1016–2999 are for future RFCs, and
-/// 3000–4999 belong to libraries and applications.
-pub fn is_valid_close_code(code: u16) -> bool {
-    matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
 }
 
 pub struct Session {

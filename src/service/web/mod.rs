@@ -15,8 +15,9 @@ mod apps;
 
 use super::Shared;
 use crate::clock::Millis;
+use crate::proto::Parsed;
 use crate::proto::command::After;
-use crate::proto::http::{self, HttpError, Parsed, RequestHead};
+use crate::proto::http::{self, HttpError, RequestHead};
 use crate::proto::ws::handshake;
 use crate::proto::ws::session::{self as ws, Role, Session};
 use crate::trace::{self, Layer};
