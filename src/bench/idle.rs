@@ -12,7 +12,9 @@ use super::open::{self, Target};
 use super::stats::{Histogram, thousands};
 use super::sys::{self, CpuMeter};
 use super::ws::{self, WsRx, WsWire};
-use super::{IdleFigures, Options, Progress, Report, SIGNAL_KEY, Stop};
+use super::{IdleFigures, Options, Progress, Report, Stop};
+use crate::runtime::poll::{self, Interest, Registration};
+use crate::runtime::signals::SIGNAL_KEY;
 use polling::Poller;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
@@ -115,8 +117,8 @@ pub fn run(opts: &Options, target: Target, stop: &mut Stop) -> Result<Report, St
         // Keys were the connection numbers while opening; renumber densely.
         let key = idle.conns.len();
         if key != i {
-            let _ = poller.delete(&c.sock);
-            if let Err(e) = crate::runtime::poll::register(&poller, &c.sock, key, (true, false)) {
+            poll::remove(&poller, &c.sock);
+            if let Err(e) = Registration::add(&poller, &c.sock, key, Interest::READ) {
                 idle.fail(key, &format!("poller: {e}"));
                 continue;
             }
@@ -197,7 +199,7 @@ pub fn run(opts: &Options, target: Target, stop: &mut Stop) -> Result<Report, St
     for c in &mut idle.conns {
         if matches!(c.state, State::Closing { .. }) {
             unclean += 1;
-            let _ = poller.delete(&c.sock);
+            poll::remove(&poller, &c.sock);
             c.state = State::Dead;
         }
     }
@@ -271,7 +273,7 @@ impl Idle<'_> {
         match c.sock.read(&mut self.rbuf) {
             Ok(0) => match c.state {
                 State::Closing { seen: true } => {
-                    let _ = self.poller.delete(&c.sock);
+                    poll::remove(self.poller, &c.sock);
                     c.state = State::Closed;
                     self.closed_clean += 1;
                 }
@@ -349,7 +351,7 @@ impl Idle<'_> {
 
     fn fail(&mut self, i: usize, why: &str) {
         if let Some(c) = self.conns.get_mut(i) {
-            let _ = self.poller.delete(&c.sock);
+            poll::remove(self.poller, &c.sock);
             c.state = State::Dead;
         }
         self.errors += 1;

@@ -24,7 +24,6 @@ pub mod ws;
 
 use crate::client::ClientError;
 use crate::client::connect;
-use crate::runtime::poll::register;
 use crate::runtime::poll::{self, Events};
 use crate::runtime::signals::SignalPipe;
 use polling::Poller;
@@ -33,9 +32,6 @@ use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-
-/// Poller key of the signal pipe (connections use their index).
-pub const SIGNAL_KEY: usize = usize::MAX - 1;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -88,7 +84,7 @@ pub struct Options {
 
 /// Runs the benchmark `opts` describes.
 pub fn run(opts: &Options) -> Result<Report, ClientError> {
-    let mut stop = Stop::install();
+    let mut stop = Stop::new();
     let failed = ClientError::Failed;
     match opts.mode {
         Mode::Ws | Mode::Idle => {
@@ -124,13 +120,11 @@ fn first_addr(target: &str) -> Result<SocketAddr, ClientError> {
         .ok_or_else(|| ClientError::Failed(format!("{target} resolves to no address")))
 }
 
-/// A poller with the signal pipe already in it.
-fn new_poller(stop: &Stop) -> Result<Poller, String> {
+/// A poller with the signal pipe in it: the pipe is made here, with the poller, so
+/// that it is watched from the start.
+fn new_poller(stop: &mut Stop) -> Result<Poller, String> {
     let poller = Poller::new().map_err(|e| format!("poller: {e}"))?;
-    if let Some(s) = &stop.signals {
-        register(&poller, s.source(), SIGNAL_KEY, (true, false))
-            .map_err(|e| format!("poller: {e}"))?;
-    }
+    stop.signals = SignalPipe::watch(&poller).ok();
     Ok(poller)
 }
 
@@ -146,9 +140,9 @@ pub struct Stop {
 }
 
 impl Stop {
-    fn install() -> Stop {
+    fn new() -> Stop {
         Stop {
-            signals: SignalPipe::install().ok(),
+            signals: None,
             requested: false,
         }
     }

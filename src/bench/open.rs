@@ -4,21 +4,16 @@
 //! poller, a bounded number of connections in flight at a time.
 
 use super::Stop;
+use crate::client::connect::{finish_connect, start_connect};
 use crate::proto::Parsed;
-use crate::proto::http;
-use crate::proto::ws::handshake;
-use crate::runtime::poll::{register, set_interest};
-use base64::Engine;
+use crate::proto::ws::handshake::{ClientHandshake, ClientRequest};
+use crate::runtime::poll::{self, Interest, Registration};
+use crate::runtime::signals::SIGNAL_KEY;
 use polling::Poller;
 use rand::RngExt;
-use socket2::{Domain, Protocol, Socket, Type};
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
-
-/// EINPROGRESS on Linux: a non-blocking connect has started. std cannot name it on
-/// stable Rust (ErrorKind::InProgress is unstable), so compare the number.
-const EINPROGRESS: i32 = 115;
 
 /// Where to connect and, for WebSocket, what to ask for.
 #[derive(Clone, Debug)]
@@ -28,10 +23,11 @@ pub struct Target {
     pub ws: Option<(String, String)>,
 }
 
-/// A connection that finished opening; `leftover` is what came after the handshake
-/// response (normally nothing).
+/// A connection that finished opening, watched for reading; `leftover` is what came
+/// after the handshake response (normally nothing).
 pub struct Opened {
     pub sock: TcpStream,
+    pub registration: Registration,
     pub leftover: Vec<u8>,
 }
 
@@ -39,7 +35,7 @@ enum State {
     Connecting,
     /// Sending the request (`written` bytes of it so far), then reading the response.
     Handshake {
-        key: String,
+        handshake: ClientHandshake,
         request: Vec<u8>,
         written: usize,
         response: Vec<u8>,
@@ -48,69 +44,59 @@ enum State {
 
 struct Opening {
     sock: TcpStream,
+    registration: Registration,
     state: State,
     deadline: Instant,
 }
 
 impl Opening {
-    fn start(target: &Target, deadline: Instant) -> io::Result<Opening> {
-        let sock = Socket::new(
-            Domain::for_address(target.addr),
-            Type::STREAM,
-            Some(Protocol::TCP),
-        )?;
-        sock.set_nonblocking(true)?;
-        match sock.connect(&target.addr.into()) {
-            Ok(()) => {}
-            Err(e) if e.raw_os_error() == Some(EINPROGRESS) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) => return Err(e),
-        }
+    fn start(poller: &Poller, key: usize, target: &Target, deadline: Instant) -> io::Result<Self> {
+        let sock = start_connect(target.addr)?;
+        // Writable once the connect is done.
+        let registration = Registration::add(poller, &sock, key, Interest::WRITE)?;
         Ok(Opening {
-            sock: TcpStream::from(sock),
+            sock,
+            registration,
             state: State::Connecting,
             deadline,
         })
     }
 
-    fn interest(&self) -> (bool, bool) {
+    fn interest(&self) -> Interest {
         match &self.state {
-            State::Connecting => (false, true),
+            State::Connecting => Interest::WRITE,
             State::Handshake {
                 request, written, ..
-            } => (*written == request.len(), *written < request.len()),
+            } => Interest::new(*written == request.len(), *written < request.len()),
         }
     }
 
     /// The socket is ready for something: make progress. `Ok(true)`: open.
     fn advance(&mut self, target: &Target, buf: &mut [u8]) -> io::Result<bool> {
         if let State::Connecting = self.state {
-            if let Some(e) = self.sock.take_error()? {
-                return Err(e);
-            }
-            match self.sock.peer_addr() {
-                Ok(_) => {}
-                // Not connected yet (a spurious wakeup).
-                Err(e) if e.kind() == io::ErrorKind::NotConnected => return Ok(false),
-                Err(e) => return Err(e),
+            if !finish_connect(&self.sock)? {
+                return Ok(false);
             }
             self.sock.set_nodelay(true)?;
             let Some((host, path)) = &target.ws else {
                 return Ok(true);
             };
-            let key_bytes: [u8; 16] = rand::rng().random();
-            let key = base64::engine::general_purpose::STANDARD.encode(key_bytes);
             let mut request = Vec::new();
-            handshake::write_client_request(&mut request, host, path, &key, &[], None, &[]);
+            let ask = ClientRequest {
+                host,
+                path,
+                ..ClientRequest::default()
+            };
+            let handshake = ClientHandshake::start(rand::rng().random(), &ask, &mut request);
             self.state = State::Handshake {
-                key,
+                handshake,
                 request,
                 written: 0,
                 response: Vec::new(),
             };
         }
         let State::Handshake {
-            key,
+            handshake,
             request,
             written,
             response,
@@ -139,25 +125,13 @@ impl Opening {
                 Err(e) => return Err(e),
             };
             response.extend_from_slice(&buf[..n]);
-            match http::parse_response(response, &http::Limits::default()) {
+            match handshake.read_response(response) {
                 Ok(Parsed::Incomplete) => {}
-                Ok(Parsed::Complete { value, consumed }) => {
-                    if value.status != 101 {
-                        return Err(io::Error::other(format!(
-                            "the server refused the WebSocket handshake: {} {}",
-                            value.status, value.reason
-                        )));
-                    }
-                    handshake::validate_server_response(&value, key, &[])
-                        .map_err(|e| io::Error::other(format!("bad handshake response: {e}")))?;
+                Ok(Parsed::Complete { consumed, .. }) => {
                     response.drain(..consumed);
                     return Ok(true);
                 }
-                Err(e) => {
-                    return Err(io::Error::other(format!(
-                        "the server did not answer with HTTP: {e}"
-                    )));
-                }
+                Err(e) => return Err(io::Error::other(format!("the server {e}"))),
             }
         }
     }
@@ -169,6 +143,7 @@ impl Opening {
         };
         Opened {
             sock: self.sock,
+            registration: self.registration,
             leftover,
         }
     }
@@ -228,12 +203,8 @@ pub fn open_all(
         while in_progress < batch && started < n {
             let i = started;
             started += 1;
-            match Opening::start(target, Instant::now() + timeout) {
+            match Opening::start(poller, i, target, Instant::now() + timeout) {
                 Ok(o) => {
-                    if let Err(e) = register(poller, &o.sock, i, o.interest()) {
-                        fail(i, e, &mut failed);
-                        continue;
-                    }
                     if let Some(slot) = pending.get_mut(i) {
                         *slot = Some(o);
                     }
@@ -253,7 +224,7 @@ pub fn open_all(
                 let expired = matches!(pending.get(i), Some(Some(o)) if o.deadline <= now);
                 if expired {
                     if let Some(o) = pending.get_mut(i).and_then(Option::take) {
-                        let _ = poller.delete(&o.sock);
+                        poll::remove(poller, &o.sock);
                         in_progress -= 1;
                         let what = match o.state {
                             State::Connecting => "connect",
@@ -277,7 +248,7 @@ pub fn open_all(
         }
         super::wait(poller, &mut events, Duration::from_millis(50))?;
         for ev in events.iter() {
-            if ev.key == super::SIGNAL_KEY {
+            if ev.key == SIGNAL_KEY {
                 stop.on_signal();
                 continue;
             }
@@ -285,36 +256,25 @@ pub fn open_all(
             let Some(Some(o)) = pending.get_mut(i) else {
                 continue;
             };
-            let before = o.interest();
-            match o.advance(target, &mut buf) {
+            let progressed = o.advance(target, &mut buf).and_then(|open| {
+                let wanted = if open { Interest::READ } else { o.interest() };
+                o.registration.set(poller, &o.sock, i, wanted)?;
+                Ok(open)
+            });
+            match progressed {
                 Ok(true) => {
                     let o = pending.get_mut(i).and_then(Option::take);
                     if let Some(o) = o {
                         in_progress -= 1;
-                        if let Err(e) = set_interest(poller, &o.sock, i, (true, false)) {
-                            let _ = poller.delete(&o.sock);
-                            fail(i, e, &mut failed);
-                            continue;
-                        }
                         opened += 1;
                         if let Some(slot) = conns.get_mut(i) {
                             *slot = Some(o.finish());
                         }
                     }
                 }
-                Ok(false) => {
-                    let after = o.interest();
-                    if after != before {
-                        if let Err(e) = set_interest(poller, &o.sock, i, after) {
-                            let _ = poller.delete(&o.sock);
-                            pending.get_mut(i).and_then(Option::take);
-                            in_progress -= 1;
-                            fail(i, e, &mut failed);
-                        }
-                    }
-                }
+                Ok(false) => {}
                 Err(e) => {
-                    let _ = poller.delete(&o.sock);
+                    poll::remove(poller, &o.sock);
                     pending.get_mut(i).and_then(Option::take);
                     in_progress -= 1;
                     fail(i, e, &mut failed);
@@ -327,12 +287,12 @@ pub fn open_all(
     }
     // Whatever is still opening (after an error or Ctrl-C) is given up.
     for o in pending.iter_mut().filter_map(Option::take) {
-        let _ = poller.delete(&o.sock);
+        poll::remove(poller, &o.sock);
     }
     progress(opened, failed);
     if stop.requested() {
         for c in conns.iter_mut().filter_map(Option::take) {
-            let _ = poller.delete(&c.sock);
+            poll::remove(poller, &c.sock);
         }
         return Err("interrupted while opening connections".into());
     }

@@ -14,8 +14,9 @@ use super::stats::Histogram;
 use super::sys::CpuMeter;
 use super::tcp::{LineRx, LineWire};
 use super::ws::{self, WsRx, WsWire};
-use super::{Options, Progress, Report, SIGNAL_KEY, Stop};
-use crate::runtime::poll::set_interest;
+use super::{Options, Progress, Report, Stop};
+use crate::runtime::poll::{self, Interest, Registration};
+use crate::runtime::signals::SIGNAL_KEY;
 use polling::Poller;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -64,8 +65,7 @@ struct Conn {
     phase: Phase,
     out: Vec<u8>,
     out_pos: usize,
-    /// Whether write interest is registered.
-    writing: bool,
+    registration: Registration,
     sent: u64,
     done: u64,
     /// Send time (ns since the start) of message `k`, at `k % depth`.
@@ -125,7 +125,7 @@ pub fn run(opts: &Options, target: Target, wire: Wire, stop: &mut Stop) -> Resul
     )?;
     if opened.failed > 0 {
         for c in opened.conns.iter().flatten() {
-            let _ = poller.delete(&c.sock);
+            poll::remove(&poller, &c.sock);
         }
         progress.finish();
         return Err(format!(
@@ -161,7 +161,7 @@ pub fn run(opts: &Options, target: Target, wire: Wire, stop: &mut Stop) -> Resul
             phase: Phase::Running,
             out: Vec::with_capacity(depth * wire.message(0).len()),
             out_pos: 0,
-            writing: false,
+            registration: c.registration,
             sent: 0,
             done: 0,
             times: vec![0; depth].into_boxed_slice(),
@@ -273,7 +273,7 @@ impl Engine<'_> {
         for c in &mut self.conns {
             if c.live() {
                 self.unclean += 1;
-                let _ = self.poller.delete(&c.sock);
+                poll::remove(self.poller, &c.sock);
                 c.phase = Phase::Dead;
             }
         }
@@ -452,12 +452,9 @@ impl Engine<'_> {
             c.out.clear();
             c.out_pos = 0;
         }
-        let want = c.out_pos < c.out.len();
-        if want != c.writing {
-            c.writing = want;
-            if let Err(e) = set_interest(self.poller, &c.sock, i, (true, want)) {
-                self.end(i, Some(format!("poller: {e}")));
-            }
+        let wanted = Interest::new(true, c.out_pos < c.out.len());
+        if let Err(e) = c.registration.set(self.poller, &c.sock, i, wanted) {
+            self.end(i, Some(format!("poller: {e}")));
         }
     }
 
@@ -470,7 +467,7 @@ impl Engine<'_> {
             return;
         }
         self.live -= 1;
-        let _ = self.poller.delete(&c.sock);
+        poll::remove(self.poller, &c.sock);
         let closing = matches!(c.phase, Phase::Closing { .. });
         c.phase = if error.is_none() {
             Phase::Done

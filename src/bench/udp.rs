@@ -11,8 +11,9 @@
 use super::pattern::{Pattern, pattern};
 use super::stats::Histogram;
 use super::sys::CpuMeter;
-use super::{Options, Progress, Report, SIGNAL_KEY, Stop};
-use crate::runtime::poll::register;
+use super::{Options, Progress, Report, Stop};
+use crate::runtime::poll::{self, Interest, Registration};
+use crate::runtime::signals::SIGNAL_KEY;
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
@@ -95,7 +96,7 @@ pub fn run(opts: &Options, addr: SocketAddr, stop: &mut Stop) -> Result<Report, 
             Ok(sock)
         };
         let sock = setup().map_err(|e| format!("udp socket for {addr}: {e}"))?;
-        register(&poller, &sock, i, (true, false)).map_err(|e| format!("poller: {e}"))?;
+        Registration::add(&poller, &sock, i, Interest::READ).map_err(|e| format!("poller: {e}"))?;
         clients.push(Client {
             sock,
             slots: vec![Slot::default(); opts.depth].into_boxed_slice(),
@@ -192,7 +193,7 @@ pub fn run(opts: &Options, addr: SocketAddr, stop: &mut Stop) -> Result<Report, 
         }
     }
     for c in &r.clients {
-        let _ = poller.delete(&c.sock);
+        poll::remove(&poller, &c.sock);
     }
     let (messages, elapsed) = window;
     if let Some(n) = opts.count {

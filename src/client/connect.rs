@@ -1,4 +1,6 @@
-//! Connecting, with errors that say what to do about them.
+//! Connecting, with errors that say what to do about them: blocking with a timeout
+//! (the interactive clients, which have nothing else to do meanwhile), or started
+//! without waiting and finished in a poll loop (DNS over TCP, the load generator).
 
 use super::ClientError;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
@@ -79,4 +81,43 @@ pub fn unix(path: &Path) -> Result<UnixStream, ClientError> {
             _ => format!("cannot connect to {}: {e}", path.display()),
         })),
     }
+}
+
+/// Starts a TCP connect to `addr` without waiting for it: the stream is non-blocking,
+/// the kernel goes on connecting, and the poller reports the stream writable once it
+/// is done; [`finish_connect`] then says how it went.
+pub fn start_connect(addr: SocketAddr) -> io::Result<TcpStream> {
+    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    sock.set_nonblocking(true)?;
+    match sock.connect(&addr.into()) {
+        Ok(()) => {}
+        Err(e) if in_progress(&e) || e.kind() == io::ErrorKind::WouldBlock => {}
+        Err(e) => return Err(e),
+    }
+    Ok(TcpStream::from(sock))
+}
+
+/// After the poller reported a stream from [`start_connect`] writable (or in error):
+/// `Ok(true)` connected, `Ok(false)` not yet (a spurious wake-up: wait again), or the
+/// reason it failed (refused, unreachable, ...).
+pub fn finish_connect(stream: &TcpStream) -> io::Result<bool> {
+    if let Some(e) = stream.take_error()? {
+        return Err(e);
+    }
+    match stream.peer_addr() {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// EINPROGRESS: a non-blocking connect has started. std cannot name it on stable Rust
+/// (`ErrorKind::InProgress` is unstable), so the number is compared.
+fn in_progress(e: &io::Error) -> bool {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let einprogress = rustix::io::Errno::INPROGRESS.raw_os_error();
+    // The BSDs and macOS.
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let einprogress = 36;
+    e.raw_os_error() == Some(einprogress)
 }

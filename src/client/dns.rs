@@ -17,10 +17,10 @@
 //! retries, the timeouts and the switch to TCP; `--trace=udp` adds the datagrams and
 //! `--trace=loop` the TCP connection's connect, reads and writes.
 
+use crate::client::connect::{finish_connect, start_connect};
 use crate::proto::Parsed;
 use crate::proto::dns::{self, Class, DnsError, Message, Name, Question, RType};
-use crate::runtime::poll::{self, Events};
-use crate::runtime::poll::{register, set_interest};
+use crate::runtime::poll::{self, Events, Interest, Registration};
 use crate::trace;
 use crate::trace::{Layer, Preview};
 use polling::Poller;
@@ -39,11 +39,6 @@ const RECV_BUF: usize = 65_535;
 
 const UDP_KEY: usize = 0;
 const TCP_KEY: usize = 1;
-
-#[cfg(target_os = "linux")]
-const EINPROGRESS: i32 = 115;
-#[cfg(not(target_os = "linux"))]
-const EINPROGRESS: i32 = 36;
 
 // ---------------------------------------------------------------------------------
 // Errors
@@ -159,8 +154,7 @@ struct TcpConn {
     written: usize,
     input: Vec<u8>,
     deadline: Instant,
-    /// Whether the poller is watching for writability.
-    want_write: bool,
+    registration: Registration,
 }
 
 /// One exchange with one server: the poller owns the sockets' registrations, and every
@@ -211,7 +205,8 @@ impl Exchange {
             .connect(&SockAddr::from(server))
             .map_err(io_err("send to"))?;
         let udp: UdpSocket = socket.into();
-        register(&poller, &udp, UDP_KEY, (true, false)).map_err(io_err("watch the socket of"))?;
+        Registration::add(&poller, &udp, UDP_KEY, Interest::READ)
+            .map_err(io_err("watch the socket of"))?;
         trace!(
             Layer::Loop,
             "udp socket fd={} connected to {server} (ICMP errors come back as ECONNREFUSED)",
@@ -288,7 +283,7 @@ impl Exchange {
             }
         }
         self.finish_tcp();
-        let _ = self.poller.delete(&self.udp);
+        poll::remove(&self.poller, &self.udp);
         std::mem::take(&mut self.queries)
             .into_iter()
             .map(|q| match q.state {
@@ -542,10 +537,9 @@ impl Exchange {
         if let Some(tcp) = &mut self.tcp {
             // A query is far below 65535 bytes, so framing cannot fail.
             let _ = dns::frame_tcp(query, &mut tcp.out);
-            if !tcp.want_write {
-                tcp.want_write = true;
-                let _ = set_interest(&self.poller, &tcp.stream, TCP_KEY, (true, true));
-            }
+            let _ = tcp
+                .registration
+                .set(&self.poller, &tcp.stream, TCP_KEY, Interest::BOTH);
         }
     }
 
@@ -553,15 +547,8 @@ impl Exchange {
         let server = self.server;
         let io_err = |what| move |e| QueryError::Io(server, what, e);
         self.note(format_args!("connecting to {server} over TCP"));
-        let socket = Socket::new(domain_of(&server), Type::STREAM, Some(Protocol::TCP))
-            .map_err(io_err("open a TCP socket to"))?;
-        socket
-            .set_nonblocking(true)
-            .map_err(io_err("set up a TCP socket to"))?;
-        let at_once = match socket.connect(&SockAddr::from(server)) {
-            Ok(()) => true,
-            Err(e) if e.raw_os_error() == Some(EINPROGRESS) => false,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
+        let stream = match start_connect(server) {
+            Ok(stream) => stream,
             Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
                 trace!(Layer::Loop, "tcp connect to {server}: refused");
                 return Err(QueryError::Refused(server, Transport::Tcp));
@@ -571,18 +558,12 @@ impl Exchange {
                 return Err(io_err("connect to")(e));
             }
         };
-        let stream: TcpStream = socket.into();
-        register(&self.poller, &stream, TCP_KEY, (true, true))
+        let registration = Registration::add(&self.poller, &stream, TCP_KEY, Interest::BOTH)
             .map_err(io_err("watch the TCP connection to"))?;
         trace!(
             Layer::Loop,
-            "tcp connect to {server}, fd={}: {}",
+            "tcp connect to {server}, fd={}: in progress (non-blocking); writable means it is done",
             stream.as_fd().as_raw_fd(),
-            if at_once {
-                "done at once"
-            } else {
-                "in progress (non-blocking); writable means it is done"
-            }
         );
         Ok(TcpConn {
             stream,
@@ -591,7 +572,7 @@ impl Exchange {
             written: 0,
             input: Vec::new(),
             deadline: Instant::now() + self.timeout,
-            want_write: true,
+            registration,
         })
     }
 
@@ -607,7 +588,7 @@ impl Exchange {
 
     fn finish_tcp(&mut self) {
         if let Some(tcp) = self.tcp.take() {
-            let _ = self.poller.delete(&tcp.stream);
+            poll::remove(&self.poller, &tcp.stream);
             trace!(Layer::Loop, "tcp closed");
         }
     }
@@ -616,20 +597,17 @@ impl Exchange {
         let server = self.server;
         let Some(tcp) = &mut self.tcp else { return };
         if !tcp.connected {
-            match tcp.stream.take_error() {
-                Ok(None) => match tcp.stream.peer_addr() {
-                    Ok(_) => {
-                        tcp.connected = true;
-                        trace!(Layer::Loop, "tcp connected to {server}");
-                        if self.verbose {
-                            eprintln!("sockloop lookup: connected to {server} over TCP");
-                        }
+            match finish_connect(&tcp.stream) {
+                Ok(true) => {
+                    tcp.connected = true;
+                    trace!(Layer::Loop, "tcp connected to {server}");
+                    if self.verbose {
+                        eprintln!("sockloop lookup: connected to {server} over TCP");
                     }
-                    // Not connected yet (a spurious wake-up): wait for the next one.
-                    Err(e) if e.kind() == io::ErrorKind::NotConnected => return,
-                    Err(e) => return self.tcp_error(e),
-                },
-                Ok(Some(e)) | Err(e) => return self.tcp_error(e),
+                }
+                // Not connected yet (a spurious wake-up): wait for the next one.
+                Ok(false) => return,
+                Err(e) => return self.tcp_error(e),
             }
         }
         let Some(tcp) = &mut self.tcp else { return };
@@ -647,11 +625,12 @@ impl Exchange {
                     Err(e) => return self.tcp_error(e),
                 }
             }
-            if tcp.written == tcp.out.len() && tcp.want_write {
+            if tcp.written == tcp.out.len() {
                 tcp.out.clear();
                 tcp.written = 0;
-                tcp.want_write = false;
-                let _ = set_interest(&self.poller, &tcp.stream, TCP_KEY, (true, false));
+                let _ = tcp
+                    .registration
+                    .set(&self.poller, &tcp.stream, TCP_KEY, Interest::READ);
             }
         }
         if readable {

@@ -6,25 +6,30 @@
 //! mode (that flag would be shared with the shell that owns the terminal); a read
 //! after the poller says readable returns what is there without waiting.
 
+use crate::runtime::poll::{self, Interest, Registration};
+use polling::Poller;
 use std::io::{self, Read};
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::AsFd;
+
+/// The poller key of standard input in every client loop.
+pub const STDIN_KEY: usize = 0;
 
 pub struct Input {
     stdin: io::Stdin,
-    /// True when the poller watches stdin; false when it is read directly.
-    polled: bool,
+    /// `Some` while the poller watches stdin; `None` when it is read directly.
+    registration: Option<Registration>,
     pub open: bool,
 }
 
 impl Input {
-    /// Registers stdin with `poller` under `key` if epoll accepts it.
-    pub fn open(poller: &polling::Poller, key: usize) -> Input {
+    /// Registers stdin with `poller` under [`STDIN_KEY`] if epoll accepts it.
+    pub fn open(poller: &Poller) -> Input {
         let stdin = io::stdin();
-        let polled =
-            crate::runtime::poll::register(poller, &stdin.as_fd(), key, (true, false)).is_ok();
+        let registration =
+            Registration::add(poller, &stdin.as_fd(), STDIN_KEY, Interest::READ).ok();
         Input {
             stdin,
-            polled,
+            registration,
             open: true,
         }
     }
@@ -33,22 +38,34 @@ impl Input {
     pub fn closed() -> Input {
         Input {
             stdin: io::stdin(),
-            polled: false,
+            registration: None,
             open: false,
         }
     }
 
     /// True for a regular file or device: the loop must not wait for it.
     pub fn always_ready(&self) -> bool {
-        self.open && !self.polled
+        self.open && self.registration.is_none()
     }
 
     pub fn is_polled(&self) -> bool {
-        self.polled
+        self.registration.is_some()
     }
 
-    pub fn fd(&self) -> BorrowedFd<'_> {
-        self.stdin.as_fd()
+    /// Whether the loop wants input now (backpressure, one request at a time): a
+    /// watched stdin is watched only then.
+    pub fn want(&mut self, poller: &Poller, wanted: bool) -> io::Result<()> {
+        let interest = Interest::new(wanted, false);
+        match &mut self.registration {
+            Some(r) => r.set(poller, &self.stdin.as_fd(), STDIN_KEY, interest),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether input the loop wants can be read without waiting for the poller (a
+    /// regular file): then the loop's wait must not sleep.
+    pub fn ready_now(&self, wanted: bool) -> bool {
+        wanted && self.always_ready()
     }
 
     /// Reads what is available; `Ok(0)` is end of input (and closes it).
@@ -70,10 +87,9 @@ impl Input {
     }
 
     /// Stops watching stdin.
-    pub fn close(&mut self, poller: &polling::Poller) {
-        if self.polled {
-            let _ = poller.delete(self.stdin.as_fd());
-            self.polled = false;
+    pub fn close(&mut self, poller: &Poller) {
+        if self.registration.take().is_some() {
+            poll::remove(poller, &self.stdin.as_fd());
         }
         self.open = false;
     }

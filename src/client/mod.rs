@@ -25,13 +25,6 @@ pub enum ClientError {
 }
 
 impl ClientError {
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            ClientError::Usage(_) => crate::cmd::exit::USAGE,
-            ClientError::Failed(_) => crate::cmd::exit::FAILURE,
-        }
-    }
-
     pub fn io(what: &str, e: io::Error) -> ClientError {
         ClientError::Failed(format!("{what}: {e}"))
     }

@@ -6,11 +6,10 @@
 //! interactive style; `-e` sends one message and prints the answer.
 
 use super::ClientError;
-use super::input::Input;
+use super::input::{Input, STDIN_KEY};
 use crate::proto::line::StopDetector;
 use crate::runtime::conn::Stream;
-use crate::runtime::poll::{self, Events};
-use crate::runtime::poll::{register, set_interest};
+use crate::runtime::poll::{self, Events, Interest, Registration};
 use crate::trace;
 use crate::trace::Layer;
 use polling::Poller;
@@ -19,7 +18,6 @@ use std::os::fd::AsFd;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-const STDIN: usize = 0;
 const SOCKET: usize = 1;
 /// Stop reading stdin while this much is waiting to be sent (backpressure).
 const MAX_QUEUED: usize = 256 * 1024;
@@ -45,10 +43,10 @@ pub fn run(mut sock: Stream, opts: StreamOptions) -> Result<(), ClientError> {
     set_nonblocking(&sock).map_err(|e| ClientError::io("socket", e))?;
     let poller = Poller::new().map_err(io_err)?;
     let mut to_sock: Vec<u8> = opts.send.clone().unwrap_or_default();
-    register(&poller, &sock, SOCKET, (true, !to_sock.is_empty())).map_err(io_err)?;
+    let mut socket = Registration::add(&poller, &sock, SOCKET, Interest::READ).map_err(io_err)?;
     let mut input = match opts.send {
         Some(_) => Input::closed(),
-        None => Input::open(&poller, STDIN),
+        None => Input::open(&poller),
     };
     let mut prompt = opts.prompt.then(Prompt::default);
     if let Some(p) = &prompt {
@@ -57,7 +55,6 @@ pub fn run(mut sock: Stream, opts: StreamOptions) -> Result<(), ClientError> {
     let mut out = Output::default();
     let mut events = Events::new();
     let mut buf = vec![0u8; 64 * 1024];
-    let mut interest = ((true, !to_sock.is_empty()), (input.is_polled(), false));
     let mut write_shut = false;
     let mut last_data = Instant::now();
     if trace::any() {
@@ -85,34 +82,29 @@ pub fn run(mut sock: Stream, opts: StreamOptions) -> Result<(), ClientError> {
             last_data = Instant::now();
         }
         let want_stdin = input.open && to_sock.len() < MAX_QUEUED;
-        let wanted = (
-            (true, !to_sock.is_empty()),
-            (want_stdin && input.is_polled(), false),
-        );
-        if wanted.0 != interest.0 {
-            set_interest(&poller, &sock, SOCKET, wanted.0).map_err(io_err)?;
+        socket
+            .set(
+                &poller,
+                &sock,
+                SOCKET,
+                Interest::new(true, !to_sock.is_empty()),
+            )
+            .map_err(io_err)?;
+        input.want(&poller, want_stdin).map_err(io_err)?;
+        let now = Instant::now();
+        // Once we have nothing more to send, the server's silence ends the client.
+        let quiet_until = opts.silence.filter(|_| !input.open).map(|d| last_data + d);
+        if quiet_until.is_some_and(|at| at <= now) {
+            out.flush();
+            return Ok(());
         }
-        if input.is_polled() && wanted.1 != interest.1 {
-            set_interest(&poller, &input.fd(), STDIN, wanted.1).map_err(io_err)?;
-        }
-        interest = wanted;
-        let timeout = if want_stdin && input.always_ready() {
+        let timeout = if input.ready_now(want_stdin) {
             Some(Duration::ZERO)
         } else {
-            match (opts.silence, input.open) {
-                (Some(quiet), false) => {
-                    let left = (last_data + quiet).saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        out.flush();
-                        return Ok(());
-                    }
-                    Some(left)
-                }
-                _ => None,
-            }
+            poll::timeout_until(quiet_until, now)
         };
         poll::wait(&poller, &mut events, timeout).map_err(io_err)?;
-        let mut stdin_ready = want_stdin && input.always_ready();
+        let mut stdin_ready = input.ready_now(want_stdin);
         for ev in events.iter() {
             match ev.key {
                 SOCKET => {
@@ -139,7 +131,7 @@ pub fn run(mut sock: Stream, opts: StreamOptions) -> Result<(), ClientError> {
                             if opts.verbose {
                                 eprintln!("sockloop: {} closed the connection", opts.peer);
                             }
-                            let _ = poller.delete(sock.as_fd());
+                            poll::remove(&poller, &sock);
                             input.close(&poller);
                             return Ok(());
                         }
@@ -158,7 +150,7 @@ pub fn run(mut sock: Stream, opts: StreamOptions) -> Result<(), ClientError> {
                         out.flush();
                     }
                 }
-                STDIN => stdin_ready = true,
+                STDIN_KEY => stdin_ready = true,
                 _ => {}
             }
         }

@@ -5,10 +5,9 @@
 //! as what it is.
 
 use super::ClientError;
-use super::input::Input;
+use super::input::{Input, STDIN_KEY};
 use super::stream::Output;
-use crate::runtime::poll::{self, Events};
-use crate::runtime::poll::{register, set_interest};
+use crate::runtime::poll::{self, Events, Interest, Registration};
 use crate::trace;
 use crate::trace::{Layer, Preview};
 use polling::Poller;
@@ -16,7 +15,6 @@ use std::io;
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
-const STDIN: usize = 0;
 const SOCKET: usize = 1;
 
 pub struct UdpOptions {
@@ -37,10 +35,10 @@ pub fn run(sock: UdpSocket, opts: UdpOptions) -> Result<(), ClientError> {
     sock.set_nonblocking(true)
         .map_err(|e| ClientError::io("socket", e))?;
     let poller = Poller::new().map_err(io_err)?;
-    register(&poller, &sock, SOCKET, (true, false)).map_err(io_err)?;
+    Registration::add(&poller, &sock, SOCKET, Interest::READ).map_err(io_err)?;
     let mut input = match opts.send {
         Some(_) => Input::closed(),
-        None => Input::open(&poller, STDIN),
+        None => Input::open(&poller),
     };
     if trace::any() {
         trace::set_context(format_args!("udp {}", opts.peer));
@@ -62,7 +60,6 @@ pub fn run(sock: UdpSocket, opts: UdpOptions) -> Result<(), ClientError> {
     let mut buf = vec![0u8; 65_536];
     let mut partial: Vec<u8> = Vec::new();
     let mut input_ended = false;
-    let mut stdin_watched = input.is_polled();
     loop {
         if !input.open && state.waiting == 0 && (partial.is_empty() || state.stop_sent) {
             state.out.flush();
@@ -70,22 +67,18 @@ pub fn run(sock: UdpSocket, opts: UdpOptions) -> Result<(), ClientError> {
         }
         // One request in flight at a time when prompting, like the classic client.
         let want_stdin = input.open && !(state.opts.prompt && state.waiting > 0);
-        if input.is_polled() && want_stdin != stdin_watched {
-            set_interest(&poller, &input.fd(), STDIN, (want_stdin, false)).map_err(io_err)?;
-            stdin_watched = want_stdin;
-        }
-        let now = Instant::now();
-        let timeout = if want_stdin && input.always_ready() {
+        input.want(&poller, want_stdin).map_err(io_err)?;
+        let timeout = if input.ready_now(want_stdin) {
             Some(Duration::ZERO)
         } else {
-            state.deadline.map(|d| d.saturating_duration_since(now))
+            poll::timeout_until(state.deadline, Instant::now())
         };
         poll::wait(&poller, &mut events, timeout).map_err(io_err)?;
-        let mut stdin_ready = want_stdin && input.always_ready();
+        let mut stdin_ready = input.ready_now(want_stdin);
         for ev in events.iter() {
             match ev.key {
                 SOCKET => state.receive(&mut buf)?,
-                STDIN => stdin_ready = true,
+                STDIN_KEY => stdin_ready = true,
                 _ => {}
             }
         }

@@ -10,29 +10,25 @@
 
 use super::ClientError;
 use super::connect;
-use super::input::Input;
+use super::input::{Input, STDIN_KEY};
 use super::stream::Output;
 use crate::proto::Parsed;
-use crate::proto::http;
+use crate::proto::http::ResponseHead;
 use crate::proto::ws::codes;
 use crate::proto::ws::frame::{self, Opcode};
-use crate::proto::ws::handshake;
+use crate::proto::ws::handshake::{ClientHandshake, ClientHandshakeError, ClientRequest};
 use crate::proto::ws::session::{self, Event, Handler, MessageKind, Role, Session};
-use crate::runtime::poll::{self, Events};
-use crate::runtime::poll::{register, set_interest};
-use crate::runtime::signals::SignalPipe;
+use crate::runtime::poll::{self, Events, Interest, Registration};
+use crate::runtime::signals::{SIGNAL_KEY, SignalPipe};
 use crate::trace;
 use crate::trace::Layer;
-use base64::Engine;
 use polling::Poller;
 use rand::RngExt;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-const STDIN: usize = 0;
 const SOCKET: usize = 1;
-const SIGNAL: usize = 2;
 /// How long we wait for the server's Close after sending ours.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
 /// Stop reading stdin while this much is waiting to be sent.
@@ -142,37 +138,35 @@ fn handshake(
     url: &Url,
     opts: &WsOptions,
 ) -> Result<(Option<String>, Vec<u8>), ClientError> {
-    let key_bytes: [u8; 16] = rand::rng().random();
-    let key = base64::engine::general_purpose::STANDARD.encode(key_bytes);
     let protocols: Vec<&str> = opts.protocols.iter().map(String::as_str).collect();
     let headers: Vec<(&str, &str)> = opts
         .headers
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_str()))
         .collect();
-    let mut request = Vec::new();
-    handshake::write_client_request(
-        &mut request,
-        &url.host,
-        &url.path,
-        &key,
-        &protocols,
-        opts.origin.as_deref(),
-        &headers,
-    );
+    let request = ClientRequest {
+        host: &url.host,
+        path: &url.path,
+        protocols: &protocols,
+        origin: opts.origin.as_deref(),
+        headers: &headers,
+    };
+    let mut bytes = Vec::new();
+    let hs = ClientHandshake::start(rand::rng().random(), &request, &mut bytes);
     let failed = |e: io::Error| ClientError::Failed(format!("handshake with {}: {e}", opts.url));
     sock.set_read_timeout(Some(opts.connect_timeout))
         .map_err(failed)?;
     if trace::any() {
         trace::set_context(format_args!("{}", opts.url));
-        let line = request.split(|&b| b == b'\r').next().unwrap_or_default();
+        let line = bytes.split(|&b| b == b'\r').next().unwrap_or_default();
         trace!(
             Layer::Http,
-            "http < {} (Sec-WebSocket-Key: {key})",
-            String::from_utf8_lossy(line)
+            "http < {} (Sec-WebSocket-Key: {})",
+            String::from_utf8_lossy(line),
+            hs.key()
         );
     }
-    sock.write_all(&request).map_err(failed)?;
+    sock.write_all(&bytes).map_err(failed)?;
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
@@ -200,47 +194,36 @@ fn handshake(
             Err(e) => return Err(failed(e)),
         };
         buf.extend_from_slice(&chunk[..n]);
-        match http::parse_response(&buf, &http::Limits::default()) {
+        match hs.read_response(&buf) {
             Ok(Parsed::Incomplete) => {}
             Ok(Parsed::Complete { value, consumed }) => {
-                trace!(
-                    Layer::Http,
-                    "http > HTTP/1.{} {} {} (Sec-WebSocket-Accept: {})",
-                    value.minor_version,
-                    value.status,
-                    value.reason,
-                    value.header("sec-websocket-accept").unwrap_or("none")
-                );
-                if value.status != 101 {
-                    let body = String::from_utf8_lossy(buf.get(consumed..).unwrap_or_default());
-                    let first = body.lines().next().unwrap_or("").trim();
-                    return Err(ClientError::Failed(format!(
-                        "{} refused the WebSocket handshake: {} {}{}",
-                        opts.url,
-                        value.status,
-                        value.reason,
-                        if first.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" — {first}")
-                        }
-                    )));
-                }
-                let chosen = handshake::validate_server_response(&value, &key, &protocols)
-                    .map_err(|e| {
-                        ClientError::Failed(format!("bad handshake from {}: {e}", opts.url))
-                    })?;
+                trace_response(&value.head);
                 sock.set_read_timeout(None).map_err(failed)?;
-                return Ok((chosen, buf.split_off(consumed)));
+                return Ok((value.protocol, buf.split_off(consumed)));
             }
             Err(e) => {
-                return Err(ClientError::Failed(format!(
-                    "{} did not answer with HTTP: {e}",
-                    url.target
-                )));
+                if let ClientHandshakeError::Refused { head, .. } = &e {
+                    trace_response(head);
+                }
+                let who = match e {
+                    ClientHandshakeError::NotHttp(_) => &url.target,
+                    _ => &opts.url,
+                };
+                return Err(ClientError::Failed(format!("{who} {e}")));
             }
         }
     }
+}
+
+fn trace_response(head: &ResponseHead) {
+    trace!(
+        Layer::Http,
+        "http > HTTP/1.{} {} {} (Sec-WebSocket-Accept: {})",
+        head.minor_version,
+        head.status,
+        head.reason,
+        head.header("sec-websocket-accept").unwrap_or("none")
+    );
 }
 
 /// What the session's events do in the client.
@@ -319,7 +302,7 @@ struct Loop {
     next_ping: Option<Instant>,
     next_reminder: Option<Instant>,
     reminders: u32,
-    interest: ((bool, bool), (bool, bool)),
+    socket: Registration,
 }
 
 impl Loop {
@@ -327,13 +310,12 @@ impl Loop {
         let io_err = |e| ClientError::io("poller", e);
         sock.set_nonblocking(true).map_err(io_err)?;
         let poller = Poller::new().map_err(io_err)?;
-        register(&poller, &sock, SOCKET, (true, false)).map_err(io_err)?;
-        let signals = SignalPipe::install().map_err(io_err)?;
-        register(&poller, signals.source(), SIGNAL, (true, false)).map_err(io_err)?;
+        let socket = Registration::add(&poller, &sock, SOCKET, Interest::READ).map_err(io_err)?;
+        let signals = SignalPipe::watch(&poller).map_err(io_err)?;
         let input = if opts.echo {
             Input::closed()
         } else {
-            Input::open(&poller, STDIN)
+            Input::open(&poller)
         };
         let now = Instant::now();
         let limits = session::Limits {
@@ -355,7 +337,7 @@ impl Loop {
             },
             next_ping: opts.ping_interval.map(|d| now + d),
             next_reminder: opts.idle_prompt.filter(|_| !opts.echo).map(|d| now + d),
-            interest: ((true, false), (input.is_polled(), false)),
+            socket,
             sock,
             opts,
             poller,
@@ -395,7 +377,7 @@ impl Loop {
             let timeout = self.timeout();
             poll::wait(&self.poller, &mut events, timeout)
                 .map_err(|e| ClientError::io("poller", e))?;
-            let mut stdin_ready = self.input.always_ready() && self.wants_stdin();
+            let mut stdin_ready = self.input.ready_now(self.wants_stdin());
             for ev in events.iter() {
                 match ev.key {
                     SOCKET => {
@@ -423,8 +405,8 @@ impl Loop {
                             }
                         }
                     }
-                    STDIN => stdin_ready = true,
-                    SIGNAL if self.signals.drain() > 0 => {
+                    STDIN_KEY => stdin_ready = true,
+                    SIGNAL_KEY if self.signals.drain() > 0 => {
                         if self.session.close_sent() {
                             self.client.out.flush();
                             eprintln!("sockloop: interrupted again; exiting without waiting");
@@ -467,35 +449,25 @@ impl Loop {
 
     fn update_interest(&mut self) -> Result<(), ClientError> {
         let io_err = |e| ClientError::io("poller", e);
-        let wanted = (
-            (true, !self.to_sock.is_empty()),
-            (self.input.is_polled() && self.wants_stdin(), false),
-        );
-        if wanted.0 != self.interest.0 {
-            set_interest(&self.poller, &self.sock, SOCKET, wanted.0).map_err(io_err)?;
-        }
-        if self.input.is_polled() && wanted.1 != self.interest.1 {
-            set_interest(&self.poller, &self.input.fd(), STDIN, wanted.1).map_err(io_err)?;
-        }
-        self.interest = wanted;
-        Ok(())
+        let writing = Interest::new(true, !self.to_sock.is_empty());
+        self.socket
+            .set(&self.poller, &self.sock, SOCKET, writing)
+            .map_err(io_err)?;
+        let wanted = self.wants_stdin();
+        self.input.want(&self.poller, wanted).map_err(io_err)
     }
 
     fn timeout(&self) -> Option<Duration> {
-        if self.input.always_ready() && self.wants_stdin() {
+        if self.input.ready_now(self.wants_stdin()) {
             return Some(Duration::ZERO);
         }
-        let now = Instant::now();
-        [
+        let next = poll::earliest([
             self.close_deadline,
             self.next_ping,
             self.next_reminder,
             self.linger_until,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
-        .map(|at| at.saturating_duration_since(now))
+        ]);
+        poll::timeout_until(next, Instant::now())
     }
 
     fn on_timers(&mut self) -> Result<(), ClientError> {
@@ -636,7 +608,7 @@ impl Loop {
     /// The server closed TCP (or we stopped waiting): report how the session ended.
     fn finish(&mut self) -> Result<(), ClientError> {
         self.client.out.flush();
-        let _ = self.poller.delete(&self.sock);
+        poll::remove(&self.poller, &self.sock);
         match &self.client.close {
             Some((code, reason)) => {
                 if self.opts.verbose {

@@ -1,6 +1,6 @@
 //! `sockloop bench ws|tcp|udp|idle TARGET` — the load generator (see `crate::bench`).
 
-use super::tcp::fail;
+use super::fail;
 use super::{exit, parse_secs};
 use crate::bench::{self, Mode, Options};
 use crate::client::ClientError;

@@ -10,6 +10,8 @@ pub mod udp;
 pub mod unix;
 pub mod ws;
 
+use crate::client::ClientError;
+
 /// Exit codes shared by every subcommand.
 pub mod exit {
     pub const OK: i32 = 0;
@@ -17,6 +19,18 @@ pub mod exit {
     pub const FAILURE: i32 = 1;
     /// The command line was wrong.
     pub const USAGE: i32 = 2;
+}
+
+/// Prints a client's error and gives the exit code it calls for.
+pub fn fail(command: &str, e: &ClientError) -> i32 {
+    eprintln!("sockloop {command}: {e}");
+    match e {
+        ClientError::Usage(_) => {
+            eprintln!("(see sockloop {command} --help)");
+            exit::USAGE
+        }
+        ClientError::Failed(_) => exit::FAILURE,
+    }
 }
 
 /// Parses a subcommand's options; `None` once `-h` has printed the help.

@@ -4,7 +4,7 @@
 //! One request and one reply line: plain blocking I/O with a deadline is all this
 //! needs, so there is no poll loop here.
 
-use super::tcp::fail;
+use super::fail;
 use super::{exit, parse_secs};
 use crate::client::{ClientError, connect};
 use crate::proto::command::{Reply, parse_reply};

@@ -1,7 +1,7 @@
 //! `sockloop tcp HOST:PORT` — a full-duplex TCP client like `nc`. The option parsing
 //! here is shared with `sockloop unix`.
 
-use super::{exit, parse_secs};
+use super::{exit, fail, parse_secs};
 use crate::client::stream::{self, StreamOptions};
 use crate::client::{ClientError, connect, unescape};
 use crate::runtime::conn::Stream;
@@ -83,15 +83,6 @@ pub fn parse(args: &[String], about: &str, what: &str) -> Result<Option<Parsed>,
         },
         connect_timeout: timeout.unwrap_or(Duration::from_secs(10)),
     }))
-}
-
-/// Prints a client error and gives its exit code.
-pub fn fail(command: &str, e: &ClientError) -> i32 {
-    eprintln!("sockloop {command}: {e}");
-    if let ClientError::Usage(_) = e {
-        eprintln!("(see sockloop {command} --help)");
-    }
-    e.exit_code()
 }
 
 pub fn main(args: &[String]) -> i32 {

@@ -1,6 +1,6 @@
 //! `sockloop udp HOST:PORT` — one datagram per line, each reply printed.
 
-use super::tcp::fail;
+use super::fail;
 use super::{exit, parse_secs};
 use crate::client::udp::{self, UdpOptions};
 use crate::client::{ClientError, connect, unescape};

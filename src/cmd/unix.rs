@@ -1,7 +1,8 @@
 //! `sockloop unix PATH` — the same full-duplex client over a Unix stream socket.
 
 use super::exit;
-use super::tcp::{fail, parse};
+use super::fail;
+use super::tcp::parse;
 use crate::client::{connect, stream};
 use crate::runtime::conn::Stream;
 use std::path::Path;

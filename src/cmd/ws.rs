@@ -1,6 +1,6 @@
 //! `sockloop ws ws://HOST:PORT/PATH` — an interactive WebSocket client like websocat.
 
-use super::tcp::fail;
+use super::fail;
 use super::{exit, parse_secs};
 use crate::client::ClientError;
 use crate::client::ws::{self, WsOptions};

@@ -2,6 +2,7 @@
 //! two buffers it may need — in one box that exists only while either holds bytes, so
 //! an idle connection is this struct and nothing else (128 bytes on 64-bit Linux).
 
+use super::poll::{Interest, Registration};
 use crate::clock::Millis;
 use crate::service::StreamSession;
 use crate::trace;
@@ -117,8 +118,8 @@ pub struct Conn {
     /// Reading stopped because queued output passed its cap.
     pub paused: bool,
     pub peer_eof: bool,
-    /// The interest registered in the poller: (readable, writable).
-    pub interest: (bool, bool),
+    /// What the poller watches it for.
+    pub registration: Registration,
 }
 
 /// A connection's waiting bytes.
@@ -152,6 +153,7 @@ impl Conn {
         listener: u16,
         session: StreamSession,
         now: Millis,
+        registration: Registration,
     ) -> Conn {
         Conn {
             stream,
@@ -167,7 +169,7 @@ impl Conn {
             phase: Phase::Open,
             paused: false,
             peer_eof: false,
-            interest: (true, false),
+            registration,
         }
     }
 
@@ -277,14 +279,14 @@ impl Conn {
     /// The interest this connection needs now, given its phase and buffers. A
     /// session with a backlog is not read from (its input is already waiting) but is
     /// woken by writability to serve that backlog.
-    pub fn wanted_interest(&self) -> (bool, bool) {
+    pub fn wanted_interest(&self) -> Interest {
         let backlog = self.phase == Phase::Open && self.session.has_backlog();
         let readable = match self.phase {
             Phase::Open => !self.paused && !backlog,
             Phase::Flushing => false,
             Phase::Draining => true,
         };
-        (readable, self.queued() > 0 || backlog)
+        Interest::new(readable, self.queued() > 0 || backlog)
     }
 
     /// When this connection's timer should next look at it, if ever: the idle

@@ -10,35 +10,91 @@
 use polling::{Event, PollMode, Poller};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// Adds `source` to `poller` under `key`, level-triggered, with the given interest
-/// (readable, writable).
-#[allow(unsafe_code)]
-pub fn register(
-    poller: &Poller,
-    source: &impl AsFd,
-    key: usize,
-    (readable, writable): (bool, bool),
-) -> io::Result<()> {
-    let fd = source.as_fd().as_raw_fd();
-    // SAFETY: see the module comment — the caller keeps the source open while it is
-    // registered and deletes it from the poller before closing it.
-    unsafe { poller.add_with_mode(fd, Event::new(key, readable, writable), PollMode::Level) }
+/// What a registered source is watched for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Interest {
+    pub readable: bool,
+    pub writable: bool,
 }
 
-/// Changes the interest of a registered source.
-pub fn set_interest(
-    poller: &Poller,
-    source: &impl AsFd,
-    key: usize,
-    (readable, writable): (bool, bool),
-) -> io::Result<()> {
-    poller.modify_with_mode(
-        source.as_fd(),
-        Event::new(key, readable, writable),
-        PollMode::Level,
-    )
+impl Interest {
+    /// Registered but not watched (a paused listener).
+    pub const NONE: Interest = Interest::new(false, false);
+    pub const READ: Interest = Interest::new(true, false);
+    pub const WRITE: Interest = Interest::new(false, true);
+    pub const BOTH: Interest = Interest::new(true, true);
+
+    pub const fn new(readable: bool, writable: bool) -> Interest {
+        Interest { readable, writable }
+    }
+
+    fn event(self, key: usize) -> Event {
+        Event::new(key, self.readable, self.writable)
+    }
+}
+
+/// A source's registration: the interest the poller holds for it, kept so that asking
+/// again for what is already registered costs no system call. It does not hold the
+/// key (the server's connections are keyed by their slot, which it knows anyway).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Registration {
+    interest: Interest,
+}
+
+impl Registration {
+    /// Adds `source` to `poller` under `key`, level-triggered.
+    #[allow(unsafe_code)]
+    pub fn add(
+        poller: &Poller,
+        source: &impl AsFd,
+        key: usize,
+        interest: Interest,
+    ) -> io::Result<Registration> {
+        let fd = source.as_fd().as_raw_fd();
+        // SAFETY: see the module comment — the caller keeps the source open while it is
+        // registered and deletes it from the poller before closing it.
+        unsafe { poller.add_with_mode(fd, interest.event(key), PollMode::Level)? };
+        Ok(Registration { interest })
+    }
+
+    /// Makes the poller watch `source` for `wanted`: one `epoll_ctl` if that differs
+    /// from what it watches now, nothing otherwise.
+    pub fn set(
+        &mut self,
+        poller: &Poller,
+        source: &impl AsFd,
+        key: usize,
+        wanted: Interest,
+    ) -> io::Result<()> {
+        if wanted != self.interest {
+            poller.modify_with_mode(source.as_fd(), wanted.event(key), PollMode::Level)?;
+            self.interest = wanted;
+        }
+        Ok(())
+    }
+
+    pub fn interest(&self) -> Interest {
+        self.interest
+    }
+}
+
+/// Stops watching `source`; to be called before the source is closed (see the module
+/// comment). A source the poller does not hold is not an error worth reporting.
+pub fn remove(poller: &Poller, source: &impl AsFd) {
+    let _ = poller.delete(source.as_fd());
+}
+
+/// The earliest of some deadlines (`None` ones do not count).
+pub fn earliest<T: Ord>(deadlines: impl IntoIterator<Item = Option<T>>) -> Option<T> {
+    deadlines.into_iter().flatten().min()
+}
+
+/// How long a wait may last to wake by `deadline`: zero once it has passed, no limit
+/// without one.
+pub fn timeout_until(deadline: Option<Instant>, now: Instant) -> Option<Duration> {
+    deadline.map(|at| at.saturating_duration_since(now))
 }
 
 /// What one wait reported for one registered source.

@@ -16,8 +16,8 @@
 
 use super::conn::{Conn, DRAIN_TIMEOUT, Phase, would_block};
 use super::listener::{BindError, BindOptions, ListenSocket, bind};
-use super::poll::{self, Events, register};
-use super::signals::SignalPipe;
+use super::poll::{self, Events, Interest, Registration};
+use super::signals::{SIGNAL_KEY, SignalPipe};
 use super::slab::Slab;
 use super::spec::ListenSpec;
 use super::timers::{Timer, Timers};
@@ -27,18 +27,16 @@ use crate::service::web::WebConfig;
 use crate::service::{Service, Shared};
 use crate::trace::{self, Layer};
 use crate::{debug, info};
-use polling::{Event, PollMode, Poller};
+use polling::Poller;
 use std::io;
 use std::os::fd::AsFd;
 use std::time::Duration;
 
 mod incoming;
 
-/// Poller keys: connections use their slab index; the signal pipe and listeners
-/// count down from the top of the key space so the two ranges never meet
-/// (polling reserves `usize::MAX` for itself).
-const SIGNAL_KEY: usize = usize::MAX - 1;
-const LISTENER_KEY_TOP: usize = usize::MAX - 2;
+/// Poller keys: connections use their slab index; listeners count down from below
+/// the signal pipe's key at the top of the key space, so the two ranges never meet.
+const LISTENER_KEY_TOP: usize = SIGNAL_KEY - 1;
 
 /// One read buffer for the whole loop (safe: one thread). 64 KiB takes a full
 /// socket buffer's worth in one call.
@@ -137,22 +135,20 @@ impl Server {
         server.shared.web = config.web.clone();
         // Signals first: once a Unix socket file exists, every failure path below
         // removes it again.
-        let signals = SignalPipe::install()
+        let signals = SignalPipe::watch(&server.poller)
             .map_err(|e| BindError::Other("cannot install signal handlers".into(), e))?;
-        register(&server.poller, signals.source(), SIGNAL_KEY, (true, false))
-            .map_err(|e| BindError::Other("cannot watch signals".into(), e))?;
         server.signals = Some(signals);
         for spec in &config.listeners {
             let index = server.listeners.len();
             let bound = bind(&spec.endpoint, &config.bind).and_then(|(socket, address)| {
-                let watched = register(
+                let watched = Registration::add(
                     &server.poller,
                     &socket_fd(&socket),
                     listener_key(index),
-                    (true, false),
+                    Interest::READ,
                 );
                 match watched {
-                    Ok(()) => Ok((socket, address)),
+                    Ok(_) => Ok((socket, address)),
                     Err(e) => {
                         if let ListenSocket::Unix(_, owned) = &socket {
                             owned.remove();
@@ -481,15 +477,11 @@ impl Server {
             conn.last_active = self.shared.now;
         }
         let wanted = conn.wanted_interest();
-        if wanted != conn.interest {
-            let event = Event::new(slot, wanted.0, wanted.1);
-            if let Err(e) =
-                self.poller
-                    .modify_with_mode(conn.stream.as_fd(), event, PollMode::Level)
-            {
-                return self.close(slot, &format!("poller: {e}"));
-            }
-            conn.interest = wanted;
+        if let Err(e) = conn
+            .registration
+            .set(&self.poller, &conn.stream, slot, wanted)
+        {
+            return self.close(slot, &format!("poller: {e}"));
         }
         // Arm a timer only when the deadline moved earlier; later deadlines are found
         // when the current entry fires (lazy deletion keeps the heap small).

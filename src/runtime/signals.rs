@@ -4,8 +4,14 @@
 //! the loop watches the other end like any socket. No threads, no flags to poll, and
 //! the loop wakes at once when a signal arrives.
 
+use super::poll::{Interest, Registration};
+use polling::Poller;
 use std::io::{self, Read};
 use std::os::unix::net::UnixStream;
+
+/// The poller key of the signal pipe in every loop: the top of the key space (polling
+/// keeps `usize::MAX` for itself), so it never meets the small keys of connections.
+pub const SIGNAL_KEY: usize = usize::MAX - 1;
 
 pub struct SignalPipe {
     reader: UnixStream,
@@ -27,8 +33,12 @@ impl SignalPipe {
         Ok(Self { reader, ids })
     }
 
-    pub fn source(&self) -> &UnixStream {
-        &self.reader
+    /// Installs the handlers and has `poller` report arriving signals under
+    /// [`SIGNAL_KEY`].
+    pub fn watch(poller: &Poller) -> io::Result<Self> {
+        let pipe = Self::install()?;
+        Registration::add(poller, &pipe.reader, SIGNAL_KEY, Interest::READ)?;
+        Ok(pipe)
     }
 
     /// Empties the pipe; returns how many signals arrived since the last call.

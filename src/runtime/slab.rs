@@ -27,6 +27,11 @@ impl<T> Slab<T> {
         self.len == 0
     }
 
+    /// The index the next [`insert`](Self::insert) will return.
+    pub fn next_key(&self) -> usize {
+        self.free.last().copied().unwrap_or(self.slots.len())
+    }
+
     /// Stores `value` and returns its index.
     pub fn insert(&mut self, value: T) -> usize {
         self.len += 1;
@@ -76,7 +81,9 @@ mod tests {
         let b = s.insert("b");
         assert_eq!(s.remove(a), Some("a"));
         assert_eq!(s.remove(a), None);
+        assert_eq!(s.next_key(), a);
         assert_eq!(s.insert("c"), a);
+        assert_eq!(s.next_key(), 2);
         assert_eq!(s.get(b), Some(&"b"));
         assert_eq!(s.len(), 2);
         assert_eq!(s.keys(), vec![a, b]);

@@ -3,8 +3,11 @@
 //!
 //! Server: [`validate_upgrade`] checks a parsed request head against §4.2.1 and computes
 //! the accept key; then either [`write_upgrade_response`] (101) or [`write_rejection`]
-//! (the matching 4xx with a short text body). Client: [`write_client_request`] and
-//! [`validate_server_response`] (§4.1, last part).
+//! (the matching 4xx with a short text body). Client: [`ClientHandshake`] writes the
+//! request and reads the response as it arrives, in any chunking — the same code for
+//! the blocking `ws` client and the load generator's non-blocking connections — with
+//! [`write_client_request`] and [`validate_server_response`] (§4.1, last part) as its
+//! steps.
 //!
 //! Choices: a missing `Sec-WebSocket-Version` is a malformed handshake (400), while a
 //! version other than 13 gets 426 with `Sec-WebSocket-Version: 13` (§4.4). No extensions
@@ -16,7 +19,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use sha1::{Digest, Sha1};
 
-use super::super::http::{self, RequestHead, ResponseHead};
+use super::super::Parsed;
+use super::super::http::{self, HttpError, RequestHead, ResponseHead};
 
 /// Appended to the client's key before hashing (§1.3).
 pub const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -273,6 +277,120 @@ pub fn validate_server_response(
     }
 }
 
+/// What a client asks for in its opening handshake.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ClientRequest<'a> {
+    /// The Host header: the URL's authority.
+    pub host: &'a str,
+    /// Path and query; empty means `/`.
+    pub path: &'a str,
+    /// Subprotocols offered, in order of preference.
+    pub protocols: &'a [&'a str],
+    pub origin: Option<&'a str>,
+    pub headers: &'a [(&'a str, &'a str)],
+}
+
+/// The client side of the opening handshake, without I/O: [`start`](Self::start)
+/// writes the request; [`read_response`](Self::read_response) takes the bytes received
+/// so far and says whether the response is complete and acceptable.
+#[derive(Clone, Debug)]
+pub struct ClientHandshake {
+    /// Our `Sec-WebSocket-Key`, which the accept value must answer.
+    key: String,
+    offered: Vec<String>,
+}
+
+/// A server's `101 Switching Protocols` that passed every check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Accepted {
+    pub head: ResponseHead,
+    /// The subprotocol the server chose, if any.
+    pub protocol: Option<String>,
+}
+
+/// Why a client handshake failed, worded to follow the server's name
+/// ("ws://h/ws refused the WebSocket handshake: 404 Not Found").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientHandshakeError {
+    /// What came back is not an HTTP response.
+    NotHttp(HttpError),
+    /// A well-formed answer other than 101: the status, its reason and the first line
+    /// of the body received with it (servers explain themselves there).
+    Refused { head: ResponseHead, body: String },
+    /// A 101 that breaks §4.1 (wrong accept key, missing Upgrade, ...).
+    Invalid(HandshakeError),
+}
+
+impl fmt::Display for ClientHandshakeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientHandshakeError::NotHttp(e) => write!(f, "did not answer with HTTP: {e}"),
+            ClientHandshakeError::Refused { head, body } => {
+                let (status, reason) = (head.status, &head.reason);
+                write!(f, "refused the WebSocket handshake: {status} {reason}")?;
+                if !body.is_empty() {
+                    write!(f, " — {body}")?;
+                }
+                Ok(())
+            }
+            ClientHandshakeError::Invalid(e) => write!(f, "answered with a bad handshake: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ClientHandshakeError {}
+
+impl ClientHandshake {
+    /// Appends the request to `out`. `nonce` is 16 random bytes the caller draws (this
+    /// module has no randomness); its base64 is the key (§4.1 item 7).
+    pub fn start(nonce: [u8; 16], request: &ClientRequest<'_>, out: &mut Vec<u8>) -> Self {
+        let key = STANDARD.encode(nonce);
+        write_client_request(
+            out,
+            request.host,
+            request.path,
+            &key,
+            request.protocols,
+            request.origin,
+            request.headers,
+        );
+        ClientHandshake {
+            key,
+            offered: request.protocols.iter().map(|p| p.to_string()).collect(),
+        }
+    }
+
+    /// The key sent, for the trace.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// Reads the response from the bytes received so far (all of them, from the first).
+    /// `Complete { consumed }`: the handshake is done and what follows `consumed` is the
+    /// first frames.
+    pub fn read_response(&self, buf: &[u8]) -> Result<Parsed<Accepted>, ClientHandshakeError> {
+        let (head, consumed) = match http::parse_response(buf, &http::Limits::default()) {
+            Ok(Parsed::Incomplete) => return Ok(Parsed::Incomplete),
+            Ok(Parsed::Complete { value, consumed }) => (value, consumed),
+            Err(e) => return Err(ClientHandshakeError::NotHttp(e)),
+        };
+        if head.status != 101 {
+            let body = String::from_utf8_lossy(buf.get(consumed..).unwrap_or_default());
+            return Err(ClientHandshakeError::Refused {
+                body: body.lines().next().unwrap_or("").trim().to_string(),
+                head,
+            });
+        }
+        let offered: Vec<&str> = self.offered.iter().map(String::as_str).collect();
+        let protocol = validate_server_response(&head, &self.key, &offered)
+            .map_err(ClientHandshakeError::Invalid)?;
+        Ok(Parsed::Complete {
+            value: Accepted { head, protocol },
+            consumed,
+        })
+    }
+}
+
 /// Every value of the header `name`, in order.
 fn values<'a>(headers: &'a [(String, String)], name: &'a str) -> impl Iterator<Item = &'a str> {
     headers
@@ -282,254 +400,4 @@ fn values<'a>(headers: &'a [(String, String)], name: &'a str) -> impl Iterator<I
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::expect_used)]
-mod tests {
-    use super::*;
-    use crate::proto::Parsed;
-    use crate::proto::http::{Limits, parse_request, parse_response};
-
-    const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
-    const ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
-
-    fn request(extra: &str) -> RequestHead {
-        let s = format!(
-            "GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\n\
-             Connection: keep-alive, Upgrade\r\nSec-WebSocket-Key: {KEY}\r\n\
-             Sec-WebSocket-Version: 13\r\n{extra}\r\n"
-        );
-        with_head(&s)
-    }
-
-    fn with_head(s: &str) -> RequestHead {
-        match parse_request(s.as_bytes(), &Limits::default()).unwrap() {
-            Parsed::Complete { value, .. } => value,
-            Parsed::Incomplete => panic!("incomplete"),
-        }
-    }
-
-    /// The RFC request with one header line replaced (or dropped if `new` is empty).
-    fn edited(old: &str, new: &str) -> RequestHead {
-        let base = format!(
-            "GET /chat HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        );
-        let replaced = if new.is_empty() {
-            base.replace(&format!("{old}\r\n"), "")
-        } else {
-            base.replace(old, new)
-        };
-        assert_ne!(replaced, base, "{old} not found");
-        with_head(&replaced)
-    }
-
-    fn response(bytes: &[u8]) -> ResponseHead {
-        match parse_response(bytes, &Limits::default()).unwrap() {
-            Parsed::Complete { value, .. } => value,
-            Parsed::Incomplete => panic!("incomplete"),
-        }
-    }
-
-    #[test]
-    fn rfc_accept_key() {
-        assert_eq!(accept_key(KEY), ACCEPT);
-    }
-
-    #[test]
-    fn valid_upgrade_and_response() {
-        let req = request("Origin: http://example.com\r\n");
-        assert!(is_websocket_request(&req));
-        let up = validate_upgrade(&req, &[]).unwrap();
-        assert_eq!(up.key, KEY);
-        assert_eq!(up.accept, ACCEPT);
-        assert_eq!(up.protocol, None);
-        assert_eq!(up.origin.as_deref(), Some("http://example.com"));
-        let mut out = Vec::new();
-        write_upgrade_response(&mut out, &up);
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            format!(
-                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-                 Sec-WebSocket-Accept: {ACCEPT}\r\n\r\n"
-            )
-        );
-    }
-
-    #[test]
-    fn subprotocol_follows_client_preference() {
-        let req =
-            request("Sec-WebSocket-Protocol: chat, superchat\r\nSec-WebSocket-Protocol: x\r\n");
-        let pick = |supported: &[&str]| validate_upgrade(&req, supported).unwrap().protocol;
-        assert_eq!(pick(&["superchat", "chat"]).as_deref(), Some("chat"));
-        assert_eq!(pick(&["x", "superchat"]).as_deref(), Some("superchat"));
-        assert_eq!(pick(&["x"]).as_deref(), Some("x"));
-        assert_eq!(pick(&["Chat"]), None);
-        let up = validate_upgrade(&req, &["superchat"]).unwrap();
-        let mut out = Vec::new();
-        write_upgrade_response(&mut out, &up);
-        assert_eq!(
-            response(&out).header("sec-websocket-protocol"),
-            Some("superchat")
-        );
-    }
-
-    #[test]
-    fn rejections() {
-        use HandshakeError as E;
-        let post =
-            with_head("POST / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
-        let cases = [
-            (post, E::MethodNotAllowed, 405),
-            (edited("HTTP/1.1", "HTTP/1.0"), E::HttpVersionTooOld, 400),
-            (edited("Upgrade: websocket", ""), E::MissingUpgrade, 400),
-            (
-                edited("Upgrade: websocket", "Upgrade: h2c"),
-                E::MissingUpgrade,
-                400,
-            ),
-            (
-                edited("Connection: Upgrade", "Connection: keep-alive"),
-                E::MissingConnectionUpgrade,
-                400,
-            ),
-            (
-                edited("Sec-WebSocket-Version: 13", ""),
-                E::MissingVersion,
-                400,
-            ),
-            (
-                edited("Version: 13", "Version: 8"),
-                E::UnsupportedVersion,
-                426,
-            ),
-            (
-                edited("Version: 13", "Version: 13, 8"),
-                E::UnsupportedVersion,
-                426,
-            ),
-            (
-                edited(&format!("Sec-WebSocket-Key: {KEY}"), ""),
-                E::MissingKey,
-                400,
-            ),
-            (
-                edited(KEY, &format!("{KEY}\r\nSec-WebSocket-Key: {KEY}")),
-                E::DuplicateKey,
-                400,
-            ),
-            (edited(KEY, "dGhlIHNhbXBsZSBub25jZQ"), E::InvalidKey, 400),
-            (edited(KEY, "dGhlIHNhbXBsZSBub25jZXg="), E::InvalidKey, 400),
-            (edited(KEY, "not base64!"), E::InvalidKey, 400),
-        ];
-        for (req, want, status) in cases {
-            let err = validate_upgrade(&req, &[]).unwrap_err();
-            assert_eq!((&err, err.status()), (&want, status));
-        }
-    }
-
-    #[test]
-    fn rejection_responses() {
-        let mut out = Vec::new();
-        write_rejection(&mut out, &HandshakeError::UnsupportedVersion);
-        let resp = response(&out);
-        assert_eq!(
-            (resp.status, resp.reason.as_str()),
-            (426, "Upgrade Required")
-        );
-        assert_eq!(resp.header("sec-websocket-version"), Some("13"));
-        assert!(resp.header_has_token("upgrade", "websocket"));
-        let body = &out[out.len()
-            - resp
-                .header("content-length")
-                .unwrap()
-                .parse::<usize>()
-                .unwrap()..];
-        assert_eq!(
-            body,
-            b"unsupported WebSocket version; this server speaks 13 only\n"
-        );
-
-        out.clear();
-        write_rejection(&mut out, &HandshakeError::MethodNotAllowed);
-        let resp = response(&out);
-        assert_eq!(resp.status, 405);
-        assert_eq!(resp.header("allow"), Some("GET"));
-        assert!(resp.header_has_token("connection", "close"));
-
-        out.clear();
-        write_rejection(&mut out, &HandshakeError::InvalidKey);
-        assert_eq!(response(&out).status, 400);
-    }
-
-    #[test]
-    fn client_request_is_accepted_by_our_server() {
-        let mut out = Vec::new();
-        write_client_request(
-            &mut out,
-            "localhost:8080",
-            "",
-            KEY,
-            &["chat", "v2"],
-            Some("http://o"),
-            &[("X-Extra", "1")],
-        );
-        let req = with_head(std::str::from_utf8(&out).unwrap());
-        assert_eq!(
-            (req.target.as_str(), req.header("host")),
-            ("/", Some("localhost:8080"))
-        );
-        assert_eq!(req.header("x-extra"), Some("1"));
-        let up = validate_upgrade(&req, &["v2"]).unwrap();
-        assert_eq!(up.protocol.as_deref(), Some("v2"));
-        assert_eq!(up.origin.as_deref(), Some("http://o"));
-
-        let mut reply = Vec::new();
-        write_upgrade_response(&mut reply, &up);
-        let resp = response(&reply);
-        assert_eq!(
-            validate_server_response(&resp, KEY, &["chat", "v2"]),
-            Ok(Some("v2".into()))
-        );
-    }
-
-    #[test]
-    fn server_response_checks() {
-        use HandshakeError as E;
-        let good = format!(
-            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Accept: {ACCEPT}\r\n"
-        );
-        let check = |extra: &str, offered: &[&str]| {
-            let head = format!("{good}{extra}\r\n");
-            validate_server_response(&response(head.as_bytes()), KEY, offered)
-        };
-        assert_eq!(check("", &[]), Ok(None));
-        assert_eq!(check("", &["chat"]), Ok(None));
-        assert_eq!(
-            check("Sec-WebSocket-Protocol: chat\r\n", &["chat"]),
-            Ok(Some("chat".into()))
-        );
-        assert_eq!(
-            check("Sec-WebSocket-Protocol: other\r\n", &["chat"]),
-            Err(E::UnexpectedProtocol("other".into()))
-        );
-        assert_eq!(
-            check("Sec-WebSocket-Extensions: permessage-deflate\r\n", &[]),
-            Err(E::UnexpectedExtension)
-        );
-        let bad = |head: &str| {
-            validate_server_response(&response(format!("{head}\r\n").as_bytes()), KEY, &[])
-                .unwrap_err()
-        };
-        assert_eq!(bad("HTTP/1.1 200 OK\r\n"), E::NotSwitching(200));
-        assert_eq!(
-            bad(&good.replace("Upgrade: websocket\r\n", "")),
-            E::ResponseMissingUpgrade
-        );
-        assert_eq!(
-            bad(&good.replace("Connection: Upgrade", "Connection: close")),
-            E::ResponseMissingConnectionUpgrade
-        );
-        assert_eq!(bad(&good.replace(ACCEPT, "x")), E::BadAccept);
-        assert_eq!(E::BadAccept.status(), 502);
-    }
-}
+mod tests;

@@ -6,7 +6,7 @@ use super::{Server, listener_key, socket_fd};
 use crate::clock::Millis;
 use crate::runtime::conn::{Conn, Peer, Stream};
 use crate::runtime::listener::ListenSocket;
-use crate::runtime::poll::register;
+use crate::runtime::poll::{Interest, Registration};
 use crate::runtime::timers::Timer;
 use crate::service::{self, Service, StreamSession};
 use crate::trace::{self, Layer, Preview};
@@ -128,18 +128,18 @@ impl Server {
         self.next_conn_id += 1;
         let now = self.shared.now;
         let session = StreamSession::new(service, &self.shared, now);
-        // Listener indexes are small: the command line names each listener.
-        let conn = Conn::new(stream, peer, id, index as u16, session, now);
-        let slot = self.conns.insert(conn);
-        let Some(conn) = self.conns.get_mut(slot) else {
-            return;
+        let slot = self.conns.next_key();
+        let registration = match Registration::add(&self.poller, &stream, slot, Interest::READ) {
+            Ok(registration) => registration,
+            Err(e) => {
+                error!("cannot watch connection from {peer}: {e}");
+                self.shared.conns_active -= 1;
+                return;
+            }
         };
-        if let Err(e) = register(&self.poller, &conn.stream, slot, (true, false)) {
-            error!("cannot watch connection from {}: {e}", conn.peer);
-            self.conns.remove(slot);
-            self.shared.conns_active -= 1;
-            return;
-        }
+        // Listener indexes are small: the command line names each listener.
+        let conn = Conn::new(stream, peer, id, index as u16, session, now, registration);
+        let slot = self.conns.insert(conn);
         if trace::any() {
             self.trace_context(slot);
             let info = &self.listeners[index].info;
