@@ -8,8 +8,8 @@
 use super::ClientError;
 use super::input::{Input, STDIN_KEY};
 use crate::proto::line::StopDetector;
-use crate::runtime::conn::Stream;
 use crate::runtime::poll::{self, Events, Interest, Registration};
+use crate::runtime::transport::Stream;
 use crate::trace;
 use crate::trace::Layer;
 use polling::Poller;

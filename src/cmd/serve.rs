@@ -3,8 +3,8 @@
 use super::{exit, parse_secs};
 use crate::log::{self, Level};
 use crate::runtime::{BindOptions, Config, Endpoint, Limits, ListenSpec, Server};
-use crate::service::Service;
 use crate::service::web::WebConfig;
+use crate::service::{Service, Settings};
 use std::io::Write;
 use std::net::SocketAddr;
 
@@ -164,7 +164,6 @@ fn parse(args: &[String]) -> Result<Option<Config>, String> {
     };
     let defaults = Limits::default();
     let limits = Limits {
-        max_line: number("max-line", defaults.max_line)?,
         idle_timeout: match m.opt_str("idle-timeout") {
             None => defaults.idle_timeout,
             Some(v) => parse_secs(&v, "--idle-timeout")?,
@@ -216,11 +215,15 @@ fn parse(args: &[String]) -> Result<Option<Config>, String> {
     } else if m.opt_present("v") {
         log::set_level(Level::Debug);
     }
+    let services = Settings {
+        max_line: number("max-line", Settings::default().max_line)?,
+        web,
+    };
     Ok(Some(Config {
         listeners,
         bind,
         limits,
-        web,
+        services,
     }))
 }
 

@@ -4,7 +4,7 @@
 use super::{exit, fail, parse_secs};
 use crate::client::stream::{self, StreamOptions};
 use crate::client::{ClientError, connect, unescape};
-use crate::runtime::conn::Stream;
+use crate::runtime::transport::Stream;
 use std::time::Duration;
 
 const ABOUT: &str = "\

@@ -4,7 +4,7 @@ use super::exit;
 use super::fail;
 use super::tcp::parse;
 use crate::client::{connect, stream};
-use crate::runtime::conn::Stream;
+use crate::runtime::transport::Stream;
 use std::path::Path;
 
 const ABOUT: &str = "\

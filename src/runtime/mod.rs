@@ -10,6 +10,7 @@ pub mod signals;
 pub mod slab;
 pub mod spec;
 pub mod timers;
+pub mod transport;
 
 pub use listener::BindOptions;
 pub use server::{Config, Limits, Server, Summary};

@@ -14,7 +14,8 @@
 //! connection gets one read per turn and nobody starves; interest changes (writable
 //! while output is queued, not readable while paused) cost one `epoll_ctl` each.
 
-use super::conn::{Conn, DRAIN_TIMEOUT, Phase, would_block};
+use super::conn::Conn;
+use super::conn::state::Policy;
 use super::listener::{BindError, BindOptions, ListenSocket, bind};
 use super::poll::{self, Events, Interest, Registration};
 use super::signals::{SIGNAL_KEY, SignalPipe};
@@ -22,17 +23,18 @@ use super::slab::Slab;
 use super::spec::ListenSpec;
 use super::timers::{Timer, Timers};
 use crate::clock::Millis;
-use crate::proto::command::After;
-use crate::service::web::WebConfig;
-use crate::service::{Service, Shared};
+use crate::info;
+use crate::service::{Service, Settings, Shared};
 use crate::trace::{self, Layer};
-use crate::{debug, info};
 use polling::Poller;
 use std::io;
 use std::os::fd::AsFd;
 use std::time::Duration;
 
+mod connection;
 mod incoming;
+
+use connection::Step;
 
 /// Poller keys: connections use their slab index; listeners count down from below
 /// the signal pipe's key at the top of the key space, so the two ranges never meet.
@@ -44,9 +46,9 @@ const READ_BUF: usize = 64 * 1024;
 /// How long graceful shutdown waits for queued output to drain.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
+/// The loop's own limits; the services' settings are in [`Settings`].
 #[derive(Clone, Debug)]
 pub struct Limits {
-    pub max_line: usize,
     pub idle_timeout: Option<Duration>,
     pub max_conns: usize,
     /// Queued output per connection above which we stop reading from it.
@@ -56,7 +58,6 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            max_line: 1024,
             idle_timeout: Some(Duration::from_secs(120)),
             max_conns: 10_000,
             max_output: 256 * 1024,
@@ -69,7 +70,8 @@ pub struct Config {
     pub listeners: Vec<ListenSpec>,
     pub bind: BindOptions,
     pub limits: Limits,
-    pub web: WebConfig,
+    /// Passed to the services as they are.
+    pub services: Settings,
 }
 
 /// A bound listener as the banner shows it.
@@ -103,6 +105,8 @@ pub struct Server {
     timers: Timers,
     shared: Shared,
     limits: Limits,
+    /// The limits that shape each connection's life (from `limits`).
+    policy: Policy,
     signals: Option<SignalPipe>,
     read_buf: Box<[u8]>,
     /// Services write replies here; it is sent and cleared right away.
@@ -123,7 +127,11 @@ impl Server {
             listeners: Vec::new(),
             conns: Slab::default(),
             timers: Timers::default(),
-            shared: Shared::new(config.limits.max_line),
+            shared: Shared::new(config.services),
+            policy: Policy {
+                max_output: config.limits.max_output,
+                idle_timeout: config.limits.idle_timeout,
+            },
             limits: config.limits,
             signals: None,
             read_buf: vec![0u8; READ_BUF].into_boxed_slice(),
@@ -132,56 +140,44 @@ impl Server {
             shutting_down: false,
             forced: false,
         };
-        server.shared.web = config.web.clone();
         // Signals first: once a Unix socket file exists, every failure path below
         // removes it again.
         let signals = SignalPipe::watch(&server.poller)
             .map_err(|e| BindError::Other("cannot install signal handlers".into(), e))?;
         server.signals = Some(signals);
         for spec in &config.listeners {
-            let index = server.listeners.len();
-            let bound = bind(&spec.endpoint, &config.bind).and_then(|(socket, address)| {
-                let watched = Registration::add(
-                    &server.poller,
-                    &socket_fd(&socket),
-                    listener_key(index),
-                    Interest::READ,
-                );
-                match watched {
-                    Ok(_) => Ok((socket, address)),
-                    Err(e) => {
-                        if let ListenSocket::Unix(_, owned) = &socket {
-                            owned.remove();
-                        }
-                        Err(BindError::Other("cannot watch listener".into(), e))
-                    }
-                }
-            });
-            let (socket, address) = match bound {
-                Ok(bound) => bound,
-                Err(e) => {
-                    server.remove_unix_files();
-                    return Err(e);
-                }
-            };
-            if trace::on(Layer::Loop) {
-                trace_listen(&socket, &address, spec, &config.bind);
+            if let Err(e) = server.add_listener(spec, &config.bind) {
+                server.remove_unix_files();
+                return Err(e);
             }
-            server.listeners.push(Listener {
-                socket: Some(socket),
-                info: ListenerInfo {
-                    transport: match spec.service {
-                        Service::Web => "http",
-                        _ => spec.endpoint.transport(),
-                    },
-                    address,
-                    service: spec.service,
-                },
-                paused: false,
-                fd_exhaustion_logged: false,
-            });
         }
         Ok(server)
+    }
+
+    fn add_listener(&mut self, spec: &ListenSpec, options: &BindOptions) -> Result<(), BindError> {
+        let index = self.listeners.len();
+        let (socket, address) = bind(&spec.endpoint, options)?;
+        let key = listener_key(index);
+        if let Err(e) = Registration::add(&self.poller, &socket_fd(&socket), key, Interest::READ) {
+            if let ListenSocket::Unix(_, owned) = &socket {
+                owned.remove();
+            }
+            return Err(BindError::Other("cannot watch listener".into(), e));
+        }
+        if trace::on(Layer::Loop) {
+            trace_listen(&socket, &address, spec, options);
+        }
+        self.listeners.push(Listener {
+            socket: Some(socket),
+            info: ListenerInfo {
+                transport: spec.scheme(),
+                address,
+                service: spec.service,
+            },
+            paused: false,
+            fd_exhaustion_logged: false,
+        });
+        Ok(())
     }
 
     pub fn listeners(&self) -> impl Iterator<Item = &ListenerInfo> {
@@ -207,7 +203,7 @@ impl Server {
                     key if key > LISTENER_KEY_TOP - self.listeners.len() => {
                         self.on_listener(LISTENER_KEY_TOP - key)
                     }
-                    slot => self.on_conn(slot, event.readable, event.writable, event.hangup),
+                    slot => self.on_conn(slot, event),
                 }
                 if self.forced {
                     break;
@@ -248,7 +244,7 @@ impl Server {
         self.shutting_down = true;
         for listener in &mut self.listeners {
             if let Some(socket) = listener.socket.take() {
-                let _ = self.poller.delete(socket_fd(&socket));
+                poll::remove(&self.poller, &socket_fd(&socket));
                 if let ListenSocket::Unix(_, owned) = &socket {
                     owned.remove();
                 }
@@ -263,240 +259,14 @@ impl Server {
             let Some(conn) = self.conns.get_mut(slot) else {
                 continue;
             };
-            if conn.phase == Phase::Open {
-                conn.last_active = now;
-                let after = conn
-                    .session
-                    .on_shutdown(now, &mut self.shared, &mut self.scratch);
-                self.deliver(slot, after);
+            if conn.state.on_shutdown(now) {
+                self.step(slot, Step::Shutdown);
             } else {
                 self.settle(slot);
             }
         }
         self.timers
             .push(now.after(SHUTDOWN_GRACE), Timer::ShutdownDeadline);
-    }
-
-    fn on_conn(&mut self, slot: usize, readable: bool, writable: bool, hangup: bool) {
-        if trace::any() {
-            self.trace_context(slot);
-            let what = match (hangup, readable, writable) {
-                (true, _, _) => "hang-up or error (epoll reports it as readable and writable)",
-                (false, true, true) => "readable, writable",
-                (false, true, false) => "readable",
-                (false, false, true) => "writable",
-                (false, false, false) => "nothing",
-            };
-            crate::trace!(Layer::Loop, "ready: {what}");
-        }
-        if writable {
-            let Some(conn) = self.conns.get_mut(slot) else {
-                return;
-            };
-            match conn.flush() {
-                Ok(n) => {
-                    if n > 0 {
-                        conn.last_active = self.shared.now;
-                        self.shared.bytes_out += n as u64;
-                    }
-                }
-                Err(e) => return self.close(slot, &format!("write failed: {e}")),
-            }
-        }
-        if readable {
-            self.read(slot);
-        }
-        if self
-            .conns
-            .get(slot)
-            .is_some_and(|c| c.session.has_backlog())
-        {
-            self.serve_backlog(slot);
-        }
-        self.settle(slot);
-    }
-
-    /// One read from a readable connection, answered by its service. The caller
-    /// (`on_conn`) then serves any backlog and settles the connection, once per event.
-    fn read(&mut self, slot: usize) {
-        let Some(conn) = self.conns.get_mut(slot) else {
-            return;
-        };
-        let draining = conn.phase == Phase::Draining;
-        if conn.phase == Phase::Flushing {
-            return;
-        }
-        let n = match conn.stream.read(&mut self.read_buf) {
-            Ok(0) => {
-                crate::trace!(
-                    Layer::Loop,
-                    "read 0 bytes: the peer sent FIN (it will send no more)"
-                );
-                conn.peer_eof = true;
-                if draining {
-                    return self.close(slot, "closed: both sides sent FIN");
-                }
-                let mut input = conn.take_input();
-                conn.session
-                    .on_eof(&mut input, &mut self.shared, &mut self.scratch);
-                return self.deliver_only(slot, After::Close);
-            }
-            Ok(n) => n,
-            Err(e) if would_block(&e) => {
-                crate::trace!(Layer::Loop, "read: would block (nothing there after all)");
-                return;
-            }
-            Err(e) => return self.close(slot, &format!("read failed: {e}")),
-        };
-        crate::trace!(
-            Layer::Loop,
-            "read {n} bytes{}",
-            if draining {
-                ", discarded (draining)"
-            } else {
-                ""
-            }
-        );
-        conn.bytes_in += n as u64;
-        self.shared.bytes_in += n as u64;
-        if draining {
-            // Discard: we already said goodbye. Not activity either: the drain ends
-            // on time however much the peer still sends.
-            return;
-        }
-        conn.last_active = self.shared.now;
-        let budget = output_budget(conn, self.limits.max_output);
-        let data = &mut self.read_buf[..n];
-        let mut input = conn.take_input();
-        let after = conn.session.on_data(
-            &mut input,
-            data,
-            &mut self.shared,
-            &mut self.scratch,
-            budget,
-        );
-        conn.keep_input(input);
-        self.deliver_only(slot, after);
-    }
-
-    /// Serves input a session set aside when its output budget ran out, now that the
-    /// client has taken most of the queued output. A few rounds per turn at most, so
-    /// one busy client cannot hold the loop; writable interest brings us back.
-    fn serve_backlog(&mut self, slot: usize) {
-        for _ in 0..4 {
-            let Some(conn) = self.conns.get_mut(slot) else {
-                return;
-            };
-            let ready = conn.phase == Phase::Open
-                && conn.session.has_backlog()
-                && conn.queued() <= self.limits.max_output / 4;
-            if !ready {
-                return;
-            }
-            let budget = output_budget(conn, self.limits.max_output);
-            let mut input = conn.take_input();
-            let after = conn.session.on_data(
-                &mut input,
-                &mut [],
-                &mut self.shared,
-                &mut self.scratch,
-                budget,
-            );
-            conn.keep_input(input);
-            self.deliver_only(slot, after);
-        }
-    }
-
-    /// Sends what the service wrote to the scratch buffer, ends reading if the service
-    /// asked to close, and moves the connection along.
-    fn deliver(&mut self, slot: usize, after: After) {
-        self.deliver_only(slot, after);
-        self.serve_backlog(slot);
-        self.settle(slot);
-    }
-
-    fn deliver_only(&mut self, slot: usize, after: After) {
-        let Some(conn) = self.conns.get_mut(slot) else {
-            self.scratch.clear();
-            return;
-        };
-        let sent = conn.send(&self.scratch);
-        self.scratch.clear();
-        match sent {
-            Ok(n) => {
-                self.shared.bytes_out += n as u64;
-                // A client taking our output is active even if it sends nothing.
-                if n > 0 {
-                    conn.last_active = self.shared.now;
-                }
-            }
-            Err(e) => return self.close(slot, &format!("write failed: {e}")),
-        }
-        if after == After::Close && conn.phase == Phase::Open {
-            conn.phase = Phase::Flushing;
-            drop(conn.take_input()); // never served now
-        }
-    }
-
-    /// Moves a connection along after any activity: applies backpressure, shuts our
-    /// side once output is flushed, updates poller interest and the timer.
-    fn settle(&mut self, slot: usize) {
-        let max_output = self.limits.max_output;
-        let idle = self.limits.idle_timeout;
-        let Some(conn) = self.conns.get_mut(slot) else {
-            return;
-        };
-        let session_deadline = conn.session.deadline(conn.last_active, &self.shared);
-        let queued = conn.queued();
-        if !conn.paused && queued >= max_output {
-            conn.paused = true;
-            debug!("#{} backpressure on: {queued} bytes queued", conn.id);
-            crate::trace!(
-                Layer::Loop,
-                "backpressure on: {queued} bytes queued >= {max_output}; reading paused"
-            );
-        } else if conn.paused && queued <= max_output / 4 {
-            conn.paused = false;
-            debug!("#{} backpressure off", conn.id);
-            crate::trace!(
-                Layer::Loop,
-                "backpressure off: {queued} bytes queued; reading again"
-            );
-        }
-        if conn.phase == Phase::Flushing && queued == 0 {
-            if conn.peer_eof {
-                return self.close(slot, "closed: the peer sent FIN first, all replies sent");
-            }
-            crate::trace!(
-                Layer::Loop,
-                "shutdown(write): FIN sent; discarding input until the peer's FIN ({} s max)",
-                DRAIN_TIMEOUT.as_secs()
-            );
-            conn.stream.shutdown_write();
-            conn.phase = Phase::Draining;
-            conn.last_active = self.shared.now;
-        }
-        let wanted = conn.wanted_interest();
-        if let Err(e) = conn
-            .registration
-            .set(&self.poller, &conn.stream, slot, wanted)
-        {
-            return self.close(slot, &format!("poller: {e}"));
-        }
-        // Arm a timer only when the deadline moved earlier; later deadlines are found
-        // when the current entry fires (lazy deletion keeps the heap small).
-        if let Some(at) = conn.deadline(idle, session_deadline) {
-            if conn.timer_at.is_none_or(|t| at < t) {
-                conn.timer_at = Some(at);
-                self.timers.push(at, Timer::Conn(slot as u32));
-                crate::trace!(
-                    Layer::Loop,
-                    "timer armed: {} in {:.3} s",
-                    timer_purpose(conn.phase),
-                    self.shared.now.until(at).as_secs_f64()
-                );
-            }
-        }
     }
 
     fn fire_timers(&mut self, now: Millis) {
@@ -517,71 +287,6 @@ impl Server {
                 }
             }
         }
-    }
-
-    fn on_conn_timer(&mut self, slot: usize, at: Millis, now: Millis) {
-        let idle = self.limits.idle_timeout;
-        let Some(conn) = self.conns.get_mut(slot) else {
-            return;
-        };
-        if conn.timer_at != Some(at) {
-            return; // stale entry
-        }
-        conn.timer_at = None;
-        if trace::any() {
-            self.trace_context(slot);
-            crate::trace!(Layer::Loop, "timer fired");
-        }
-        let Some(conn) = self.conns.get_mut(slot) else {
-            return;
-        };
-        // The session's own deadlines first (handshake, close handshake, keepalive).
-        let session_deadline = conn.session.deadline(conn.last_active, &self.shared);
-        if conn.phase == Phase::Open && session_deadline.is_some_and(|d| d <= now) {
-            let last_active = conn.last_active;
-            let after =
-                conn.session
-                    .on_timer(now, last_active, &mut self.shared, &mut self.scratch);
-            return self.deliver(slot, after);
-        }
-        match conn.deadline(idle, None) {
-            Some(deadline) if deadline <= now => match conn.phase {
-                Phase::Open => {
-                    let idle = idle.unwrap_or_default();
-                    debug!("#{} idle for {} s: closing", conn.id, idle.as_secs_f64());
-                    conn.session
-                        .on_idle_timeout(idle, &mut self.shared, &mut self.scratch);
-                    conn.last_active = now;
-                    self.deliver(slot, After::Close);
-                }
-                Phase::Flushing => self.close(slot, "peer stopped reading"),
-                Phase::Draining => {
-                    self.close(slot, "the peer did not send its FIN within the drain time")
-                }
-            },
-            _ => self.settle(slot),
-        }
-    }
-
-    fn close(&mut self, slot: usize, why: &str) {
-        if trace::any() {
-            self.trace_context(slot);
-        }
-        let Some(conn) = self.conns.remove(slot) else {
-            return;
-        };
-        let _ = self.poller.delete(conn.stream.as_fd());
-        self.shared.conns_active -= 1;
-        crate::trace!(
-            Layer::Loop,
-            "close ({why}): {} bytes in, {} bytes out",
-            conn.bytes_in,
-            conn.bytes_out
-        );
-        debug!(
-            "#{} {why}: {} in={} out={}",
-            conn.id, conn.peer, conn.bytes_in, conn.bytes_out
-        );
     }
 
     /// Tags the trace events that follow with this connection: `#3 tcp 127.0.0.1:5000`.
@@ -615,21 +320,6 @@ fn socket_fd(socket: &ListenSocket) -> std::os::fd::BorrowedFd<'_> {
         ListenSocket::Tcp(l) => l.as_fd(),
         ListenSocket::Udp(s) => s.as_fd(),
         ListenSocket::Unix(l, _) => l.as_fd(),
-    }
-}
-
-/// How much output a session may produce now: what is left under the connection's
-/// cap, but never so little that it cannot make progress.
-fn output_budget(conn: &Conn, max_output: usize) -> usize {
-    max_output.saturating_sub(conn.queued()).max(16 * 1024)
-}
-
-/// What a connection's timer waits for in each phase, for the trace.
-fn timer_purpose(phase: Phase) -> &'static str {
-    match phase {
-        Phase::Open => "idle / protocol deadline",
-        Phase::Flushing => "flush deadline (peer must read our output)",
-        Phase::Draining => "drain deadline (waiting for the peer's FIN)",
     }
 }
 

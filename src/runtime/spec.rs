@@ -46,6 +46,17 @@ pub struct ListenSpec {
     pub service: Service,
 }
 
+impl ListenSpec {
+    /// How the listener is named on the command line and in the banner: its
+    /// transport, or `http` for the web service over TCP.
+    pub fn scheme(&self) -> &'static str {
+        match (&self.endpoint, self.service) {
+            (Endpoint::Tcp(_), Service::Web) => "http",
+            (endpoint, _) => endpoint.transport(),
+        }
+    }
+}
+
 pub const SYNTAX: &str = "tcp://HOST:PORT=SERVICE, udp://HOST:PORT=SERVICE, unix:PATH=SERVICE \
      or http://HOST:PORT (services: echo, daytime, counter, random, cmd, web)";
 

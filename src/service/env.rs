@@ -27,7 +27,7 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(max_line: usize) -> Self {
+    pub fn new(settings: super::Settings) -> Self {
         Self {
             started: Instant::now(),
             now: Millis::START,
@@ -38,8 +38,8 @@ impl Shared {
             bytes_in: 0,
             bytes_out: 0,
             requests: 0,
-            max_line,
-            web: super::web::WebConfig::default(),
+            max_line: settings.max_line,
+            web: settings.web,
         }
     }
 
@@ -47,7 +47,10 @@ impl Shared {
     pub fn seeded(max_line: usize, seed: u64) -> Self {
         Self {
             rng: SmallRng::seed_from_u64(seed),
-            ..Self::new(max_line)
+            ..Self::new(super::Settings {
+                max_line,
+                ..super::Settings::default()
+            })
         }
     }
 

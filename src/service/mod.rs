@@ -11,8 +11,47 @@ pub mod web;
 pub use env::{ServerEnv, Shared};
 pub use stream::StreamSession;
 
-use crate::proto::command;
+use crate::proto::command::{self, After};
 use std::fmt;
+
+/// The services' settings from the command line; the loop passes them on unread.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// `--max-line`: the longest request line of the line services.
+    pub max_line: usize,
+    pub web: web::WebConfig,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            max_line: 1024,
+            web: web::WebConfig::default(),
+        }
+    }
+}
+
+/// What a stream session says after each step: the loop's cue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Keep serving.
+    Continue,
+    /// The output budget ran out with input (or output owed) still waiting: serve
+    /// again, without new input, once the client has read most of what is queued.
+    Backlog,
+    /// Send what is queued, then hang up; input after the closing request is not
+    /// served.
+    Close,
+}
+
+impl From<After> for Next {
+    fn from(after: After) -> Next {
+        match after {
+            After::Continue => Next::Continue,
+            After::Close => Next::Close,
+        }
+    }
+}
 
 /// The services a listener can run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

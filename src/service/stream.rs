@@ -5,7 +5,7 @@
 //! file decides what to keep without holding any socket.
 
 use super::web::WebConn;
-use super::{ServerEnv, Service, Shared};
+use super::{Next, ServerEnv, Service, Shared};
 use crate::clock::Millis;
 use crate::proto::command::{self, After};
 use crate::proto::line::{self, LineSplitter, StopDetector};
@@ -18,9 +18,6 @@ use std::time::Duration;
 pub struct StreamSession {
     service: Service,
     state: State,
-    /// Input is waiting in `pending` because the output budget ran out: serve it
-    /// (without reading more) once the client has taken some output.
-    backlog: bool,
 }
 
 enum State {
@@ -40,11 +37,7 @@ impl StreamSession {
             }
             Service::Web => State::Web(WebConn::new(now, &shared.web)),
         };
-        Self {
-            service,
-            state,
-            backlog: false,
-        }
+        Self { service, state }
     }
 
     pub fn service(&self) -> Service {
@@ -52,24 +45,23 @@ impl StreamSession {
     }
 
     /// A connection was accepted: daytime talks first and hangs up.
-    pub fn on_open(&mut self, shared: &mut Shared, out: &mut Vec<u8>) -> After {
+    pub fn on_open(&mut self, shared: &mut Shared, out: &mut Vec<u8>) -> Next {
         if self.service == Service::Daytime {
             shared.requests += 1;
             let mut env = ServerEnv::new(shared);
             command::answer(&command::Request::Time, &mut env, out);
             out.push(b'\n');
-            return After::Close;
+            return Next::Close;
         }
-        After::Continue
+        Next::Continue
     }
 
     /// Bytes arrived (`data` may be empty: then the backlog in `pending` is served).
     /// `pending` is the connection's unfinished input. Replies go to `out`, and once
-    /// `out` holds `budget` bytes the rest of the input waits in `pending` (see
-    /// [`has_backlog`](Self::has_backlog)): a small request must not be able to make
-    /// the server queue unbounded output. `Close` means: send what is in `out`, then
-    /// hang up (input after the closing request is not served). `data` is mutable so a
-    /// WebSocket can unmask payloads in place.
+    /// `out` holds `budget` bytes the rest of the input waits in `pending` and the
+    /// answer is [`Next::Backlog`]: a small request must not be able to make the server
+    /// queue unbounded output. `data` is mutable so a WebSocket can unmask payloads in
+    /// place.
     pub fn on_data(
         &mut self,
         pending: &mut Vec<u8>,
@@ -77,8 +69,7 @@ impl StreamSession {
         shared: &mut Shared,
         out: &mut Vec<u8>,
         budget: usize,
-    ) -> After {
-        self.backlog = false;
+    ) -> Next {
         let service = self.service;
         let (after, stopped) = match &mut self.state {
             State::Echo(stop) => {
@@ -115,22 +106,19 @@ impl StreamSession {
             // Daytime has said all it will; further input is ignored.
             State::Done => (After::Continue, false),
         };
-        self.backlog = stopped && after == After::Continue;
-        if self.backlog {
+        if after == After::Close {
+            return Next::Close;
+        }
+        if stopped {
             crate::trace!(
                 Layer::Loop,
                 "output budget reached ({} bytes queued); {} bytes of input wait until the client reads",
                 out.len(),
                 pending.len()
             );
+            return Next::Backlog;
         }
-        after
-    }
-
-    /// Input is waiting to be served (or output to be produced) once the client has
-    /// read some of what is queued; the loop does not read more until then.
-    pub fn has_backlog(&self) -> bool {
-        self.backlog
+        Next::Continue
     }
 
     /// The peer finished sending: an unterminated last line is still a request.
@@ -163,10 +151,10 @@ impl StreamSession {
         last_active: Millis,
         shared: &mut Shared,
         out: &mut Vec<u8>,
-    ) -> After {
+    ) -> Next {
         match &mut self.state {
-            State::Web(web) => web.on_timer(now, last_active, shared, out),
-            _ => After::Continue,
+            State::Web(web) => Next::from(web.on_timer(now, last_active, shared, out)),
+            _ => Next::Continue,
         }
     }
 
@@ -184,10 +172,10 @@ impl StreamSession {
 
     /// The server is shutting down: `Close` to hang up once output is flushed, or
     /// `Continue` while a closing handshake (WebSocket 1001) is under way.
-    pub fn on_shutdown(&mut self, now: Millis, shared: &mut Shared, out: &mut Vec<u8>) -> After {
+    pub fn on_shutdown(&mut self, now: Millis, shared: &mut Shared, out: &mut Vec<u8>) -> Next {
         match &mut self.state {
-            State::Web(web) => web.on_shutdown(now, shared, out),
-            _ => After::Close,
+            State::Web(web) => Next::from(web.on_shutdown(now, shared, out)),
+            _ => Next::Close,
         }
     }
 }

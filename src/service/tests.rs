@@ -2,10 +2,9 @@
 
 use super::*;
 use crate::clock::Millis;
-use crate::proto::command::After;
 use crate::proto::ws::frame::{self, Opcode};
 
-fn drive(service: Service, chunks: &[&[u8]]) -> (String, After) {
+fn drive(service: Service, chunks: &[&[u8]]) -> (String, Next) {
     let mut shared = Shared::seeded(16, 1);
     shared.conns_total = 3;
     let mut session = StreamSession::new(service, &shared, Millis::START);
@@ -13,13 +12,13 @@ fn drive(service: Service, chunks: &[&[u8]]) -> (String, After) {
     let mut out = Vec::new();
     let mut after = session.on_open(&mut shared, &mut out);
     for chunk in chunks {
-        if after == After::Close {
+        if after == Next::Close {
             break;
         }
         let mut data = chunk.to_vec();
         after = session.on_data(&mut pending, &mut data, &mut shared, &mut out, 1 << 20);
     }
-    if after == After::Continue {
+    if after == Next::Continue {
         session.on_eof(&mut pending, &mut shared, &mut out);
     }
     (String::from_utf8_lossy(&out).into_owned(), after)
@@ -30,7 +29,7 @@ fn echo_is_byte_exact_and_stops_on_stop() {
     assert_eq!(drive(Service::Echo, &[b"ab", b"c\nd"]).0, "abc\nd");
     let (out, after) = drive(Service::Echo, &[b"x\nST", b"OP\r\nnot echoed\n"]);
     assert_eq!(out, "x\nSTOP\r\n");
-    assert_eq!(after, After::Close);
+    assert_eq!(after, Next::Close);
 }
 
 #[test]
@@ -41,7 +40,7 @@ fn counter_and_random() {
     );
     assert_eq!(
         drive(Service::Counter, &[b"STOP\nx\n"]),
-        (String::new(), After::Close)
+        (String::new(), Next::Close)
     );
     let (out, _) = drive(Service::Random, &[b"5 5\n7 7\n"]);
     assert_eq!(out, "5\n7\n");
@@ -54,7 +53,7 @@ fn counter_and_random() {
 fn cmd_lines_across_chunks_and_last_line_without_newline() {
     let (out, after) = drive(Service::Cmd, &[b"ECHO he", b"llo\r\nADD 1 2\nECHO end"]);
     assert_eq!(out, "hello\n3\nend\n");
-    assert_eq!(after, After::Continue);
+    assert_eq!(after, Next::Continue);
 }
 
 #[test]
@@ -67,7 +66,7 @@ fn cmd_line_too_long_then_goes_on() {
 #[test]
 fn daytime_talks_first_and_closes() {
     let (out, after) = drive(Service::Daytime, &[b"ignored"]);
-    assert_eq!(after, After::Close);
+    assert_eq!(after, Next::Close);
     assert!(out.ends_with("Z\n") && out.len() == 21, "{out:?}");
 }
 
@@ -97,14 +96,14 @@ fn output_budget_sets_input_aside_and_serves_it_later() {
     let mut out = Vec::new();
     // Ten requests of ~5 KB of output each, with a budget of 8 KB per call.
     let mut input = b"RANDOMS 1000 1000 1000\n".repeat(10);
-    session.on_data(&mut pending, &mut input, &mut shared, &mut out, 8192);
-    assert!(session.has_backlog());
+    let mut next = session.on_data(&mut pending, &mut input, &mut shared, &mut out, 8192);
+    assert_eq!(next, Next::Backlog);
     let first = out.iter().filter(|&&b| b == b'\n').count();
     assert!((1..10).contains(&first), "answered {first} at once");
     let mut rounds = 0;
-    while session.has_backlog() {
+    while next == Next::Backlog {
         let budget = out.len() + 8192;
-        session.on_data(&mut pending, &mut [], &mut shared, &mut out, budget);
+        next = session.on_data(&mut pending, &mut [], &mut shared, &mut out, budget);
         rounds += 1;
         assert!(rounds < 20);
     }
@@ -113,12 +112,12 @@ fn output_budget_sets_input_aside_and_serves_it_later() {
 }
 
 /// Drives the web service with raw bytes; returns everything it wrote.
-fn web(input: &[u8]) -> (String, After) {
+fn web(input: &[u8]) -> (String, Next) {
     let (out, after) = web_bytes(input);
     (String::from_utf8_lossy(&out).into_owned(), after)
 }
 
-fn web_bytes(input: &[u8]) -> (Vec<u8>, After) {
+fn web_bytes(input: &[u8]) -> (Vec<u8>, Next) {
     let mut shared = Shared::seeded(64, 1);
     let mut session = StreamSession::new(Service::Web, &shared, Millis::START);
     let mut pending = Vec::new();
@@ -137,17 +136,17 @@ fn web_routes() {
     let (out, after) = web(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
     assert!(out.contains("<title>sockloop"));
-    assert_eq!(after, After::Continue, "keep-alive");
+    assert_eq!(after, Next::Continue, "keep-alive");
     let (out, _) = web(b"GET /nope HTTP/1.1\r\n\r\n");
     assert!(out.starts_with("HTTP/1.1 404 "), "{out}");
     let (out, _) = web(b"POST /stats HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
     assert!(out.starts_with("HTTP/1.1 405 "), "{out}");
     let (out, after) = web(b"GET /ws HTTP/1.1\r\n\r\n");
     assert!(out.starts_with("HTTP/1.1 426 ") && out.contains("Sec-WebSocket-Version: 13"));
-    assert_eq!(after, After::Close);
+    assert_eq!(after, Next::Close);
     let (out, after) = web(b"BAD\r\n\r\n");
     assert!(out.starts_with("HTTP/1.1 400 "), "{out}");
-    assert_eq!(after, After::Close);
+    assert_eq!(after, Next::Close);
     let (out, _) = web(b"HEAD /stats HTTP/1.1\r\n\r\n");
     assert!(
         out.starts_with("HTTP/1.1 200 ") && out.ends_with("\r\n\r\n"),
@@ -160,7 +159,7 @@ fn web_pipelined_requests_and_connection_close() {
     let (out, after) =
         web(b"GET /stats HTTP/1.1\r\n\r\nGET /stats HTTP/1.1\r\nConnection: close\r\n\r\n");
     assert_eq!(out.matches("HTTP/1.1 200 OK").count(), 2);
-    assert_eq!(after, After::Close);
+    assert_eq!(after, Next::Close);
 }
 
 #[test]
@@ -175,5 +174,5 @@ fn websocket_upgrade_then_echo_in_the_same_read() {
     );
     assert!(text.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
     assert!(out.ends_with(b"\r\n\r\n\x81\x05Hello"), "{out:?}");
-    assert_eq!(after, After::Continue);
+    assert_eq!(after, Next::Continue);
 }

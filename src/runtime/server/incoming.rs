@@ -2,12 +2,15 @@
 //! listener when descriptors run out, refusing politely over `--max-conns`) and
 //! datagrams to answer.
 
+use super::connection::Step;
 use super::{Server, listener_key, socket_fd};
 use crate::clock::Millis;
-use crate::runtime::conn::{Conn, Peer, Stream};
+use crate::runtime::conn::state::ConnState;
+use crate::runtime::conn::{Conn, Peer};
 use crate::runtime::listener::ListenSocket;
 use crate::runtime::poll::{Interest, Registration};
 use crate::runtime::timers::Timer;
+use crate::runtime::transport::Stream;
 use crate::service::{self, Service, StreamSession};
 use crate::trace::{self, Layer, Preview};
 use crate::{debug, error};
@@ -109,11 +112,7 @@ impl Server {
 
     fn on_accept(&mut self, index: usize, stream: Stream, peer: Peer) {
         let service = self.listeners[index].info.service;
-        let prepared = match &stream {
-            Stream::Tcp(s) => s.set_nonblocking(true).and_then(|()| s.set_nodelay(true)),
-            Stream::Unix(s) => s.set_nonblocking(true),
-        };
-        if let Err(e) = prepared {
+        if let Err(e) = stream.prepare() {
             debug!("dropping new connection from {peer}: {e}");
             return;
         }
@@ -138,36 +137,36 @@ impl Server {
             }
         };
         // Listener indexes are small: the command line names each listener.
-        let conn = Conn::new(stream, peer, id, index as u16, session, now, registration);
+        let state = ConnState::new(now);
+        let conn = Conn::new(stream, peer, id, index as u16, session, state, registration);
         let slot = self.conns.insert(conn);
         if trace::any() {
-            self.trace_context(slot);
-            let info = &self.listeners[index].info;
-            if let Some(conn) = self.conns.get(slot) {
-                crate::trace!(
-                    Layer::Loop,
-                    "accept fd={} on {} {} ({service}){}",
-                    conn.stream.as_fd().as_raw_fd(),
-                    info.transport,
-                    info.address,
-                    if matches!(conn.stream, Stream::Tcp(_)) {
-                        ", TCP_NODELAY on, non-blocking"
-                    } else {
-                        ", non-blocking"
-                    }
-                );
+            self.trace_accept(slot, index);
+        }
+        let info = &self.listeners[index].info;
+        if let Some(conn) = self.conns.get(slot) {
+            match conn.peer.addr() {
+                Some(addr) => debug!("#{id} open {} {addr} ({service})", info.transport),
+                None => debug!("#{id} open unix {} ({service})", info.address),
             }
         }
-        let Some(conn) = self.conns.get_mut(slot) else {
-            return;
-        };
+        self.step(slot, Step::Open);
+    }
+
+    fn trace_accept(&self, slot: usize, index: usize) {
+        self.trace_context(slot);
         let info = &self.listeners[index].info;
-        match conn.peer.addr() {
-            Some(addr) => debug!("#{id} open {} {addr} ({service})", info.transport),
-            None => debug!("#{id} open unix {} ({service})", info.address),
+        if let Some(conn) = self.conns.get(slot) {
+            crate::trace!(
+                Layer::Loop,
+                "accept fd={} on {} {} ({}), {}",
+                conn.stream.as_fd().as_raw_fd(),
+                info.transport,
+                info.address,
+                info.service,
+                conn.stream.describe()
+            );
         }
-        let after = conn.session.on_open(&mut self.shared, &mut self.scratch);
-        self.deliver(slot, after);
     }
 
     fn on_datagrams(&mut self, index: usize) {

@@ -1,0 +1,340 @@
+//! A connection's events, carried out: the system calls and the dispatch to its
+//! service. What a connection's life looks like — when to pause reading, when to send
+//! the FIN, what the poller must watch, when the timer must look — is decided by the
+//! pure state machine in `runtime/conn/state.rs`; this file does what it says.
+//!
+//! ```text
+//!   readable/writable → flush queued output → read once → serve (one step of the
+//!                       service) → serve the backlog if output drained → settle
+//!   timer             → the state machine says why: the service's deadline, idle,
+//!                       or give up
+//!   settle            → close, or FIN, or new poller interest, or a new timer entry
+//! ```
+
+use super::Server;
+use crate::clock::Millis;
+use crate::debug;
+use crate::runtime::conn::Conn;
+use crate::runtime::conn::state::{DRAIN_TIMEOUT, Due, FINISHED, PeerFin, Reading, output_budget};
+use crate::runtime::poll::{self, Ready};
+use crate::runtime::timers::Timer;
+use crate::runtime::transport::would_block;
+use crate::service::{Next, Shared};
+use crate::trace::{self, Layer};
+use std::time::Duration;
+
+/// One step of a connection's service. Every way the loop calls a service goes
+/// through [`Server::serve`], so the input buffer, the output, the counters and the
+/// verdict are handled in one place.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Step {
+    /// Just accepted (daytime talks first).
+    Open,
+    /// This many bytes arrived in the loop's read buffer.
+    Data(usize),
+    /// Serve the input that waited for the output to drain.
+    Backlog,
+    /// The peer sent its FIN: an unterminated last request is still one.
+    Eof,
+    /// The service's own deadline passed.
+    Timer,
+    /// Quiet for this long: say why, then close.
+    Idle(Duration),
+    /// The server is shutting down.
+    Shutdown,
+}
+
+/// Rounds of backlog served per event at most, so one busy client cannot hold the
+/// loop; writable interest brings us back.
+const BACKLOG_ROUNDS: usize = 4;
+
+impl Server {
+    pub(super) fn on_conn(&mut self, slot: usize, ready: Ready) {
+        if trace::any() {
+            self.trace_ready(slot, ready);
+        }
+        if ready.writable && !self.flush(slot) {
+            return;
+        }
+        if ready.readable {
+            self.read(slot);
+        }
+        self.settle(slot);
+    }
+
+    /// One service step, then settling (which serves the backlog it may leave).
+    pub(super) fn step(&mut self, slot: usize, step: Step) {
+        self.serve(slot, step);
+        self.settle(slot);
+    }
+
+    /// Writes queued output; false if the connection failed (and is closed).
+    fn flush(&mut self, slot: usize) -> bool {
+        let Some(conn) = self.conns.get_mut(slot) else {
+            return false;
+        };
+        match conn.flush() {
+            Ok(n) => {
+                took_output(conn, &mut self.shared, n);
+                true
+            }
+            Err(e) => {
+                self.close(slot, &format!("write failed: {e}"));
+                false
+            }
+        }
+    }
+
+    /// One read from a readable connection, handed to its service.
+    fn read(&mut self, slot: usize) {
+        let Some(conn) = self.conns.get_mut(slot) else {
+            return;
+        };
+        let reading = conn.state.reading();
+        if reading == Reading::Skip {
+            return;
+        }
+        let n = match conn.stream.read(&mut self.read_buf) {
+            Ok(0) => return self.on_peer_fin(slot),
+            Ok(n) => n,
+            Err(e) if would_block(&e) => {
+                crate::trace!(Layer::Loop, "read: would block (nothing there after all)");
+                return;
+            }
+            Err(e) => return self.close(slot, &format!("read failed: {e}")),
+        };
+        let discard = reading == Reading::Discard;
+        crate::trace!(
+            Layer::Loop,
+            "read {n} bytes{}",
+            if discard {
+                ", discarded (draining)"
+            } else {
+                ""
+            }
+        );
+        conn.bytes_in += n as u64;
+        self.shared.bytes_in += n as u64;
+        if !discard {
+            conn.state.on_input(self.shared.now);
+            self.serve(slot, Step::Data(n));
+        }
+    }
+
+    fn on_peer_fin(&mut self, slot: usize) {
+        crate::trace!(
+            Layer::Loop,
+            "read 0 bytes: the peer sent FIN (it will send no more)"
+        );
+        let Some(conn) = self.conns.get_mut(slot) else {
+            return;
+        };
+        match conn.state.on_peer_fin() {
+            PeerFin::Close => self.close(slot, "closed: both sides sent FIN"),
+            PeerFin::Finish => self.serve(slot, Step::Eof),
+        }
+    }
+
+    /// Runs one step of the connection's service with the loop's scratch buffer as its
+    /// output, sends what it wrote, and applies its verdict.
+    fn serve(&mut self, slot: usize, step: Step) {
+        let Some(conn) = self.conns.get_mut(slot) else {
+            return;
+        };
+        let (shared, out) = (&mut self.shared, &mut self.scratch);
+        let now = shared.now;
+        let (next, fed) = match step {
+            Step::Data(_) | Step::Backlog => {
+                let budget = output_budget(conn.queued(), &self.policy);
+                let data = match step {
+                    Step::Data(n) => self.read_buf.get_mut(..n).unwrap_or_default(),
+                    _ => &mut [],
+                };
+                let mut input = conn.take_input();
+                let next = conn.session.on_data(&mut input, data, shared, out, budget);
+                conn.keep_input(input);
+                (next, true)
+            }
+            Step::Eof => {
+                let mut input = conn.take_input();
+                conn.session.on_eof(&mut input, shared, out);
+                (Next::Close, true)
+            }
+            Step::Open => (conn.session.on_open(shared, out), false),
+            Step::Timer => {
+                let last_active = conn.state.last_active();
+                (conn.session.on_timer(now, last_active, shared, out), false)
+            }
+            Step::Idle(idle) => {
+                conn.session.on_idle_timeout(idle, shared, out);
+                (Next::Close, false)
+            }
+            Step::Shutdown => (conn.session.on_shutdown(now, shared, out), false),
+        };
+        let sent = conn.send(out);
+        out.clear();
+        match sent {
+            Ok(n) => took_output(conn, shared, n),
+            Err(e) => return self.close(slot, &format!("write failed: {e}")),
+        }
+        let stopped = if fed {
+            conn.state.served(next)
+        } else {
+            conn.state.answered(next)
+        };
+        if stopped {
+            drop(conn.take_input()); // never served now
+        }
+    }
+
+    /// Serves input a service set aside when its output budget ran out, now that the
+    /// client has taken most of the queued output.
+    fn serve_backlog(&mut self, slot: usize) {
+        for _ in 0..BACKLOG_ROUNDS {
+            let ready = self
+                .conns
+                .get(slot)
+                .is_some_and(|c| c.state.backlog_ready(c.queued(), &self.policy));
+            if !ready {
+                return;
+            }
+            self.serve(slot, Step::Backlog);
+        }
+    }
+
+    /// Moves a connection along after any activity, as its state machine decides:
+    /// first a backlog that can now be served, then closing, the FIN, the poller's
+    /// interest and the timer.
+    pub(super) fn settle(&mut self, slot: usize) {
+        let Some(mut conn) = self.conns.get_mut(slot) else {
+            return;
+        };
+        // Almost never a backlog: one flag tells.
+        if conn.state.has_backlog() {
+            self.serve_backlog(slot);
+            let Some(again) = self.conns.get_mut(slot) else {
+                return;
+            };
+            conn = again;
+        }
+        let session_deadline = conn
+            .session
+            .deadline(conn.state.last_active(), &self.shared);
+        let queued = conn.queued();
+        let now = self.shared.now;
+        let settled = conn
+            .state
+            .settle(queued, now, &self.policy, session_deadline);
+        if let Some(on) = settled.paused {
+            trace_backpressure(conn, on, queued, self.policy.max_output);
+        }
+        if settled.close {
+            return self.close(slot, FINISHED);
+        }
+        if settled.send_fin {
+            crate::trace!(
+                Layer::Loop,
+                "shutdown(write): FIN sent; discarding input until the peer's FIN ({} s max)",
+                DRAIN_TIMEOUT.as_secs()
+            );
+            conn.stream.shutdown_write();
+        }
+        let wanted = conn.stream.interest(settled.interest);
+        if let Err(e) = conn
+            .registration
+            .set(&self.poller, &conn.stream, slot, wanted)
+        {
+            return self.close(slot, &format!("poller: {e}"));
+        }
+        if let Some(at) = settled.arm {
+            self.timers.push(at, Timer::Conn(slot as u32));
+            crate::trace!(
+                Layer::Loop,
+                "timer armed: {} in {:.3} s",
+                conn.state.timer_purpose(),
+                now.until(at).as_secs_f64()
+            );
+        }
+    }
+
+    pub(super) fn on_conn_timer(&mut self, slot: usize, at: Millis, now: Millis) {
+        let Some(conn) = self.conns.get_mut(slot) else {
+            return;
+        };
+        let session_deadline = conn
+            .session
+            .deadline(conn.state.last_active(), &self.shared);
+        let due = conn.state.on_timer(at, now, &self.policy, session_deadline);
+        if due != Due::Stale && trace::any() {
+            self.trace_context(slot);
+            crate::trace!(Layer::Loop, "timer fired");
+        }
+        match due {
+            Due::Stale => {}
+            Due::Session => self.step(slot, Step::Timer),
+            Due::Idle(idle) => {
+                if let Some(conn) = self.conns.get(slot) {
+                    debug!("#{} idle for {} s: closing", conn.id, idle.as_secs_f64());
+                }
+                self.step(slot, Step::Idle(idle));
+            }
+            Due::Close(why) => self.close(slot, why),
+            Due::Recheck => self.settle(slot),
+        }
+    }
+
+    pub(super) fn close(&mut self, slot: usize, why: &str) {
+        if trace::any() {
+            self.trace_context(slot);
+        }
+        let Some(conn) = self.conns.remove(slot) else {
+            return;
+        };
+        poll::remove(&self.poller, &conn.stream);
+        self.shared.conns_active -= 1;
+        crate::trace!(
+            Layer::Loop,
+            "close ({why}): {} bytes in, {} bytes out",
+            conn.bytes_in,
+            conn.bytes_out
+        );
+        debug!(
+            "#{} {why}: {} in={} out={}",
+            conn.id, conn.peer, conn.bytes_in, conn.bytes_out
+        );
+    }
+
+    fn trace_ready(&self, slot: usize, ready: Ready) {
+        self.trace_context(slot);
+        let what = match (ready.hangup, ready.readable, ready.writable) {
+            (true, _, _) => "hang-up or error (epoll reports it as readable and writable)",
+            (false, true, true) => "readable, writable",
+            (false, true, false) => "readable",
+            (false, false, true) => "writable",
+            (false, false, false) => "nothing",
+        };
+        crate::trace!(Layer::Loop, "ready: {what}");
+    }
+}
+
+/// The peer took `n` bytes of output: counted, and activity.
+fn took_output(conn: &mut Conn, shared: &mut Shared, n: usize) {
+    shared.bytes_out += n as u64;
+    conn.state.on_output(n, shared.now);
+}
+
+fn trace_backpressure(conn: &Conn, on: bool, queued: usize, max_output: usize) {
+    if on {
+        debug!("#{} backpressure on: {queued} bytes queued", conn.id);
+        crate::trace!(
+            Layer::Loop,
+            "backpressure on: {queued} bytes queued >= {max_output}; reading paused"
+        );
+    } else {
+        debug!("#{} backpressure off", conn.id);
+        crate::trace!(
+            Layer::Loop,
+            "backpressure off: {queued} bytes queued; reading again"
+        );
+    }
+}
