@@ -161,7 +161,7 @@ fn idle_holds_every_connection_and_measures_the_server() {
 fn the_human_report_names_the_rate_latency_and_generator_cpu() {
     let server = echo_server();
     let tcp = server.addr("tcp", "echo").to_string();
-    let (code, out, err) = bench(&["tcp", &tcp, "-c", "2", "-n", "100", "-q"]);
+    let (code, out, err) = bench(&["tcp", &tcp, "-c", "2", "-n", "5000", "-q"]);
     assert_eq!(code, 0, "{out}{err}");
     for needle in ["messages", "msg/s", "latency", "p99", "errors", "generator"] {
         assert!(out.contains(needle), "no {needle:?} in:\n{out}");

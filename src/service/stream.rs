@@ -139,7 +139,7 @@ impl StreamSession {
     /// When this session next needs the timer (besides the loop's idle timeout).
     pub fn deadline(&self, last_active: Millis, shared: &Shared) -> Option<Millis> {
         match &self.state {
-            State::Web(web) => web.deadline(last_active, &shared.web),
+            State::Web(web) => web.deadline(last_active, shared),
             _ => None,
         }
     }

@@ -227,6 +227,16 @@ impl ConnState {
         policy: &Policy,
         session_deadline: Option<Millis>,
     ) -> Settled {
+        if self.phase == Phase::Open && queued == 0 && !self.paused && !self.backlog {
+            // The common case, after almost every echo: all sent, reading on.
+            return Settled {
+                close: false,
+                send_fin: false,
+                interest: Interest::READ,
+                arm: self.arm(policy, session_deadline),
+                paused: None,
+            };
+        }
         let paused = self.update_backpressure(queued, policy);
         let mut send_fin = false;
         if self.phase == Phase::Flushing && queued == 0 {
@@ -243,21 +253,26 @@ impl ConnState {
             self.last_active = now;
             send_fin = true;
         }
-        let arm = self
-            .deadline(policy.idle_timeout, session_deadline)
-            .filter(|at| self.timer_at.is_none_or(|t| *at < t));
-        // Arm a timer only when the deadline moved earlier; later deadlines are found
-        // when the current entry fires (lazy deletion keeps the heap small).
-        if arm.is_some() {
-            self.timer_at = arm;
-        }
         Settled {
             close: false,
             send_fin,
             interest: self.interest(queued),
-            arm,
+            arm: self.arm(policy, session_deadline),
             paused,
         }
+    }
+
+    /// The deadline to push a timer entry for, if it moved earlier than the current
+    /// entry's; later deadlines are found when the current entry fires (lazy deletion
+    /// keeps the heap small).
+    fn arm(&mut self, policy: &Policy, session_deadline: Option<Millis>) -> Option<Millis> {
+        let arm = self
+            .deadline(policy.idle_timeout, session_deadline)
+            .filter(|at| self.timer_at.is_none_or(|t| *at < t));
+        if arm.is_some() {
+            self.timer_at = arm;
+        }
+        arm
     }
 
     /// A timer entry for `at` fired at `now`.

@@ -1,0 +1,176 @@
+//! The WebSocket side of the web service: the upgrade (RFC 6455 §4.2.2, with the
+//! `--allow-origin` check of §10.2), then one session per connection whose messages
+//! go to the endpoint's app, with keepalive pings and the close handshake's deadline.
+
+use super::apps::{App, AppHandler};
+use super::pages;
+use crate::clock::Millis;
+use crate::proto::command::After;
+use crate::proto::http::RequestHead;
+use crate::proto::ws::handshake;
+use crate::proto::ws::session::{self as ws, Role, Session};
+use crate::service::Shared;
+use crate::trace::{self, Layer};
+
+/// A WebSocket connection's state. Boxed by its owner: most of a server's
+/// connections are either all WebSocket or none, and the box keeps HTTP-only
+/// connections small.
+pub struct WsConn {
+    session: Session,
+    pub app: App,
+    /// We sent Close (shutdown, idle): drop the connection if no reply by then.
+    close_deadline: Option<Millis>,
+    /// A keepalive ping is out and no data has come since.
+    ping_outstanding: bool,
+    /// Frames of the message being received so far (for the trace).
+    fragments: u16,
+}
+
+/// Validates the handshake and, if it is acceptable, writes the 101 and gives the
+/// new WebSocket; otherwise writes the refusal (the connection then closes).
+pub fn upgrade(
+    req: &RequestHead,
+    app: App,
+    shared: &mut Shared,
+    out: &mut Vec<u8>,
+) -> Option<Box<WsConn>> {
+    let protocols: Vec<&str> = shared.web.protocols.iter().map(String::as_str).collect();
+    let up = match handshake::validate_upgrade(req, &protocols) {
+        Ok(up) => up,
+        Err(err) => {
+            crate::debug!("WebSocket handshake refused: {err}");
+            handshake::write_rejection(out, &err);
+            return None;
+        }
+    };
+    if let Some(origin) = &up.origin {
+        let allowed = &shared.web.allow_origins;
+        if !allowed.is_empty() && !allowed.iter().any(|a| a.eq_ignore_ascii_case(origin)) {
+            crate::debug!("WebSocket from origin {origin} refused (--allow-origin)");
+            pages::error_page(out, 403, &format!("origin {origin} is not allowed here\n"));
+            return None;
+        }
+    }
+    handshake::write_upgrade_response(out, &up);
+    crate::debug!("WebSocket open on {} ({})", req.path(), app.name());
+    let limits = ws::Limits {
+        max_message: shared.web.max_message,
+    };
+    let mut session = Session::new(Role::Server, limits);
+    session.set_trace(trace::on(Layer::Ws));
+    Some(Box::new(WsConn {
+        fragments: 0,
+        session,
+        app,
+        close_deadline: None,
+        ping_outstanding: false,
+    }))
+}
+
+impl WsConn {
+    /// Feeds one chunk of frames; `Close` once the close handshake is complete or the
+    /// peer broke the protocol (the session has queued the Close frame to send). The
+    /// caller traces the frames sent, after what this says.
+    pub fn feed(&mut self, chunk: &mut [u8], shared: &mut Shared, out: &mut Vec<u8>) -> After {
+        self.ping_outstanding = false;
+        let mut handler = AppHandler::new(&mut self.app, shared, &mut self.fragments);
+        let fed = self.session.feed(chunk, out, &mut handler);
+        if let Err(err) = fed {
+            crate::debug!("WebSocket closed: {err}");
+            crate::trace!(
+                Layer::Ws,
+                "ws > protocol error: {} (answered with close {})",
+                err.reason,
+                err.code
+            );
+            return After::Close;
+        }
+        if self.session.is_closed() {
+            return After::Close;
+        }
+        After::Continue
+    }
+
+    /// Writes what the app owes (random numbers) until `out` reaches `budget`.
+    pub fn produce(&mut self, shared: &mut Shared, out: &mut Vec<u8>, budget: usize) {
+        traced(out, |out| self.app.produce(shared, out, budget));
+    }
+
+    /// The peer finished sending. A WebSocket peer should have sent Close first.
+    pub fn on_eof(&self) {
+        if !self.session.close_received() {
+            crate::debug!("WebSocket peer closed TCP without a Close frame (1006)");
+        }
+    }
+
+    /// The next keepalive or close deadline, given when the connection was last active.
+    pub fn deadline(&self, last_active: Millis, shared: &Shared) -> Option<Millis> {
+        let ping = match (shared.web.ping_interval, self.ping_outstanding) {
+            (Some(every), false) => Some(last_active.after(every)),
+            _ => None,
+        };
+        match (self.close_deadline, ping) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// A deadline passed: give up on a peer that did not answer our Close, or ping a
+    /// quiet one.
+    pub fn on_timer(
+        &mut self,
+        now: Millis,
+        last_active: Millis,
+        shared: &mut Shared,
+        out: &mut Vec<u8>,
+    ) -> After {
+        if self.close_deadline.is_some_and(|d| d <= now) {
+            crate::debug!("WebSocket peer did not answer our Close: dropping");
+            return After::Close;
+        }
+        let ping_due = shared
+            .web
+            .ping_interval
+            .is_some_and(|every| last_active.after(every) <= now);
+        if ping_due && !self.ping_outstanding {
+            self.ping_outstanding = true;
+            let mut handler = AppHandler::new(&mut self.app, shared, &mut self.fragments);
+            traced(out, |out| {
+                self.session.send_ping(b"sockloop", out, &mut handler)
+            });
+        }
+        After::Continue
+    }
+
+    /// Sends Close with `code` and `reason` (once); with `wait`, the peer has until
+    /// then to answer before the connection is dropped.
+    pub fn close(
+        &mut self,
+        code: u16,
+        reason: &str,
+        wait: Option<Millis>,
+        shared: &mut Shared,
+        out: &mut Vec<u8>,
+    ) {
+        if self.session.close_sent() {
+            return;
+        }
+        let mut handler = AppHandler::new(&mut self.app, shared, &mut self.fragments);
+        traced(out, |out| {
+            self.session.send_close(code, reason, out, &mut handler)
+        });
+        if wait.is_some() {
+            self.close_deadline = wait;
+        }
+    }
+}
+
+/// Runs `write`, then traces every WebSocket frame it appended to `out`.
+pub(super) fn traced<R>(out: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    let mark = out.len();
+    let result = write(out);
+    if trace::on(Layer::Ws) {
+        trace::sent_frames(out.get(mark..).unwrap_or_default());
+    }
+    result
+}
