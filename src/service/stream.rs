@@ -28,14 +28,15 @@ enum State {
 }
 
 impl StreamSession {
-    pub fn new(service: Service, shared: &Shared, now: Millis) -> Self {
+    /// A new connection's session; `shared.now` is when it was accepted.
+    pub fn new(service: Service, shared: &Shared) -> Self {
         let state = match service {
             Service::Echo => State::Echo(StopDetector::default()),
             Service::Daytime => State::Done,
             Service::Counter | Service::Random | Service::Cmd => {
                 State::Lines(LineSplitter::new(shared.max_line))
             }
-            Service::Web => State::Web(WebConn::new(now, &shared.web)),
+            Service::Web => State::Web(WebConn::new(shared)),
         };
         Self { service, state }
     }
@@ -147,13 +148,12 @@ impl StreamSession {
     /// The session's deadline passed.
     pub fn on_timer(
         &mut self,
-        now: Millis,
         last_active: Millis,
         shared: &mut Shared,
         out: &mut Vec<u8>,
     ) -> Next {
         match &mut self.state {
-            State::Web(web) => Next::from(web.on_timer(now, last_active, shared, out)),
+            State::Web(web) => Next::from(web.on_timer(last_active, shared, out)),
             _ => Next::Continue,
         }
     }
@@ -172,9 +172,9 @@ impl StreamSession {
 
     /// The server is shutting down: `Close` to hang up once output is flushed, or
     /// `Continue` while a closing handshake (WebSocket 1001) is under way.
-    pub fn on_shutdown(&mut self, now: Millis, shared: &mut Shared, out: &mut Vec<u8>) -> Next {
+    pub fn on_shutdown(&mut self, shared: &mut Shared, out: &mut Vec<u8>) -> Next {
         match &mut self.state {
-            State::Web(web) => Next::from(web.on_shutdown(now, shared, out)),
+            State::Web(web) => Next::from(web.on_shutdown(shared, out)),
             _ => Next::Close,
         }
     }

@@ -1,13 +1,12 @@
 //! Services driven without sockets: bytes in, bytes out.
 
 use super::*;
-use crate::clock::Millis;
 use crate::proto::ws::frame::{self, Opcode};
 
 fn drive(service: Service, chunks: &[&[u8]]) -> (String, Next) {
     let mut shared = Shared::seeded(16, 1);
     shared.conns_total = 3;
-    let mut session = StreamSession::new(service, &shared, Millis::START);
+    let mut session = StreamSession::new(service, &shared);
     let mut pending = Vec::new();
     let mut out = Vec::new();
     let mut after = session.on_open(&mut shared, &mut out);
@@ -91,7 +90,7 @@ fn datagrams() {
 #[test]
 fn output_budget_sets_input_aside_and_serves_it_later() {
     let mut shared = Shared::seeded(64, 1);
-    let mut session = StreamSession::new(Service::Cmd, &shared, Millis::START);
+    let mut session = StreamSession::new(Service::Cmd, &shared);
     let mut pending = Vec::new();
     let mut out = Vec::new();
     // Ten requests of ~5 KB of output each, with a budget of 8 KB per call.
@@ -119,7 +118,7 @@ fn web(input: &[u8]) -> (String, Next) {
 
 fn web_bytes(input: &[u8]) -> (Vec<u8>, Next) {
     let mut shared = Shared::seeded(64, 1);
-    let mut session = StreamSession::new(Service::Web, &shared, Millis::START);
+    let mut session = StreamSession::new(Service::Web, &shared);
     let mut pending = Vec::new();
     let mut out = Vec::new();
     let mut data = input.to_vec();

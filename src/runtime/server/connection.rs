@@ -142,7 +142,6 @@ impl Server {
             return;
         };
         let (shared, out) = (&mut self.shared, &mut self.scratch);
-        let now = shared.now;
         let (next, fed) = match step {
             Step::Data(_) | Step::Backlog => {
                 let budget = output_budget(conn.queued(), &self.policy);
@@ -163,13 +162,13 @@ impl Server {
             Step::Open => (conn.session.on_open(shared, out), false),
             Step::Timer => {
                 let last_active = conn.state.last_active();
-                (conn.session.on_timer(now, last_active, shared, out), false)
+                (conn.session.on_timer(last_active, shared, out), false)
             }
             Step::Idle(idle) => {
                 conn.session.on_idle_timeout(idle, shared, out);
                 (Next::Close, false)
             }
-            Step::Shutdown => (conn.session.on_shutdown(now, shared, out), false),
+            Step::Shutdown => (conn.session.on_shutdown(shared, out), false),
         };
         let sent = conn.send(out);
         out.clear();

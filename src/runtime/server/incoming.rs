@@ -126,7 +126,7 @@ impl Server {
         let id = self.next_conn_id;
         self.next_conn_id += 1;
         let now = self.shared.now;
-        let session = StreamSession::new(service, &self.shared, now);
+        let session = StreamSession::new(service, &self.shared);
         let slot = self.conns.next_key();
         let registration = match Registration::add(&self.poller, &stream, slot, Interest::READ) {
             Ok(registration) => registration,

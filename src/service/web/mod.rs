@@ -80,11 +80,9 @@ enum Phase {
 }
 
 impl WebConn {
-    pub fn new(now: Millis, config: &WebConfig) -> Self {
+    pub fn new(shared: &Shared) -> Self {
         Self {
-            phase: Phase::Head {
-                deadline: now.after(config.handshake_timeout),
-            },
+            phase: head_phase(shared),
         }
     }
 
@@ -165,9 +163,7 @@ impl WebConn {
         if !handshake::is_websocket_request(req) {
             return match pages::answer(req, app.is_some(), shared, out) {
                 Then::KeepAlive => {
-                    self.phase = Phase::Head {
-                        deadline: shared.now.after(shared.web.handshake_timeout),
-                    };
+                    self.phase = head_phase(shared);
                     After::Continue
                 }
                 Then::Close => self.done(),
@@ -212,18 +208,17 @@ impl WebConn {
 
     pub fn on_timer(
         &mut self,
-        now: Millis,
         last_active: Millis,
         shared: &mut Shared,
         out: &mut Vec<u8>,
     ) -> After {
         match &mut self.phase {
-            Phase::Head { deadline } if *deadline <= now => {
+            Phase::Head { deadline } if *deadline <= shared.now => {
                 crate::debug!("request head not complete in time: closing");
                 pages::write_timeout(out);
                 self.done()
             }
-            Phase::Ws(ws) => ws.on_timer(now, last_active, shared, out),
+            Phase::Ws(ws) => ws.on_timer(last_active, shared, out),
             _ => After::Continue,
         }
     }
@@ -237,14 +232,22 @@ impl WebConn {
 
     /// Graceful shutdown: WebSockets get Close 1001 and a moment to answer; plain HTTP
     /// connections between requests just close.
-    pub fn on_shutdown(&mut self, now: Millis, shared: &mut Shared, out: &mut Vec<u8>) -> After {
+    pub fn on_shutdown(&mut self, shared: &mut Shared, out: &mut Vec<u8>) -> After {
         match &mut self.phase {
             Phase::Ws(ws) => {
-                let wait = now.after(shared.web.close_timeout);
+                let wait = shared.now.after(shared.web.close_timeout);
                 ws.close(1001, "server shutting down", Some(wait), shared, out);
                 After::Continue
             }
             _ => After::Close,
         }
+    }
+}
+
+/// Waiting for a request head, which must be whole within the handshake timeout
+/// (slowloris guard).
+fn head_phase(shared: &Shared) -> Phase {
+    Phase::Head {
+        deadline: shared.now.after(shared.web.handshake_timeout),
     }
 }

@@ -119,11 +119,11 @@ impl WsConn {
     /// quiet one.
     pub fn on_timer(
         &mut self,
-        now: Millis,
         last_active: Millis,
         shared: &mut Shared,
         out: &mut Vec<u8>,
     ) -> After {
+        let now = shared.now;
         if self.close_deadline.is_some_and(|d| d <= now) {
             crate::debug!("WebSocket peer did not answer our Close: dropping");
             return After::Close;
