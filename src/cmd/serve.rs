@@ -7,6 +7,7 @@ use crate::service::web::WebConfig;
 use crate::service::{Service, Settings};
 use std::io::Write;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 const ABOUT: &str = "\
 usage: sockloop serve [options]
@@ -152,56 +153,6 @@ fn parse(args: &[String]) -> Result<Option<Config>, String> {
             "unexpected argument '{extra}' (listeners go after -l)"
         ));
     }
-    let number = |name: &str, default: usize| -> Result<usize, String> {
-        match m.opt_str(name) {
-            None => Ok(default),
-            Some(v) => v
-                .parse::<usize>()
-                .ok()
-                .filter(|&n| n > 0)
-                .ok_or_else(|| format!("--{name} '{v}' is not a positive whole number")),
-        }
-    };
-    let defaults = Limits::default();
-    let limits = Limits {
-        idle_timeout: match m.opt_str("idle-timeout") {
-            None => defaults.idle_timeout,
-            Some(v) => parse_secs(&v, "--idle-timeout")?,
-        },
-        max_conns: number("max-conns", defaults.max_conns)?,
-        max_output: number("max-output", defaults.max_output)?,
-    };
-    let unix_mode = match m.opt_str("unix-mode") {
-        None => None,
-        Some(v) => Some(
-            u32::from_str_radix(&v, 8)
-                .ok()
-                .filter(|&m| m <= 0o777)
-                .ok_or_else(|| format!("--unix-mode '{v}' is not an octal mode like 660"))?,
-        ),
-    };
-    let bind = BindOptions {
-        reuse_port: m.opt_present("reuse-port"),
-        v6_only: !m.opt_present("dual-stack"),
-        backlog: i32::try_from(number("backlog", 1024)?).unwrap_or(i32::MAX),
-        unix_mode,
-    };
-    let defaults_web = WebConfig::default();
-    let web = WebConfig {
-        allow_origins: m.opt_strs("allow-origin"),
-        protocols: m.opt_strs("protocol"),
-        max_message: number("max-message", defaults_web.max_message)?,
-        handshake_timeout: match m.opt_str("handshake-timeout") {
-            None => defaults_web.handshake_timeout,
-            Some(v) => parse_secs(&v, "--handshake-timeout")?
-                .ok_or("--handshake-timeout must be more than 0")?,
-        },
-        ping_interval: match m.opt_str("ws-ping-interval") {
-            None => None,
-            Some(v) => parse_secs(&v, "--ws-ping-interval")?,
-        },
-        ..defaults_web
-    };
     let mut listeners = Vec::new();
     for spec in m.opt_strs("l") {
         listeners.push(spec.parse::<ListenSpec>()?);
@@ -215,16 +166,81 @@ fn parse(args: &[String]) -> Result<Option<Config>, String> {
     } else if m.opt_present("v") {
         log::set_level(Level::Debug);
     }
-    let services = Settings {
-        max_line: number("max-line", Settings::default().max_line)?,
-        web,
-    };
     Ok(Some(Config {
         listeners,
-        bind,
-        limits,
-        services,
+        bind: bind_options(&m)?,
+        limits: limits(&m)?,
+        services: services(&m)?,
     }))
+}
+
+/// `--NAME N`, a positive whole number, or `default` without the option.
+fn number(m: &getopts::Matches, name: &str, default: usize) -> Result<usize, String> {
+    match m.opt_str(name) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or_else(|| format!("--{name} '{v}' is not a positive whole number")),
+    }
+}
+
+/// `--NAME SECS` (0 is off), or `default` without the option.
+fn seconds(
+    m: &getopts::Matches,
+    name: &str,
+    default: Option<Duration>,
+) -> Result<Option<Duration>, String> {
+    match m.opt_str(name) {
+        None => Ok(default),
+        Some(v) => parse_secs(&v, &format!("--{name}")),
+    }
+}
+
+fn limits(m: &getopts::Matches) -> Result<Limits, String> {
+    let defaults = Limits::default();
+    Ok(Limits {
+        idle_timeout: seconds(m, "idle-timeout", defaults.idle_timeout)?,
+        max_conns: number(m, "max-conns", defaults.max_conns)?,
+        max_output: number(m, "max-output", defaults.max_output)?,
+    })
+}
+
+fn bind_options(m: &getopts::Matches) -> Result<BindOptions, String> {
+    let unix_mode = match m.opt_str("unix-mode") {
+        None => None,
+        Some(v) => Some(
+            u32::from_str_radix(&v, 8)
+                .ok()
+                .filter(|&m| m <= 0o777)
+                .ok_or_else(|| format!("--unix-mode '{v}' is not an octal mode like 660"))?,
+        ),
+    };
+    Ok(BindOptions {
+        reuse_port: m.opt_present("reuse-port"),
+        v6_only: !m.opt_present("dual-stack"),
+        backlog: i32::try_from(number(m, "backlog", 1024)?).unwrap_or(i32::MAX),
+        unix_mode,
+    })
+}
+
+fn services(m: &getopts::Matches) -> Result<Settings, String> {
+    let defaults = WebConfig::default();
+    let handshake_timeout = seconds(m, "handshake-timeout", Some(defaults.handshake_timeout))?
+        .ok_or("--handshake-timeout must be more than 0")?;
+    let web = WebConfig {
+        allow_origins: m.opt_strs("allow-origin"),
+        protocols: m.opt_strs("protocol"),
+        max_message: number(m, "max-message", defaults.max_message)?,
+        handshake_timeout,
+        ping_interval: seconds(m, "ws-ping-interval", None)?,
+        ..defaults
+    };
+    Ok(Settings {
+        max_line: number(m, "max-line", Settings::default().max_line)?,
+        web,
+    })
 }
 
 pub fn main(args: &[String]) -> i32 {
