@@ -2,13 +2,23 @@
 //! bad requests and refused handshakes, origin checks, --max-conns, keep-alive and
 //! pipelining, and the request-head timeout (slowloris guard).
 
-mod common;
-mod ws_support;
+mod support {
+    pub mod bounded_read;
+    pub mod http_client;
+    pub mod net;
+    pub mod output;
+    pub mod process;
+    pub mod server;
+    pub mod ws_client;
+}
 
-use common::Server;
+use std::io::Write;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-use ws_support::{Conn, Handshake, KEY, WsClient, http_exchange, upgrade_request};
+use support::bounded_read::ReadError;
+use support::http_client::{Conn, Response};
+use support::server::Server;
+use support::ws_client::{Handshake, KEY, WsClient, client_frame};
 
 /// A server with one HTTP listener and `extra` options.
 fn web_server(extra: &[&str]) -> (Server, SocketAddr) {
@@ -21,6 +31,37 @@ fn web_server(extra: &[&str]) -> (Server, SocketAddr) {
 
 fn get(path: &str) -> String {
     format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+}
+
+/// Sends `raw` on a fresh connection and reads one response.
+fn http_exchange(addr: SocketAddr, raw: &[u8], head_only: bool) -> (Conn, Response) {
+    let mut conn = Conn::connect(addr);
+    conn.send(raw);
+    let resp = conn.read_response(head_only);
+    (conn, resp)
+}
+
+/// A WebSocket opening handshake written by hand, so any field can be wrong.
+/// `key` and `version` are the header values; `extra` is inserted as is (each line
+/// ending in CRLF).
+fn upgrade_request(path: &str, key: &str, version: &str, extra: &str) -> String {
+    format!(
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: {version}\r\n{extra}\r\n"
+    )
+}
+
+/// True if the connection is still open (no EOF, no reset) after `wait`; anything
+/// read meanwhile is kept in the buffer.
+fn still_open_after(conn: &mut Conn, wait: Duration) -> bool {
+    let deadline = Instant::now() + wait;
+    loop {
+        match conn.fill(deadline) {
+            Ok(_) => {}
+            Err(ReadError::Timeout) => return true,
+            Err(_) => return false,
+        }
+    }
 }
 
 #[test]
@@ -245,7 +286,7 @@ fn allow_origin_is_enforced() {
         Some("https://also.example:8443"),
         None,
     ] {
-        let mut ws = with_origin(origin)
+        let (mut ws, _) = with_origin(origin)
             .unwrap_or_else(|r| panic!("origin {origin:?} refused:\n{}", r.dump()));
         assert_eq!(ws.request("still here"), "still here");
     }
@@ -279,7 +320,7 @@ fn over_max_conns_gets_503() {
     let deadline = Instant::now() + Duration::from_secs(3);
     loop {
         let mut c = Conn::connect(addr);
-        if c.still_open_after(Duration::from_millis(150)) {
+        if still_open_after(&mut c, Duration::from_millis(150)) {
             assert!(c.buf.is_empty(), "{:?}", String::from_utf8_lossy(&c.buf));
             c.send(get("/").as_bytes());
             let resp = c.read_response(false);
@@ -331,7 +372,7 @@ fn keep_alive_and_pipelining() {
     assert!(b.body_str().starts_with("uptime="), "{}", b.dump());
     assert_eq!(c.status(), 200, "{}", c.dump());
     assert!(
-        conn.still_open_after(Duration::from_millis(200)),
+        still_open_after(&mut conn, Duration::from_millis(200)),
         "keep-alive connection closed"
     );
     assert!(
@@ -396,7 +437,7 @@ fn slow_request_head_gets_408_and_close() {
         b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Trickle: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
     let mut refused = false;
     for b in head {
-        if trickle.try_send(std::slice::from_ref(b)).is_err() {
+        if trickle.stream.write_all(std::slice::from_ref(b)).is_err() {
             refused = true;
             break;
         }
@@ -500,7 +541,7 @@ fn browser_style_handshake_with_first_frame_in_the_same_write() {
          sec-websocket-version: 13\r\nOrigin: http://127.0.0.1\r\n\r\n"
     )
     .into_bytes();
-    bytes.extend(ws_support::client_frame(
+    bytes.extend(client_frame(
         true,
         sockloop::proto::ws::frame::Opcode::Text,
         b"first",

@@ -2,15 +2,29 @@
 //! headers), graceful shutdown with Close 1001, keepalive pings, idle timeout,
 //! backpressure against a peer that never reads, and many sockets on one thread.
 
-mod common;
-mod ws_support;
+mod support {
+    pub mod bounded_read;
+    pub mod exit;
+    pub mod http_client;
+    pub mod net;
+    pub mod output;
+    pub mod process;
+    pub mod procfs;
+    pub mod server;
+    pub mod signal;
+    pub mod ws_client;
+    pub mod ws_session;
+}
 
-use common::Server;
 use sockloop::proto::ws::frame::Opcode;
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-use ws_support::{Conn, ReadError, WsClient, client_frame, raw_header};
+use support::bounded_read::ReadError;
+use support::http_client::Conn;
+use support::server::Server;
+use support::ws_client::{WsClient, client_frame};
+use support::ws_session::raw_header;
 
 const KEY: [u8; 4] = [0xa1, 0x5c, 0x07, 0xe3];
 
@@ -37,13 +51,13 @@ fn max_message_is_enforced_from_headers() {
     // One byte over: 2000 bytes in one message.
     let mut ws = WsClient::connect(addr, "/ws");
     ws.send_binary(&[1; 2000]);
-    ws.expect_failure(1009);
+    ws.expect_failure(1009, "2000 bytes in one message");
 
     // Only a header announcing 1 MiB: refused without waiting for the payload.
     let mut ws = WsClient::connect(addr, "/ws");
     ws.send_raw(&raw_header(0x82, 1 << 20, Some(KEY)));
     let sent = Instant::now();
-    ws.expect_failure(1009);
+    ws.expect_failure(1009, "a header announcing 1 MiB");
     assert!(sent.elapsed() < Duration::from_secs(2));
 
     // Fragments of 400 each: the third one's header takes the sum over 1000.
@@ -51,7 +65,7 @@ fn max_message_is_enforced_from_headers() {
     ws.send_frame(false, Opcode::Binary, &[2; 400]);
     ws.send_frame(false, Opcode::Continuation, &[3; 400]);
     ws.send_raw(&raw_header(0x80, 400, Some(KEY)));
-    ws.expect_failure(1009);
+    ws.expect_failure(1009, "a third fragment of 400");
 
     // Control frames inside a message do not count towards its size.
     let mut ws = WsClient::connect(addr, "/ws");
@@ -77,7 +91,7 @@ fn sigterm_closes_websockets_with_1001_and_exits_0() {
     http.send(b"GET /stats HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     assert_eq!(http.read_response(false).status(), 200);
     let start = Instant::now();
-    server.signal(common::SIGTERM);
+    server.signal("TERM");
     // Between requests, HTTP is simply closed.
     http.expect_eof(Duration::from_secs(2));
     // Each client answers the Close, sees TCP closed, and then hangs up too (dropped

@@ -2,16 +2,38 @@
 //! subprotocol choice, fragmentation with interleaved control frames, and how each
 //! protocol violation is answered: the exact close code, then the server closes TCP.
 
-mod common;
-mod ws_support;
+mod support {
+    pub mod bounded_read;
+    pub mod http_client;
+    pub mod net;
+    pub mod output;
+    pub mod process;
+    pub mod server;
+    pub mod ws_client;
+    pub mod ws_session;
+}
 
-use common::Server;
 use sockloop::proto::ws::frame::Opcode;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-use ws_support::{Handshake, WsClient, close_payload, raw_frame, raw_header};
+use support::bounded_read::ReadError;
+use support::server::Server;
+use support::ws_client::{Handshake, WsClient, client_frame};
+use support::ws_session::{close_payload, raw_header};
 
 const KEY: [u8; 4] = [0x5a, 0x0f, 0xc3, 0x81];
+
+/// A whole frame written by hand: [`raw_header`] and the payload, masked with `mask`
+/// if given.
+fn raw_frame(b0: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
+    let mut out = raw_header(b0, payload.len() as u64, mask);
+    let start = out.len();
+    out.extend_from_slice(payload);
+    if let Some(key) = mask {
+        sockloop::proto::ws::frame::apply_mask(&mut out[start..], key, 0);
+    }
+    out
+}
 
 fn web_server(extra: &[&str]) -> (Server, SocketAddr) {
     let mut args = vec!["-l", "http://127.0.0.1:0", "-q"];
@@ -24,8 +46,9 @@ fn web_server(extra: &[&str]) -> (Server, SocketAddr) {
 #[test]
 fn echo_keeps_text_and_binary_apart() {
     let (_server, addr) = web_server(&[]);
-    let mut ws = WsClient::connect(addr, "/ws");
-    assert_eq!(ws.protocol, None);
+    let (mut ws, response) = WsClient::connect_with(addr, "/ws", Handshake::default())
+        .unwrap_or_else(|r| panic!("refused:\n{}", r.dump()));
+    assert_eq!(response.header("sec-websocket-protocol"), None);
     ws.send_text("héllo, wörld ✓");
     assert_eq!(ws.recv_text(), "héllo, wörld ✓");
     let binary = [0u8, 1, 2, 0xfe, 0xff, b'\n', 0x80];
@@ -34,7 +57,7 @@ fn echo_keeps_text_and_binary_apart() {
     // Several messages in one write come back in order.
     let mut burst = Vec::new();
     for i in 0..10 {
-        burst.extend(ws_support::client_frame(
+        burst.extend(client_frame(
             true,
             Opcode::Text,
             format!("m{i}").as_bytes(),
@@ -155,7 +178,7 @@ fn random_endpoint_streams_numbers() {
     }
     // Nothing more is owed.
     match ws.try_recv_frame(Duration::from_millis(200)) {
-        Err(ws_support::ReadError::Timeout) => {}
+        Err(ReadError::Timeout) => {}
         other => panic!("unexpected frame or close: {other:?}"),
     }
 }
@@ -163,7 +186,7 @@ fn random_endpoint_streams_numbers() {
 #[test]
 fn subprotocol_is_chosen_from_the_offer() {
     let (_server, addr) = web_server(&["--protocol", "chat", "--protocol", "v2.json"]);
-    let mut ws = WsClient::connect_with(
+    let (mut ws, response) = WsClient::connect_with(
         addr,
         "/ws",
         Handshake {
@@ -172,12 +195,11 @@ fn subprotocol_is_chosen_from_the_offer() {
         },
     )
     .unwrap_or_else(|r| panic!("refused:\n{}", r.dump()));
-    assert_eq!(ws.response.header("sec-websocket-protocol"), Some("chat"));
-    assert_eq!(ws.protocol.as_deref(), Some("chat"));
+    assert_eq!(response.header("sec-websocket-protocol"), Some("chat"));
     assert_eq!(ws.request("x"), "x");
 
     // The client's order of preference wins.
-    let ws = WsClient::connect_with(
+    let (_, response) = WsClient::connect_with(
         addr,
         "/ws",
         Handshake {
@@ -186,10 +208,10 @@ fn subprotocol_is_chosen_from_the_offer() {
         },
     )
     .unwrap_or_else(|r| panic!("refused:\n{}", r.dump()));
-    assert_eq!(ws.protocol.as_deref(), Some("v2.json"));
+    assert_eq!(response.header("sec-websocket-protocol"), Some("v2.json"));
 
     // Nothing in common: the connection opens without a subprotocol.
-    let ws = WsClient::connect_with(
+    let (_, response) = WsClient::connect_with(
         addr,
         "/ws",
         Handshake {
@@ -198,7 +220,7 @@ fn subprotocol_is_chosen_from_the_offer() {
         },
     )
     .unwrap_or_else(|r| panic!("refused:\n{}", r.dump()));
-    assert_eq!(ws.response.header("sec-websocket-protocol"), None);
+    assert_eq!(response.header("sec-websocket-protocol"), None);
 }
 
 /// Opens /ws, sends `bytes`, and checks the server fails the connection with `code`
@@ -208,9 +230,7 @@ fn violation(addr: SocketAddr, what: &str, bytes: &[u8], code: u16) {
     // A good message first: the session is live when the bad bytes arrive.
     assert_eq!(ws.request("ok"), "ok", "{what}");
     ws.send_raw(bytes);
-    let (got, reason) = ws.expect_close();
-    assert_eq!(got, Some(code), "{what}: close code (reason {reason:?})");
-    ws.conn.expect_eof(Duration::from_secs(2));
+    ws.expect_failure(code, what);
 }
 
 #[test]
@@ -376,7 +396,7 @@ fn random_streams_the_largest_count() {
         "implausible spread {seen:?}"
     );
     match ws.try_recv_frame(Duration::from_millis(200)) {
-        Err(ws_support::ReadError::Timeout) => {}
+        Err(ReadError::Timeout) => {}
         other => panic!("more than 10000 numbers: {other:?}"),
     }
     let over = ws.request("10001");
