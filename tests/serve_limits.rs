@@ -13,6 +13,7 @@ mod support {
     pub mod procfs;
     pub mod server;
     pub mod stderr_wait;
+    pub mod tcp_and_unix;
     pub mod temp;
     pub mod udp_client;
     pub mod unix_spec;
@@ -22,8 +23,8 @@ use std::time::{Duration, Instant};
 use support::line_client::Client;
 use support::poll::wait_until;
 use support::server::Server;
+use support::tcp_and_unix::TcpAndUnix;
 use support::udp_client::Udp;
-use support::unix_spec::UnixSpec;
 
 #[test]
 fn many_concurrent_clients_one_thread() {
@@ -79,18 +80,12 @@ fn many_concurrent_clients_one_thread() {
 
 #[test]
 fn idle_connections_are_closed_active_ones_are_not() {
-    let unix = UnixSpec::new("idle", "cmd");
-    let (path, spec) = (&unix.path, &unix.spec);
-    let server = Server::start(&[
-        "-l",
-        "tcp://127.0.0.1:0=cmd",
-        "-l",
-        "tcp://127.0.0.1:0=echo",
-        "-l",
-        spec,
-        "--idle-timeout",
-        "0.5",
-    ]);
+    let both = TcpAndUnix::start(
+        "idle",
+        "cmd",
+        &["-l", "tcp://127.0.0.1:0=echo", "--idle-timeout", "0.5"],
+    );
+    let (server, path) = (&both.server, &both.unix.path);
     let addr = server.addr("tcp", "cmd");
 
     let mut idle = Client::tcp(addr);
@@ -144,24 +139,23 @@ fn idle_connections_are_closed_active_ones_are_not() {
 
 #[test]
 fn over_long_lines_get_one_error_and_the_connection_goes_on() {
-    let unix = UnixSpec::new("long", "cmd");
-    let (path, spec) = (&unix.path, &unix.spec);
-    let server = Server::start(&[
-        "-l",
-        "tcp://127.0.0.1:0=cmd",
-        "-l",
-        spec,
-        "-l",
-        "tcp://127.0.0.1:0=random",
-        "-l",
-        "tcp://127.0.0.1:0=echo",
-        "-l",
-        "udp://127.0.0.1:0=cmd",
-        "--max-line",
-        "16",
-    ]);
+    let both = TcpAndUnix::start(
+        "long",
+        "cmd",
+        &[
+            "-l",
+            "tcp://127.0.0.1:0=random",
+            "-l",
+            "tcp://127.0.0.1:0=echo",
+            "-l",
+            "udp://127.0.0.1:0=cmd",
+            "--max-line",
+            "16",
+        ],
+    );
+    let server = &both.server;
     let long = vec![b'x'; 100 * 1024];
-    for mut c in [Client::tcp(server.addr("tcp", "cmd")), Client::unix(path)] {
+    for mut c in both.clients() {
         let mut data = long.clone();
         data.extend_from_slice(b"\nECHO ok\n");
         c.send(&data);
@@ -263,11 +257,10 @@ fn never_reading_tcp_client_is_held_back_by_backpressure() {
 
 #[test]
 fn never_reading_unix_client_is_held_back_by_backpressure() {
-    let unix = UnixSpec::new("flood_unix", "echo");
-    let (path, spec) = (&unix.path, &unix.spec);
-    let server = Server::start(&["-l", spec, "-l", "tcp://127.0.0.1:0=echo", "-q"]);
+    let both = TcpAndUnix::start("flood_unix", "echo", &["-q"]);
+    let (server, path) = (&both.server, &both.unix.path);
     let other = Client::tcp(server.addr("tcp", "echo"));
-    flood_without_reading(&server, Client::unix(path), other);
+    flood_without_reading(server, Client::unix(path), other);
 }
 
 #[test]
@@ -485,10 +478,9 @@ fn out_of_file_descriptors_pauses_accepting_without_spinning() {
 fn pipelined_big_replies_then_half_close_all_arrive() {
     // Requests the server must hold back (their replies exceed the output cap) are
     // still answered when the client has already finished sending.
-    let unix = UnixSpec::new("big_half", "cmd");
-    let (path, spec) = (&unix.path, &unix.spec);
-    let server = Server::start(&["-l", "tcp://127.0.0.1:0=cmd", "-l", spec, "-q"]);
-    for mut c in [Client::tcp(server.addr("tcp", "cmd")), Client::unix(path)] {
+    let both = TcpAndUnix::start("big_half", "cmd", &["-q"]);
+
+    for mut c in both.clients() {
         let mut data = "RANDOMS 10000 10 99\n".repeat(300).into_bytes();
         data.extend_from_slice(b"ECHO last\nADD 2 3");
         let writer = c.send_in_background(data);

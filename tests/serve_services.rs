@@ -8,6 +8,7 @@ mod support {
     pub mod output;
     pub mod process;
     pub mod server;
+    pub mod tcp_and_unix;
     pub mod temp;
     pub mod time;
     pub mod udp_client;
@@ -19,6 +20,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use support::line_client::Client;
 use support::server::Server;
+use support::tcp_and_unix::TcpAndUnix;
 use support::time::{assert_time_now, unix_now};
 use support::udp_client::Udp;
 use support::unix_spec::UnixSpec;
@@ -105,9 +107,8 @@ fn echo_udp_answers_each_datagram_byte_exact() {
 
 #[test]
 fn echo_stop_closes_that_connection_only() {
-    let unix = UnixSpec::new("echo_stop", "echo");
-    let (path, spec) = (&unix.path, &unix.spec);
-    let server = Server::start(&["-l", "tcp://127.0.0.1:0=echo", "-l", spec]);
+    let both = TcpAndUnix::start("echo_stop", "echo", &[]);
+    let (server, path) = (&both.server, &both.unix.path);
     let addr = server.addr("tcp", "echo");
 
     let mut bystander = Client::tcp(addr);
@@ -152,20 +153,9 @@ fn echo_stop_closes_that_connection_only() {
 
 #[test]
 fn daytime_tcp_unix_and_udp() {
-    let unix = UnixSpec::new("daytime", "daytime");
-    let (path, spec) = (&unix.path, &unix.spec);
-    let server = Server::start(&[
-        "-l",
-        "tcp://127.0.0.1:0=daytime",
-        "-l",
-        "udp://127.0.0.1:0=daytime",
-        "-l",
-        spec,
-    ]);
-    for mut c in [
-        Client::tcp(server.addr("tcp", "daytime")),
-        Client::unix(path),
-    ] {
+    let both = TcpAndUnix::start("daytime", "daytime", &["-l", "udp://127.0.0.1:0=daytime"]);
+    let server = &both.server;
+    for mut c in both.clients() {
         let (got, err) = c.read_to_eof();
         assert!(err.is_none(), "{err:?}");
         let text = String::from_utf8(got).expect("UTF-8");
@@ -192,9 +182,8 @@ fn daytime_tcp_unix_and_udp() {
 
 #[test]
 fn counter_counts_connections_server_wide() {
-    let unix = UnixSpec::new("counter", "counter");
-    let (path, spec) = (&unix.path, &unix.spec);
-    let server = Server::start(&["-l", "tcp://127.0.0.1:0=counter", "-l", spec]);
+    let both = TcpAndUnix::start("counter", "counter", &[]);
+    let (server, path) = (&both.server, &both.unix.path);
     let addr = server.addr("tcp", "counter");
 
     let mut a = Client::tcp(addr);
@@ -470,10 +459,9 @@ fn cmd_udp_every_command() {
 
 #[test]
 fn cmd_pipelining_and_crlf() {
-    let unix = UnixSpec::new("cmd_pipe", "cmd");
-    let (path, spec) = (&unix.path, &unix.spec);
-    let server = Server::start(&["-l", "tcp://127.0.0.1:0=cmd", "-l", spec]);
-    for mut c in [Client::tcp(server.addr("tcp", "cmd")), Client::unix(path)] {
+    let both = TcpAndUnix::start("cmd_pipe", "cmd", &[]);
+
+    for mut c in both.clients() {
         // 100 requests in one write, 100 replies in order.
         let mut batch = String::new();
         for i in 0..100 {
@@ -506,9 +494,8 @@ fn cmd_pipelining_and_crlf() {
 
 #[test]
 fn cmd_stop_and_quit_say_bye_then_close() {
-    let unix = UnixSpec::new("cmd_bye", "cmd");
-    let (path, spec) = (&unix.path, &unix.spec);
-    let server = Server::start(&["-l", "tcp://127.0.0.1:0=cmd", "-l", spec]);
+    let both = TcpAndUnix::start("cmd_bye", "cmd", &[]);
+    let (server, path) = (&both.server, &both.unix.path);
     let addr = server.addr("tcp", "cmd");
     let mut bystander = Client::tcp(addr);
     assert_eq!(bystander.request("ECHO hi"), "hi");
@@ -536,16 +523,8 @@ fn cmd_stop_and_quit_say_bye_then_close() {
 
 #[test]
 fn half_close_gets_replies_then_eof() {
-    let unix = UnixSpec::new("half_close", "cmd");
-    let (path, spec) = (&unix.path, &unix.spec);
-    let server = Server::start(&[
-        "-l",
-        "tcp://127.0.0.1:0=cmd",
-        "-l",
-        spec,
-        "-l",
-        "tcp://127.0.0.1:0=random",
-    ]);
+    let both = TcpAndUnix::start("half_close", "cmd", &["-l", "tcp://127.0.0.1:0=random"]);
+    let (server, path) = (&both.server, &both.unix.path);
     let addr = server.addr("tcp", "cmd");
 
     let mut c = Client::tcp(addr);
@@ -625,16 +604,8 @@ fn closing_with_unread_input_does_not_lose_the_reply() {
     // The server closes after STOP/QUIT while the client is still sending: it must
     // drain that input instead of closing with unread data, which would send a reset
     // that can destroy the goodbye still on its way.
-    let unix = UnixSpec::new("drain", "cmd");
-    let (path, spec) = (&unix.path, &unix.spec);
-    let server = Server::start(&[
-        "-l",
-        "tcp://127.0.0.1:0=cmd",
-        "-l",
-        "tcp://127.0.0.1:0=echo",
-        "-l",
-        spec,
-    ]);
+    let both = TcpAndUnix::start("drain", "cmd", &["-l", "tcp://127.0.0.1:0=echo"]);
+    let (server, path) = (&both.server, &both.unix.path);
     let garbage = vec![b'g'; 300 * 1024];
     for round in 0..3 {
         let mut c = Client::tcp(server.addr("tcp", "cmd"));
@@ -655,7 +626,7 @@ fn closing_with_unread_input_does_not_lose_the_reply() {
 
         // Replies still queued in the server when it closes: with unread input, a
         // plain close would reset the connection and drop them.
-        for stream in [Client::tcp(server.addr("tcp", "cmd")), Client::unix(path)] {
+        for stream in both.clients() {
             let mut c = stream;
             let mut data = "RANDOMS 10000 10 99\n".repeat(40).into_bytes();
             data.extend_from_slice(b"QUIT\n");
