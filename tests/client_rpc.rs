@@ -8,6 +8,7 @@ mod support {
     pub mod finished;
     pub mod finished_asserts;
     pub mod free_port;
+    pub mod one_listener;
     pub mod output;
     pub mod peer_thread;
     pub mod process;
@@ -20,13 +21,13 @@ use std::time::Duration;
 use support::client_run::run;
 use support::finished::{CHILD_TIMEOUT, Finished};
 use support::free_port::free_tcp_port;
+use support::one_listener::serve_one;
 use support::server::Server;
 use support::tcp_peer::{read_line, tcp_peer};
 
 fn cmd_server() -> (Server, String) {
-    let server = Server::start(&["-l", "tcp://127.0.0.1:0=cmd", "-q"]);
-    let addr = server.addr("tcp", "cmd").to_string();
-    (server, addr)
+    let (server, addr) = serve_one("tcp", "cmd", &[]);
+    (server, addr.to_string())
 }
 
 fn rpc(args: &[&str]) -> Finished {

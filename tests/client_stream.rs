@@ -11,6 +11,7 @@ mod support {
     pub mod finished;
     pub mod finished_asserts;
     pub mod free_port;
+    pub mod one_listener;
     pub mod output;
     pub mod peer_thread;
     pub mod process;
@@ -31,6 +32,7 @@ use std::time::Duration;
 use support::client_run::run;
 use support::finished::{CHILD_TIMEOUT, Finished};
 use support::free_port::free_tcp_port;
+use support::one_listener::serve_one;
 use support::peer_thread::PEER_IO_TIMEOUT;
 use support::process::{BIN, Proc, sockloop};
 use support::python::{Peer, python3};
@@ -78,10 +80,8 @@ fn running_as_root() -> bool {
 }
 
 fn tcp_server(service: &str) -> (Server, String) {
-    let spec = format!("tcp://127.0.0.1:0={service}");
-    let server = Server::start(&["-l", &spec, "-q"]);
-    let addr = server.addr("tcp", service).to_string();
-    (server, addr)
+    let (server, addr) = serve_one("tcp", service, &[]);
+    (server, addr.to_string())
 }
 
 // ---------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ mod support {
     pub mod exit;
     pub mod finished;
     pub mod finished_asserts;
+    pub mod one_listener;
     pub mod output;
     pub mod peer_thread;
     pub mod process;
@@ -19,16 +20,15 @@ use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 use support::client_run::run;
 use support::finished::CHILD_TIMEOUT;
+use support::one_listener::serve_one;
 use support::peer_thread::{PEER_IO_TIMEOUT, PeerThread};
 use support::process::{Proc, sockloop};
 use support::server::Server;
 use support::time::assert_time_now;
 
 fn udp_server(service: &str) -> (Server, String) {
-    let spec = format!("udp://127.0.0.1:0={service}");
-    let server = Server::start(&["-l", &spec, "-q"]);
-    let addr = server.addr("udp", service).to_string();
-    (server, addr)
+    let (server, addr) = serve_one("udp", service, &[]);
+    (server, addr.to_string())
 }
 
 /// An independent UDP peer: answers each datagram with its upper-case copy, until

@@ -14,6 +14,7 @@ mod support {
     pub mod finished;
     pub mod finished_asserts;
     pub mod free_port;
+    pub mod one_listener;
     pub mod output;
     pub mod poll;
     pub mod process;
@@ -28,6 +29,7 @@ mod support {
 use std::time::{Duration, Instant};
 use support::client_run::run;
 use support::free_port::free_tcp_port;
+use support::one_listener::serve_one;
 use support::poll::wait_until;
 use support::process::{Proc, sockloop};
 use support::python::{Peer, python3};
@@ -36,9 +38,8 @@ use support::stdout_wait::OUTPUT_TIMEOUT;
 use support::venv::websockets_python;
 
 fn web_server() -> (Server, String) {
-    let server = Server::start(&["-l", "http://127.0.0.1:0", "-q"]);
-    let addr = server.addr("http", "web").to_string();
-    (server, addr)
+    let (server, addr) = serve_one("http", "web", &[]);
+    (server, addr.to_string())
 }
 
 /// The Python `websockets` peer in `mode`, or `None` (test skipped) without the venv.

@@ -56,6 +56,21 @@ fn stop(mut server: Server) -> String {
 // The scripted session
 // ---------------------------------------------------------------------------------
 
+/// A server with `options` and the three listeners the scripted session talks to:
+/// `cmd` over TCP, the web service, `echo` over UDP.
+fn session_server(options: &[&str]) -> Server {
+    let mut args = options.to_vec();
+    args.extend_from_slice(&[
+        "-l",
+        "tcp://127.0.0.1:0=cmd",
+        "-l",
+        "http://127.0.0.1:0",
+        "-l",
+        "udp://127.0.0.1:0=echo",
+    ]);
+    Server::start(&args)
+}
+
 fn connect(addr: SocketAddr) -> TcpStream {
     connect_tcp(addr).unwrap_or_else(|e| panic!("{addr}: {e}"))
 }
@@ -229,15 +244,7 @@ fn assert_some_line(lines: &[String], wanted: &str, trace: &str) {
 
 #[test]
 fn scripted_session_traces_every_layer() {
-    let server = Server::start(&[
-        "--trace",
-        "-l",
-        "tcp://127.0.0.1:0=cmd",
-        "-l",
-        "http://127.0.0.1:0",
-        "-l",
-        "udp://127.0.0.1:0=echo",
-    ]);
+    let server = session_server(&["--trace"]);
     let (tcp, http, udp) = (
         server.addr("tcp", "cmd"),
         server.addr("http", "web"),
@@ -459,14 +466,7 @@ fn client_side_trace_of_the_ws_client() {
 
 #[test]
 fn no_trace_without_the_option() {
-    let server = Server::start(&[
-        "-l",
-        "tcp://127.0.0.1:0=cmd",
-        "-l",
-        "http://127.0.0.1:0",
-        "-l",
-        "udp://127.0.0.1:0=echo",
-    ]);
+    let server = session_server(&[]);
     assert_eq!(tcp_add(server.addr("tcp", "cmd")), b"3\n");
     ws_hello(server.addr("http", "web"));
     udp_hi(server.addr("udp", "echo"));

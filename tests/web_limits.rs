@@ -7,6 +7,7 @@ mod support {
     pub mod exit;
     pub mod http_client;
     pub mod net;
+    pub mod one_listener;
     pub mod output;
     pub mod process;
     pub mod procfs;
@@ -18,27 +19,18 @@ mod support {
 
 use sockloop::proto::ws::frame::Opcode;
 use std::io::{self, Write};
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use support::bounded_read::ReadError;
 use support::http_client::Conn;
-use support::server::Server;
+use support::one_listener::serve_one;
 use support::ws_client::{WsClient, client_frame};
 use support::ws_session::raw_header;
 
 const KEY: [u8; 4] = [0xa1, 0x5c, 0x07, 0xe3];
 
-fn web_server(extra: &[&str]) -> (Server, SocketAddr) {
-    let mut args = vec!["-l", "http://127.0.0.1:0", "-q"];
-    args.extend_from_slice(extra);
-    let server = Server::start(&args);
-    let addr = server.addr("http", "web");
-    (server, addr)
-}
-
 #[test]
 fn max_message_is_enforced_from_headers() {
-    let (_server, addr) = web_server(&["--max-message", "1000"]);
+    let (_server, addr) = serve_one("http", "web", &["--max-message", "1000"]);
 
     // Exactly at the limit is fine, as one frame and in fragments.
     let mut ws = WsClient::connect(addr, "/ws");
@@ -78,7 +70,7 @@ fn max_message_is_enforced_from_headers() {
 
 #[test]
 fn sigterm_closes_websockets_with_1001_and_exits_0() {
-    let (mut server, addr) = web_server(&[]);
+    let (mut server, addr) = serve_one("http", "web", &[]);
     let mut a = WsClient::connect(addr, "/ws");
     let mut b = WsClient::connect(addr, "/random");
     assert_eq!(a.request("hello"), "hello");
@@ -121,7 +113,7 @@ fn sigterm_closes_websockets_with_1001_and_exits_0() {
 
 #[test]
 fn quiet_websocket_is_pinged() {
-    let (_server, addr) = web_server(&["--ws-ping-interval", "0.3"]);
+    let (_server, addr) = serve_one("http", "web", &["--ws-ping-interval", "0.3"]);
     let mut ws = WsClient::connect(addr, "/ws");
     let start = Instant::now();
     let ping = ws
@@ -144,7 +136,7 @@ fn quiet_websocket_is_pinged() {
 
 #[test]
 fn idle_websocket_is_closed_with_1001() {
-    let (_server, addr) = web_server(&["--idle-timeout", "0.5"]);
+    let (_server, addr) = serve_one("http", "web", &["--idle-timeout", "0.5"]);
     let mut ws = WsClient::connect(addr, "/ws");
     assert_eq!(ws.request("x"), "x");
     let start = Instant::now();
@@ -161,7 +153,7 @@ fn idle_websocket_is_closed_with_1001() {
 
 #[test]
 fn never_reading_peer_is_held_back() {
-    let (server, addr) = web_server(&[]);
+    let (server, addr) = serve_one("http", "web", &[]);
     let mut greedy = WsClient::connect(addr, "/ws");
     let mut other = WsClient::connect(addr, "/ws");
     assert_eq!(other.request("warm up"), "warm up");
@@ -231,7 +223,7 @@ fn never_reading_peer_is_held_back() {
 #[test]
 fn hundred_websockets_one_thread() {
     const N: usize = 100;
-    let (server, addr) = web_server(&[]);
+    let (server, addr) = serve_one("http", "web", &[]);
     let mut clients: Vec<WsClient> = (0..N).map(|_| WsClient::connect(addr, "/ws")).collect();
     // Everyone sends before anyone reads: the server interleaves them all.
     for round in 0..3 {
