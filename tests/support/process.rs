@@ -3,9 +3,10 @@
 //! test), stdout and stderr gathered by reader threads (so its pipes never fill), and
 //! killed on drop, so a failing test leaves nothing behind.
 //!
-//! What a test does with it beyond that comes in small modules of its own, so that
-//! each test binary compiles only what it uses: `lines` (wait for output), `stdin`
-//! (write to it), `exit` (wait for the exit), `signal`, `procfs`, `finished`.
+//! What a test does with it beyond that comes in small modules of their own, so that
+//! each test binary compiles only what it uses (an item one of them left unused would
+//! warn): `output`, `stdout_wait`, `stderr_wait` (wait for what it prints),
+//! `client_run` (feed its stdin), `exit`, `signal`, `procfs`, `finished`.
 
 use std::io::{Read, Write};
 use std::path::Path;
