@@ -1,10 +1,16 @@
 //! `sockloop bench` against a real `sockloop serve`: every mode, the JSON report, a
 //! wrong echo counted as an error, and the exit codes.
 
-mod common;
+mod support {
+    pub mod exit;
+    pub mod output;
+    pub mod process;
+    pub mod server;
+}
 
-use common::{Server, run_to_exit};
 use std::time::Duration;
+use support::process::{Proc, sockloop};
+use support::server::Server;
 
 const RUN_LIMIT: Duration = Duration::from_secs(60);
 
@@ -47,8 +53,9 @@ fn echo_server() -> Server {
 fn bench(args: &[&str]) -> (i32, String, String) {
     let mut all = vec!["bench"];
     all.extend_from_slice(args);
-    let (status, out, err) = run_to_exit(&all, RUN_LIMIT);
-    (status.code().unwrap_or(-1), out, err)
+    let mut bench = Proc::spawn(sockloop(&all));
+    let status = bench.wait_exit(RUN_LIMIT);
+    (status.code().unwrap_or(-1), bench.stdout(), bench.stderr())
 }
 
 #[test]

@@ -3,17 +3,78 @@
 //! answers, a closed port, a server that answers SERVFAIL after stray datagrams.
 //!
 //! Nothing here sends a packet off the machine: every run gets a resolv.conf that
-//! points at 127.0.0.1 (see `dns_support::Env`).
+//! points at 127.0.0.1 (see `support::dns::Env`).
 
-mod dns_support;
+mod support {
+    pub mod deps;
+    pub mod dns;
+    pub mod exit;
+    pub mod finished;
+    pub mod process;
+    pub mod temp;
+}
 
-use dns_support::{
-    Dnsmasq, Env, V6ONLY, WWW_V4, WWW_V6, big_addresses, dnsmasq_or_skip, ipv6_loopback_works,
-    raw_query, raw_tcp_exchange, raw_udp_exchange,
-};
-use std::net::{SocketAddr, UdpSocket};
+use std::io::{Read, Write};
+use std::net::{Ipv6Addr, SocketAddr, TcpStream, UdpSocket};
 use std::thread;
 use std::time::{Duration, Instant};
+use support::deps::skipped;
+use support::dns::{Dnsmasq, Env, V6ONLY, WWW_V4, WWW_V6, big_addresses, dnsmasq_or_skip};
+
+/// True if this machine has an IPv6 loopback to bind to.
+fn ipv6_loopback_works() -> bool {
+    UdpSocket::bind((Ipv6Addr::LOCALHOST, 0)).is_ok()
+}
+
+// ---------------------------------------------------------------------------------
+// Hand-written wire bytes (independent of proto::dns)
+// ---------------------------------------------------------------------------------
+
+/// A query for `name`/`qtype`, class IN, RD off, written out by hand.
+fn raw_query(id: u16, name: &str, qtype: u16) -> Vec<u8> {
+    let mut q = Vec::new();
+    q.extend_from_slice(&id.to_be_bytes());
+    q.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+    for label in name.trim_end_matches('.').split('.') {
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.push(0);
+    q.extend_from_slice(&qtype.to_be_bytes());
+    q.extend_from_slice(&[0, 1]);
+    q
+}
+
+/// Asks `server` over UDP with hand-written bytes and returns the raw reply.
+fn raw_udp_exchange(server: SocketAddr, query: &[u8]) -> Vec<u8> {
+    let bind: SocketAddr = if server.is_ipv4() {
+        "127.0.0.1:0".parse().expect("addr")
+    } else {
+        "[::1]:0".parse().expect("addr")
+    };
+    let s = UdpSocket::bind(bind).expect("bind");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    s.send_to(query, server).expect("send");
+    let mut buf = [0u8; 2048];
+    let n = s.recv(&mut buf).expect("reply from the DNS server");
+    buf[..n].to_vec()
+}
+
+/// Asks `server` over TCP with hand-written bytes and returns the raw reply.
+fn raw_tcp_exchange(server: SocketAddr, query: &[u8]) -> Vec<u8> {
+    let mut s = TcpStream::connect_timeout(&server, Duration::from_secs(5)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let mut framed = (query.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(query);
+    s.write_all(&framed).expect("send");
+    let mut len = [0u8; 2];
+    s.read_exact(&mut len).expect("length");
+    let mut reply = vec![0u8; u16::from_be_bytes(len) as usize];
+    s.read_exact(&mut reply).expect("reply");
+    reply
+}
 
 /// A server for the test, or `None` (the test is skipped) when dnsmasq is missing.
 fn dnsmasq(test: &str) -> Option<Dnsmasq> {
@@ -212,7 +273,7 @@ fn truncated_answer_is_asked_again_over_tcp() {
 #[test]
 fn ipv6_server() {
     if !ipv6_loopback_works() {
-        dns_support::skipped("ipv6_server: no IPv6 loopback on this machine");
+        skipped("ipv6_server: no IPv6 loopback on this machine");
         return;
     }
     let Some(path) = dnsmasq_or_skip("ipv6_server") else {
@@ -329,7 +390,7 @@ fn localhost_comes_from_etc_hosts_without_a_server() {
         f.next() == Some("127.0.0.1") && f.any(|n| n.eq_ignore_ascii_case("localhost"))
     });
     if !listed {
-        dns_support::skipped(
+        skipped(
             "localhost_comes_from_etc_hosts_without_a_server: /etc/hosts has no 127.0.0.1 localhost",
         );
         return;
@@ -351,7 +412,9 @@ fn localhost_comes_from_etc_hosts_without_a_server() {
 
 #[test]
 fn hosts_file_first_unless_a_server_is_named() {
-    let env = Env::new().hosts(
+    let env = Env::new().file(
+        "SOCKLOOP_HOSTS",
+        "hosts",
         "# test hosts\n\
          192.0.2.250  www.example.test  www   # a local override\n\
          2001:db8::250 WWW.EXAMPLE.TEST\n\
@@ -376,7 +439,9 @@ fn hosts_file_first_unless_a_server_is_named() {
 fn default_server_comes_from_resolv_conf() {
     // A resolv.conf naming a loopback address: the port is always 53, so this only
     // checks which server was asked, whatever (if anything) answers there.
-    let env = Env::new().resolv_conf(
+    let env = Env::new().file(
+        "SOCKLOOP_RESOLV_CONF",
+        "resolv.conf",
         "# comment\nsearch example.test\nnameserver 127.0.0.1\nnameserver 127.0.0.2\n",
     );
     let run = env.run(&["nothing.invalid", "-v", "--timeout", "0.2"]);
@@ -436,19 +501,15 @@ fn the_client_runs_in_one_thread() {
     let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
     let addr = silent.local_addr().unwrap().to_string();
     let env = Env::new();
-    let mut child = env
-        .command(&["www.example.test", "--server", &addr, "--timeout", "1"])
-        .spawn()
-        .unwrap();
+    let client = env.start(&["www.example.test", "--server", &addr, "--timeout", "1"]);
     // Wait until the queries are out, so the loop is running.
     silent
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
     let mut buf = [0u8; 600];
     silent.recv(&mut buf).expect("a query");
-    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id()));
-    let _ = child.kill();
-    let _ = child.wait();
+    let status = std::fs::read_to_string(format!("/proc/{}/status", client.pid()));
+    drop(client);
     if let Ok(status) = status {
         let threads = status
             .lines()

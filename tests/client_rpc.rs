@@ -2,18 +2,32 @@
 //! client's output against `sockloop serve`'s cmd service, the server's ERR answers,
 //! bad numbers, and inline peers that show the exact request and misbehave.
 
-mod client_support;
-mod common;
+mod support {
+    pub mod client_run;
+    pub mod exit;
+    pub mod finished;
+    pub mod finished_asserts;
+    pub mod free_port;
+    pub mod one_listener;
+    pub mod output;
+    pub mod peer_thread;
+    pub mod process;
+    pub mod server;
+    pub mod tcp_peer;
+}
 
-use client_support::{Finished, free_tcp_port, run, tcp_peer};
-use common::Server;
 use std::io::{BufReader, Write};
 use std::time::Duration;
+use support::client_run::run;
+use support::finished::{CHILD_TIMEOUT, Finished};
+use support::free_port::free_tcp_port;
+use support::one_listener::serve_one;
+use support::server::Server;
+use support::tcp_peer::{read_line, tcp_peer};
 
 fn cmd_server() -> (Server, String) {
-    let server = Server::start(&["-l", "tcp://127.0.0.1:0=cmd", "-q"]);
-    let addr = server.addr("tcp", "cmd").to_string();
-    (server, addr)
+    let (server, addr) = serve_one("tcp", "cmd", &[]);
+    (server, addr.to_string())
 }
 
 fn rpc(args: &[&str]) -> Finished {
@@ -85,7 +99,7 @@ fn rpc_bad_numbers_and_usage_exit_2() {
 fn rpc_sends_one_request_line_to_an_independent_peer() {
     let (addr, peer) = tcp_peer(|mut s| {
         let mut reader = BufReader::new(s.try_clone().unwrap());
-        let line = client_support::read_line(&mut reader);
+        let line = read_line(&mut reader);
         s.write_all(b"1\r\n").unwrap();
         line
     });
@@ -100,7 +114,7 @@ fn rpc_peer_errors() {
     // ERR from someone else's server is reported the same way.
     let (addr, peer) = tcp_peer(|mut s| {
         let mut reader = BufReader::new(s.try_clone().unwrap());
-        client_support::read_line(&mut reader);
+        read_line(&mut reader);
         s.write_all(b"ERR not today\n").unwrap();
     });
     rpc(&[&addr.to_string(), "sub", "1", "2"])
@@ -111,7 +125,7 @@ fn rpc_peer_errors() {
     // A server that closes without answering.
     let (addr, peer) = tcp_peer(|s| {
         let mut reader = BufReader::new(s.try_clone().unwrap());
-        client_support::read_line(&mut reader);
+        read_line(&mut reader);
         s.shutdown(std::net::Shutdown::Both).unwrap();
     });
     let addr = addr.to_string();
@@ -125,7 +139,7 @@ fn rpc_peer_errors() {
     // A server that never answers: -w bounds the wait.
     let (release, hold) = std::sync::mpsc::channel::<()>();
     let (addr, peer) = tcp_peer(move |s| {
-        let _ = hold.recv_timeout(client_support::CHILD_TIMEOUT);
+        let _ = hold.recv_timeout(CHILD_TIMEOUT);
         drop(s);
     });
     let addr = addr.to_string();

@@ -3,23 +3,85 @@
 //! one-shot, `--prompt` with STOP, connect errors and usage errors — against
 //! `sockloop serve`, inline `std::net` peers and a Python peer.
 
-mod client_support;
-mod common;
+mod support {
+    pub mod bounded_read;
+    pub mod client_run;
+    pub mod deps;
+    pub mod exit;
+    pub mod finished;
+    pub mod finished_asserts;
+    pub mod free_port;
+    pub mod one_listener;
+    pub mod output;
+    pub mod peer_thread;
+    pub mod process;
+    pub mod python;
+    pub mod server;
+    pub mod stdout_wait;
+    pub mod tcp_peer;
+    pub mod temp;
+    pub mod unix_spec;
+}
 
-use client_support::{CHILD_TIMEOUT, Finished, Peer, Proc, digits, free_tcp_port, run, tcp_peer};
-use common::{Server, TempDir};
 use std::io::{BufReader, Read, Write};
-use std::net::Shutdown;
+use std::net::{Shutdown, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 use std::sync::mpsc;
 use std::time::Duration;
+use support::client_run::run;
+use support::finished::{CHILD_TIMEOUT, Finished};
+use support::free_port::free_tcp_port;
+use support::one_listener::serve_one;
+use support::peer_thread::PEER_IO_TIMEOUT;
+use support::process::{BIN, Proc, sockloop};
+use support::python::{Peer, python3};
+use support::server::Server;
+use support::tcp_peer::{read_line, tcp_peer};
+use support::temp::TempDir;
+use support::unix_spec::UnixSpec;
+
+/// What the client sent, up to its close; a reset fails the peer.
+fn read_to_eof(stream: &mut TcpStream) -> Vec<u8> {
+    let (got, err) =
+        support::bounded_read::read_to_eof(stream, Vec::new(), PEER_IO_TIMEOUT, "peer");
+    assert!(
+        err.is_none(),
+        "peer: read to EOF: {err:?} (after {} bytes)",
+        got.len()
+    );
+    got
+}
+
+/// Deterministic filler bytes for bulk transfers (no `STOP` line can appear: only
+/// digits and newlines).
+fn digits(len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| {
+            if i % 64 == 63 {
+                b'\n'
+            } else {
+                b'0' + ((i * 7 + i / 64) % 10) as u8
+            }
+        })
+        .collect()
+}
+
+/// True when the tests run as root (which ignores socket file permissions).
+fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|v| v.split_whitespace().nth(1).map(|e| e == "0"))
+        })
+        .unwrap_or(false)
+}
 
 fn tcp_server(service: &str) -> (Server, String) {
-    let spec = format!("tcp://127.0.0.1:0={service}");
-    let server = Server::start(&["-l", &spec, "-q"]);
-    let addr = server.addr("tcp", service).to_string();
-    (server, addr)
+    let (server, addr) = serve_one("tcp", service, &[]);
+    (server, addr.to_string())
 }
 
 // ---------------------------------------------------------------------------------
@@ -33,7 +95,7 @@ fn tcp_shows_what_the_server_pushes_before_sending_anything() {
         // Wait for the test's go-ahead (a line from the client), then push again
         // unasked, then echo.
         let mut reader = BufReader::new(s.try_clone().unwrap());
-        let first = client_support::read_line(&mut reader);
+        let first = read_line(&mut reader);
         s.write_all(b"unasked push\n").unwrap();
         s.write_all(format!("echo: {first}\n").as_bytes()).unwrap();
         let rest = {
@@ -46,7 +108,7 @@ fn tcp_shows_what_the_server_pushes_before_sending_anything() {
         first
     });
     let addr = addr.to_string();
-    let mut client = Proc::sockloop(&["tcp", &addr]);
+    let mut client = Proc::spawn(sockloop(&["tcp", &addr]));
     // Nothing has been written to the client's stdin: the greeting must still show.
     client.wait_stdout("WELCOME, nothing asked\n");
     client.write(b"first line\n");
@@ -65,7 +127,7 @@ fn tcp_end_of_input_half_closes_and_the_late_reply_is_printed() {
     // This peer answers only after it has seen our FIN: the client must shut its
     // sending side on end of input and keep reading.
     let (addr, peer) = tcp_peer(|mut s| {
-        let got = client_support::read_to_eof(&mut s);
+        let got = read_to_eof(&mut s);
         std::thread::sleep(Duration::from_millis(100));
         s.write_all(format!("got {} bytes\n", got.len()).as_bytes())
             .unwrap();
@@ -83,7 +145,7 @@ fn tcp_server_half_close_ends_the_session_after_its_last_words() {
     // The peer answers one line, then shuts its sending side (but keeps reading).
     let (addr, peer) = tcp_peer(|mut s| {
         let mut reader = BufReader::new(s.try_clone().unwrap());
-        let line = client_support::read_line(&mut reader);
+        let line = read_line(&mut reader);
         s.write_all(format!("{line} received, goodbye\n").as_bytes())
             .unwrap();
         s.shutdown(Shutdown::Write).unwrap();
@@ -92,7 +154,7 @@ fn tcp_server_half_close_ends_the_session_after_its_last_words() {
         reader.read_to_end(&mut rest).unwrap();
         rest
     });
-    let client = Proc::sockloop(&["tcp", "-v", &addr.to_string()]);
+    let client = Proc::spawn(sockloop(&["tcp", "-v", &addr.to_string()]));
     client.write(b"one\n");
     // Standard input stays open: the server's FIN alone ends the client.
     let done = client.wait();
@@ -122,7 +184,7 @@ fn tcp_one_shot_http_head_request() {
         )
         .unwrap();
         // Whatever else the client sent (nothing, then its FIN).
-        let rest = client_support::read_to_eof(&mut s);
+        let rest = read_to_eof(&mut s);
         (head, rest)
     });
     let done = run(
@@ -152,7 +214,7 @@ fn tcp_one_shot_http_head_request() {
 #[test]
 fn tcp_one_shot_escapes_and_final_newline() {
     let (addr, peer) = tcp_peer(|mut s| {
-        let got = client_support::read_to_eof(&mut s);
+        let got = read_to_eof(&mut s);
         s.write_all(format!("got {} bytes\n", got.len()).as_bytes())
             .unwrap();
         got
@@ -172,7 +234,7 @@ fn tcp_one_shot_gives_up_after_silence() {
     let (release, hold) = mpsc::channel::<()>();
     let (addr, peer) = tcp_peer(move |mut s| {
         let mut reader = BufReader::new(s.try_clone().unwrap());
-        let line = client_support::read_line(&mut reader);
+        let line = read_line(&mut reader);
         s.write_all(format!("pong to {line}\n").as_bytes()).unwrap();
         let mut rest = Vec::new();
         reader.read_to_end(&mut rest).unwrap();
@@ -195,7 +257,7 @@ fn tcp_one_shot_gives_up_after_silence() {
 fn tcp_one_shot_default_silence_is_two_seconds() {
     let (release, hold) = mpsc::channel::<()>();
     let (addr, peer) = tcp_peer(move |mut s| {
-        let got = client_support::read_to_eof(&mut s);
+        let got = read_to_eof(&mut s);
         // Never answer, never close (until the test is done).
         let _ = hold.recv_timeout(CHILD_TIMEOUT);
         got
@@ -235,7 +297,7 @@ fn tcp_pipes_commands_to_sockloop_cmd() {
 #[test]
 fn tcp_prompt_and_stop_against_sockloop_echo() {
     let (_server, addr) = tcp_server("echo");
-    let mut client = Proc::sockloop(&["tcp", "--prompt", &addr]);
+    let mut client = Proc::spawn(sockloop(&["tcp", "--prompt", &addr]));
     client.wait_stdout(">> ");
     client.write(b"hello\n");
     client.wait_stdout("->: hello\n>> ");
@@ -253,7 +315,7 @@ fn tcp_two_mebibytes_through_sockloop_echo() {
     // written while more is sent.
     let (_server, addr) = tcp_server("echo");
     let data = digits(2 << 20);
-    let mut client = Proc::sockloop(&["tcp", &addr]);
+    let mut client = Proc::spawn(sockloop(&["tcp", &addr]));
     client.write(&data);
     client.close_stdin();
     let done = client.wait();
@@ -296,11 +358,9 @@ fn tcp_usage_errors_exit_2() {
 
 #[test]
 fn unix_pipes_commands_to_a_sockloop_listener() {
-    let dir = TempDir::new("unix-cmd");
-    let path = dir.join("cmd.sock");
-    let spec = format!("unix:{}=cmd", path.display());
-    let _server = Server::start(&["-l", &spec, "-q"]);
-    let path = path.to_str().unwrap();
+    let unix = UnixSpec::new("unix-cmd", "cmd");
+    let _server = Server::start(&["-l", &unix.spec, "-q"]);
+    let path = unix.path.to_str().unwrap();
     let done = run(&["unix", "-v", path], b"ADD 2 3\nECHO over unix\n");
     done.assert_code(0)
         .assert_stdout("5\nover unix\n")
@@ -310,11 +370,9 @@ fn unix_pipes_commands_to_a_sockloop_listener() {
 
 #[test]
 fn unix_prompt_and_stop_against_sockloop_echo() {
-    let dir = TempDir::new("unix-prompt");
-    let path = dir.join("echo.sock");
-    let spec = format!("unix:{}=echo", path.display());
-    let _server = Server::start(&["-l", &spec, "-q"]);
-    let mut client = Proc::sockloop(&["unix", "--prompt", path.to_str().unwrap()]);
+    let unix = UnixSpec::new("unix-prompt", "echo");
+    let _server = Server::start(&["-l", &unix.spec, "-q"]);
+    let mut client = Proc::spawn(sockloop(&["unix", "--prompt", unix.path.to_str().unwrap()]));
     client.write(b"over unix\n");
     client.wait_stdout("->: over unix\n>> ");
     client.write(b"STOP\n");
@@ -326,14 +384,14 @@ fn unix_prompt_and_stop_against_sockloop_echo() {
 
 #[test]
 fn unix_greeting_and_half_close_against_a_python_peer() {
-    let Some(python) = client_support::python3() else {
+    let Some(python) = python3() else {
         return;
     };
     let dir = TempDir::new("unix-py");
     let path = dir.join("py.sock");
     let path = path.to_str().unwrap();
     let mut peer = Peer::start(&python, "push_server.py", &["greet", "--unix", path]);
-    let mut client = Proc::sockloop(&["unix", path]);
+    let mut client = Proc::spawn(sockloop(&["unix", path]));
     client.wait_stdout("hello from python\n");
     client.write(b"one\ntwo\n");
     client.wait_stdout("py: two\n");
@@ -347,13 +405,13 @@ fn unix_greeting_and_half_close_against_a_python_peer() {
 
 #[test]
 fn tcp_half_close_against_a_python_peer() {
-    let Some(python) = client_support::python3() else {
+    let Some(python) = python3() else {
         return;
     };
     let mut peer = Peer::start(&python, "push_server.py", &["count"]);
     let input = digits(100_000);
     let addr = peer.addr.clone();
-    let mut client = Proc::sockloop(&["tcp", &addr]);
+    let mut client = Proc::spawn(sockloop(&["tcp", &addr]));
     client.write(&input);
     client.close_stdin();
     client
@@ -397,7 +455,7 @@ fn unix_permission_denied() {
     let _listener = std::os::unix::net::UnixListener::bind(&path).expect("bind");
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o000)).expect("chmod");
     let path = path.to_str().unwrap();
-    let client = if client_support::running_as_root() {
+    let client = if running_as_root() {
         // Root ignores file permissions: run the client as nobody (65534) instead.
         if !std::path::Path::new("/usr/bin/setpriv").exists() {
             eprintln!("skipping: running as root and /usr/bin/setpriv is missing");
@@ -405,13 +463,10 @@ fn unix_permission_denied() {
         }
         let mut command = Command::new("/usr/bin/setpriv");
         command.args(["--reuid=65534", "--regid=65534", "--clear-groups"]);
-        command.args([client_support::BIN, "unix", path]);
-        Proc::spawn(
-            command,
-            &format!("setpriv (as nobody) sockloop unix {path}"),
-        )
+        command.args([BIN, "unix", path]);
+        Proc::spawn(command)
     } else {
-        Proc::sockloop(&["unix", path])
+        Proc::spawn(sockloop(&["unix", path]))
     };
     client
         .wait()

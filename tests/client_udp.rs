@@ -2,19 +2,33 @@
 //! reply printed, silence and ICMP port-unreachable reported for what they are,
 //! `--prompt` with STOP, `-e` one-shot — against `sockloop serve` and an inline peer.
 
-mod client_support;
-mod common;
+mod support {
+    pub mod client_run;
+    pub mod exit;
+    pub mod finished;
+    pub mod finished_asserts;
+    pub mod one_listener;
+    pub mod output;
+    pub mod peer_thread;
+    pub mod process;
+    pub mod server;
+    pub mod stdout_wait;
+    pub mod time;
+}
 
-use client_support::{CHILD_TIMEOUT, PeerThread, Proc, run};
-use common::Server;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
+use support::client_run::run;
+use support::finished::CHILD_TIMEOUT;
+use support::one_listener::serve_one;
+use support::peer_thread::{PEER_IO_TIMEOUT, PeerThread};
+use support::process::{Proc, sockloop};
+use support::server::Server;
+use support::time::assert_time_now;
 
 fn udp_server(service: &str) -> (Server, String) {
-    let spec = format!("udp://127.0.0.1:0={service}");
-    let server = Server::start(&["-l", &spec, "-q"]);
-    let addr = server.addr("udp", service).to_string();
-    (server, addr)
+    let (server, addr) = serve_one("udp", service, &[]);
+    (server, addr.to_string())
 }
 
 /// An independent UDP peer: answers each datagram with its upper-case copy, until
@@ -67,7 +81,7 @@ fn udp_cmd_replies_from_sockloop() {
     let lines: Vec<&str> = done.stdout.lines().collect();
     assert_eq!(lines.len(), 2, "stdout: {:?}", done.stdout);
     assert_eq!(lines[0], "3");
-    common::assert_time_now(lines[1]);
+    assert_time_now(lines[1]);
 }
 
 #[test]
@@ -88,9 +102,7 @@ fn udp_one_shot() {
 fn udp_no_reply_is_reported_and_exits_1() {
     // A socket that receives but never answers.
     let silent = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    silent
-        .set_read_timeout(Some(client_support::PEER_IO_TIMEOUT))
-        .unwrap();
+    silent.set_read_timeout(Some(PEER_IO_TIMEOUT)).unwrap();
     let addr = silent.local_addr().unwrap();
     let done = run(&["udp", "-w", "0.5", &addr.to_string()], b"anyone?\n");
     done.assert_code(1)
@@ -144,7 +156,7 @@ fn udp_icmp_port_unreachable() {
 #[test]
 fn udp_prompt_and_stop_against_sockloop_echo() {
     let (_server, addr) = udp_server("echo");
-    let mut client = Proc::sockloop(&["udp", "--prompt", &addr]);
+    let mut client = Proc::spawn(sockloop(&["udp", "--prompt", &addr]));
     client.wait_stdout(">> ");
     client.write(b"hi\n");
     client.wait_stdout("Reply: hi\n>> ");
@@ -180,7 +192,7 @@ fn udp_verbose_and_usage_errors() {
 fn udp_many_lines_all_answered() {
     let (_server, addr) = udp_server("echo");
     let input: String = (0..50).map(|i| format!("datagram {i}\n")).collect();
-    let mut client = Proc::sockloop(&["udp", &addr]);
+    let mut client = Proc::spawn(sockloop(&["udp", &addr]));
     client.write(input.as_bytes());
     client.close_stdin();
     let done = client.wait();

@@ -7,22 +7,44 @@
 //! Tests that need the venv print `skipping: ...` and pass when it is missing, unless
 //! SOCKLOOP_REQUIRE_TEST_DEPS=1 (CI), where they fail instead.
 
-mod client_support;
-mod common;
+mod support {
+    pub mod client_run;
+    pub mod deps;
+    pub mod exit;
+    pub mod finished;
+    pub mod finished_asserts;
+    pub mod free_port;
+    pub mod one_listener;
+    pub mod output;
+    pub mod poll;
+    pub mod process;
+    pub mod python;
+    pub mod server;
+    pub mod signal;
+    pub mod stderr_wait;
+    pub mod stdout_wait;
+    pub mod venv;
+}
 
-use client_support::{Peer, Proc, free_tcp_port, run};
-use common::Server;
 use std::time::{Duration, Instant};
+use support::client_run::run;
+use support::free_port::free_tcp_port;
+use support::one_listener::serve_one;
+use support::poll::wait_until;
+use support::process::{Proc, sockloop};
+use support::python::{Peer, python3};
+use support::server::Server;
+use support::stdout_wait::OUTPUT_TIMEOUT;
+use support::venv::websockets_python;
 
 fn web_server() -> (Server, String) {
-    let server = Server::start(&["-l", "http://127.0.0.1:0", "-q"]);
-    let addr = server.addr("http", "web").to_string();
-    (server, addr)
+    let (server, addr) = serve_one("http", "web", &[]);
+    (server, addr.to_string())
 }
 
 /// The Python `websockets` peer in `mode`, or `None` (test skipped) without the venv.
 fn py_peer(mode: &str) -> Option<(Peer, String)> {
-    let python = client_support::websockets_python()?;
+    let python = websockets_python()?;
     let peer = Peer::start(&python, "ws_server.py", &[mode]);
     let url = format!("ws://{}/", peer.addr);
     Some((peer, url))
@@ -30,7 +52,7 @@ fn py_peer(mode: &str) -> Option<(Peer, String)> {
 
 /// The standard-library peer in `mode`, or `None` (test skipped) without python3.
 fn raw_peer(mode: &str) -> Option<(Peer, String)> {
-    let python = client_support::python3()?;
+    let python = python3()?;
     let peer = Peer::start(&python, "ws_raw_server.py", &[mode]);
     let url = format!("ws://{}/", peer.addr);
     Some((peer, url))
@@ -116,7 +138,15 @@ fn ws_idle_reminders_then_close() {
     let (_server, addr) = web_server();
     let url = format!("ws://{addr}/ws");
     // Standard input stays open and silent.
-    let client = Proc::sockloop(&["ws", "-v", "--idle-prompt", "0.3", "--idle-max", "2", &url]);
+    let client = Proc::spawn(sockloop(&[
+        "ws",
+        "-v",
+        "--idle-prompt",
+        "0.3",
+        "--idle-max",
+        "2",
+        &url,
+    ]));
     let done = client.wait();
     done.assert_code(0)
         .assert_stderr_has("Please give me input! 1\nPlease give me input! 2\n")
@@ -138,12 +168,22 @@ fn ws_idle_reminders_then_close() {
 fn ws_input_resets_the_idle_reminders() {
     let (_server, addr) = web_server();
     let url = format!("ws://{addr}/ws");
-    let mut client = Proc::sockloop(&["ws", "--idle-prompt", "0.4", "--idle-max", "2", &url]);
-    client.wait_stderr("Please give me input! 1\n");
+    let mut client = Proc::spawn(sockloop(&[
+        "ws",
+        "--idle-prompt",
+        "0.4",
+        "--idle-max",
+        "2",
+        &url,
+    ]));
+    client.wait_stderr("Please give me input! 1\n", OUTPUT_TIMEOUT);
     client.write(b"here\n");
     client.wait_stdout("here\n");
     // The count starts again from 1 after input.
-    client.wait_stderr("Please give me input! 1\nPlease give me input! 1\n");
+    client.wait_stderr(
+        "Please give me input! 1\nPlease give me input! 1\n",
+        OUTPUT_TIMEOUT,
+    );
     client
         .wait()
         .assert_code(0)
@@ -181,7 +221,7 @@ fn ws_python_echo_text() {
     let Some((mut peer, url)) = py_peer("echo") else {
         return;
     };
-    let mut client = Proc::sockloop(&["ws", "-v", &url]);
+    let mut client = Proc::spawn(sockloop(&["ws", "-v", &url]));
     client.write("hello python\nüñí ✓\n".as_bytes());
     // Wait for the echoes before ending input (see the ignored test below for why).
     client.wait_stdout("üñí ✓\n");
@@ -202,7 +242,7 @@ fn ws_python_echo_binary() {
     let Some((mut peer, url)) = py_peer("echo") else {
         return;
     };
-    let mut client = Proc::sockloop(&["ws", "--binary", &url]);
+    let mut client = Proc::spawn(sockloop(&["ws", "--binary", &url]));
     client.write(b"\x00\x01\xff\n\n");
     client.wait_stdout("00 01 ff\n\n");
     client.close_stdin();
@@ -219,7 +259,7 @@ fn ws_python_100_lines_echoed_before_end_of_input() {
         return;
     };
     let input: String = (0..100).map(|i| format!("message {i}\n")).collect();
-    let mut client = Proc::sockloop(&["ws", &url]);
+    let mut client = Proc::spawn(sockloop(&["ws", &url]));
     client.write(input.as_bytes());
     client.wait_stdout("message 99\n");
     client.close_stdin();
@@ -251,7 +291,7 @@ fn ws_python_server_closes_with_4000_and_a_reason() {
     let Some((mut peer, url)) = py_peer("close4000") else {
         return;
     };
-    let client = Proc::sockloop(&["ws", "-v", &url]);
+    let client = Proc::spawn(sockloop(&["ws", "-v", &url]));
     client.write(b"first\n");
     // Standard input stays open: the server's Close ends the session.
     let done = client.wait();
@@ -272,7 +312,7 @@ fn ws_python_message_then_close_is_printed() {
         return;
     };
     // Nothing is written and stdin stays open.
-    let done = Proc::sockloop(&["ws", "-v", &url]).wait();
+    let done = Proc::spawn(sockloop(&["ws", "-v", &url])).wait();
     done.assert_code(0)
         .assert_stdout("pushed before close\n")
         .assert_stderr_has(&format!(
@@ -291,7 +331,7 @@ fn ws_python_sigint_sends_close_1000() {
     let Some((mut peer, url)) = py_peer("echo") else {
         return;
     };
-    let mut client = Proc::sockloop(&["ws", "-v", &url]);
+    let mut client = Proc::spawn(sockloop(&["ws", "-v", &url]));
     client.write(b"before ctrl-c\n");
     client.wait_stdout("before ctrl-c\n");
     let sent = Instant::now();
@@ -365,8 +405,8 @@ fn ws_python_ping_interval_gets_pongs() {
     let Some((mut peer, url)) = py_peer("echo") else {
         return;
     };
-    let mut client = Proc::sockloop(&["ws", "-v", "--ping-interval", "0.1", &url]);
-    client.wait_stderr("pong (8 bytes)");
+    let mut client = Proc::spawn(sockloop(&["ws", "-v", "--ping-interval", "0.1", &url]));
+    client.wait_stderr("pong (8 bytes)", OUTPUT_TIMEOUT);
     client.close_stdin();
     client.wait().assert_code(0).assert_stdout("");
     assert_eq!(peer.lines_to_exit(), ["CLOSE 1000 ", "DONE"]);
@@ -378,7 +418,7 @@ fn ws_python_echo_mode_sends_every_message_back() {
         return;
     };
     // --echo ignores stdin; the server ends the session.
-    let client = Proc::sockloop(&["ws", "--echo", "-v", &url]);
+    let client = Proc::spawn(sockloop(&["ws", "--echo", "-v", &url]));
     client.write(b"ignored\n");
     client
         .wait()
@@ -404,7 +444,7 @@ fn ws_server_dropping_tcp_without_close_is_1006() {
     let Some((mut peer, url)) = raw_peer("drop") else {
         return;
     };
-    let client = Proc::sockloop(&["ws", &url]);
+    let client = Proc::spawn(sockloop(&["ws", &url]));
     client.write(b"hello?\n");
     client
         .wait()
@@ -421,14 +461,14 @@ fn ws_second_sigint_exits_at_once() {
     let Some((mut peer, url)) = raw_peer("mute") else {
         return;
     };
-    let mut client = Proc::sockloop(&["ws", &url]);
+    let mut client = Proc::spawn(sockloop(&["ws", &url]));
     client.write(b"hi\n");
     peer.wait_line("TEXT hi");
     client.signal("INT");
     // Our Close reaches the server, which never answers it.
     assert_eq!(peer.wait_line("CLOSE"), "CLOSE 1000");
     assert!(
-        client.still_running_after(Duration::from_millis(300)),
+        !wait_until(Duration::from_millis(300), || client.try_exit().is_some()),
         "the client waits for the server's Close"
     );
     let second = Instant::now();
@@ -449,7 +489,7 @@ fn ws_gives_up_waiting_for_a_close_that_never_comes() {
     let Some((mut peer, url)) = raw_peer("mute") else {
         return;
     };
-    let mut client = Proc::sockloop(&["ws", &url]);
+    let mut client = Proc::spawn(sockloop(&["ws", &url]));
     client.write(b"one\ntwo\n");
     client.close_stdin();
     // Both messages, then our Close 1000; then nothing comes back for 2 s.

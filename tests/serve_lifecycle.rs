@@ -1,29 +1,56 @@
 //! Start-up and shut-down: the banner, bind errors and exit codes, Unix socket files
 //! (stale, live, not a socket, mode), signals and graceful shutdown, log levels.
 
-mod common;
+mod support {
+    pub mod bounded_read;
+    pub mod exit;
+    pub mod line_client;
+    pub mod net;
+    pub mod output;
+    pub mod poll;
+    pub mod process;
+    pub mod server;
+    pub mod signal;
+    pub mod stderr_wait;
+    pub mod temp;
+    pub mod unix_spec;
+}
 
-use common::{Client, SIGINT, SIGTERM, Server, TempDir, run_to_exit, wait_until};
 use std::io::ErrorKind;
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
+use std::process::ExitStatus;
 use std::time::{Duration, Instant};
+use support::line_client::Client;
+use support::poll::wait_until;
+use support::process::{Proc, sockloop};
+use support::server::Server;
+use support::temp::TempDir;
+use support::unix_spec::UnixSpec;
 
 const EXIT_TIMEOUT: Duration = Duration::from_secs(5);
+const SIGTERM: &str = "TERM";
+const SIGINT: &str = "INT";
+
+/// Runs `sockloop ARGS` to its end: (status, stdout, stderr).
+fn run_to_exit(args: &[&str], within: Duration) -> (ExitStatus, String, String) {
+    let mut run = Proc::spawn(sockloop(args));
+    let status = run.wait_exit(within);
+    (status, run.stdout(), run.stderr())
+}
 
 #[test]
 fn banner_lists_every_listener_with_its_real_address() {
-    let dir = TempDir::new("banner");
-    let path = dir.join("b.sock");
-    let spec = format!("unix:{}=cmd", path.display());
+    let unix = UnixSpec::new("banner", "cmd");
+    let (path, spec) = (&unix.path, &unix.spec);
     let server = Server::start(&[
         "-l",
         "tcp://127.0.0.1:0=echo",
         "-l",
         "udp://127.0.0.1:0=cmd",
         "-l",
-        &spec,
+        spec,
         "-l",
         "tcp://:0",
         "-l",
@@ -66,7 +93,7 @@ fn banner_lists_every_listener_with_its_real_address() {
         assert_eq!(Client::tcp(addr).request("ping"), "ping");
     }
     assert!(
-        std::fs::symlink_metadata(&path)
+        std::fs::symlink_metadata(path)
             .unwrap()
             .file_type()
             .is_socket()
@@ -95,10 +122,9 @@ fn banner_lists_every_listener_with_its_real_address() {
 
 #[test]
 fn sigterm_stops_gracefully_and_removes_the_socket_file() {
-    let dir = TempDir::new("sigterm");
-    let path = dir.join("t.sock");
-    let spec = format!("unix:{}=cmd", path.display());
-    let mut server = Server::start(&["-l", "tcp://127.0.0.1:0=cmd", "-l", &spec]);
+    let unix = UnixSpec::new("sigterm", "cmd");
+    let path = &unix.path;
+    let mut server = Server::start(&["-l", "tcp://127.0.0.1:0=cmd", "-l", &unix.spec]);
     let addr = server.addr("tcp", "cmd");
     let mut client = Client::tcp(addr);
     assert_eq!(client.request("ECHO connected"), "connected");
@@ -125,10 +151,8 @@ fn sigterm_stops_gracefully_and_removes_the_socket_file() {
 
 #[test]
 fn sigint_with_no_clients_exits_zero_at_once() {
-    let dir = TempDir::new("sigint");
-    let path = dir.join("i.sock");
-    let spec = format!("unix:{}=echo", path.display());
-    let mut server = Server::start(&["-l", &spec, "-l", "udp://127.0.0.1:0=echo"]);
+    let unix = UnixSpec::new("sigint", "echo");
+    let mut server = Server::start(&["-l", &unix.spec, "-l", "udp://127.0.0.1:0=echo"]);
     let t0 = Instant::now();
     server.signal(SIGINT);
     let status = server.wait_exit(EXIT_TIMEOUT);
@@ -141,7 +165,7 @@ fn sigint_with_no_clients_exits_zero_at_once() {
         "{}",
         server.stderr()
     );
-    assert!(!path.exists(), "socket file left behind");
+    assert!(!unix.path.exists(), "socket file left behind");
 }
 
 #[test]
@@ -188,7 +212,7 @@ fn second_signal_exits_at_once_with_130() {
     let mut server = Server::start(&["-l", "tcp://127.0.0.1:0=echo"]);
     let _stuck = stuck_client(&server);
     server.signal(SIGTERM);
-    assert!(server.wait_stderr("shutting down", Duration::from_secs(2)));
+    server.wait_stderr("shutting down", Duration::from_secs(2));
     // Graceful shutdown waits for the stuck client (up to its grace period)...
     std::thread::sleep(Duration::from_millis(300));
     assert!(
@@ -237,19 +261,14 @@ fn graceful_shutdown_gives_up_on_a_stuck_client() {
 
 #[test]
 fn stale_unix_socket_is_replaced() {
-    let dir = TempDir::new("stale");
-    let path = dir.join("s.sock");
-    drop(UnixListener::bind(&path).expect("bind"));
+    let unix = UnixSpec::new("stale", "cmd");
+    let path = &unix.path;
+    drop(UnixListener::bind(path).expect("bind"));
     assert!(path.exists(), "the stale file should remain");
-    let spec = format!("unix:{}=cmd", path.display());
-    let mut server = Server::start(&["-l", &spec]);
-    let mut c = Client::unix(&path);
+    let mut server = Server::start(&["-l", &unix.spec]);
+    let mut c = Client::unix(path);
     assert_eq!(c.request("ADD 1 2"), "3");
-    assert!(
-        server.wait_stderr("replacing stale socket", Duration::from_secs(2)),
-        "{}",
-        server.stderr()
-    );
+    server.wait_stderr("replacing stale socket", Duration::from_secs(2));
     drop(c);
     server.signal(SIGTERM);
     assert_eq!(server.wait_exit(EXIT_TIMEOUT).code(), Some(0));
@@ -409,16 +428,13 @@ fn bad_command_lines_exit_2() {
 #[test]
 fn verbose_logs_connections_quiet_logs_nothing() {
     let mut loud = Server::start(&["-l", "tcp://127.0.0.1:0=cmd", "-v"]);
-    let mut c = Client::tcp(loud.addr("tcp", "cmd"));
-    let local = c.tcp_stream().local_addr().unwrap();
+    let stream = support::net::connect_tcp(loud.addr("tcp", "cmd")).expect("connect");
+    let local = stream.local_addr().unwrap();
+    let mut c = Client::from_tcp(stream);
     assert_eq!(c.request("QUIT"), "BYE");
     c.expect_eof();
     drop(c);
-    assert!(
-        loud.wait_stderr(&format!("open tcp {local} (cmd)"), Duration::from_secs(2)),
-        "{}",
-        loud.stderr()
-    );
+    loud.wait_stderr(&format!("open tcp {local} (cmd)"), Duration::from_secs(2));
     assert!(
         wait_until(Duration::from_secs(3), || loud
             .stderr()
@@ -481,21 +497,20 @@ fn reuse_port_lets_two_servers_share_a_port() {
 
 #[test]
 fn exit_removes_only_its_own_socket_file() {
-    let dir = TempDir::new("owned");
-    let path = dir.join("o.sock");
-    let spec = format!("unix:{}=cmd", path.display());
-    let mut server = Server::start(&["-l", &spec]);
-    assert_eq!(Client::unix(&path).request("ECHO a"), "a");
+    let unix = UnixSpec::new("owned", "cmd");
+    let path = &unix.path;
+    let mut server = Server::start(&["-l", &unix.spec]);
+    assert_eq!(Client::unix(path).request("ECHO a"), "a");
     // Someone else takes the path over while the server runs.
-    std::fs::remove_file(&path).unwrap();
-    let newcomer = UnixListener::bind(&path).unwrap();
+    std::fs::remove_file(path).unwrap();
+    let newcomer = UnixListener::bind(path).unwrap();
     server.signal(SIGTERM);
     assert_eq!(server.wait_exit(EXIT_TIMEOUT).code(), Some(0));
     assert!(
         path.exists(),
         "the server deleted a socket file it did not create"
     );
-    let _c = UnixStream::connect(&path).expect("newcomer still reachable");
+    let _c = UnixStream::connect(path).expect("newcomer still reachable");
     drop(newcomer);
 }
 

@@ -2,10 +2,29 @@
 //! lines, backpressure against a client that never reads, running out of file
 //! descriptors, and --max-conns.
 
-mod common;
+mod support {
+    pub mod bounded_read;
+    pub mod bulk_io;
+    pub mod line_client;
+    pub mod net;
+    pub mod output;
+    pub mod poll;
+    pub mod process;
+    pub mod procfs;
+    pub mod server;
+    pub mod stderr_wait;
+    pub mod tcp_and_unix;
+    pub mod temp;
+    pub mod udp_client;
+    pub mod unix_spec;
+}
 
-use common::{Client, Server, TempDir, wait_until};
 use std::time::{Duration, Instant};
+use support::line_client::Client;
+use support::poll::wait_until;
+use support::server::Server;
+use support::tcp_and_unix::TcpAndUnix;
+use support::udp_client::Udp;
 
 #[test]
 fn many_concurrent_clients_one_thread() {
@@ -61,23 +80,16 @@ fn many_concurrent_clients_one_thread() {
 
 #[test]
 fn idle_connections_are_closed_active_ones_are_not() {
-    let dir = TempDir::new("idle");
-    let path = dir.join("c.sock");
-    let spec = format!("unix:{}=cmd", path.display());
-    let server = Server::start(&[
-        "-l",
-        "tcp://127.0.0.1:0=cmd",
-        "-l",
-        "tcp://127.0.0.1:0=echo",
-        "-l",
-        &spec,
-        "--idle-timeout",
-        "0.5",
-    ]);
+    let both = TcpAndUnix::start(
+        "idle",
+        "cmd",
+        &["-l", "tcp://127.0.0.1:0=echo", "--idle-timeout", "0.5"],
+    );
+    let (server, path) = (&both.server, &both.unix.path);
     let addr = server.addr("tcp", "cmd");
 
     let mut idle = Client::tcp(addr);
-    let mut idle_unix = Client::unix(&path);
+    let mut idle_unix = Client::unix(path);
     let mut idle_echo = Client::tcp(server.addr("tcp", "echo"));
     let mut active = Client::tcp(addr);
     assert_eq!(idle.request("ECHO hi"), "hi");
@@ -127,25 +139,23 @@ fn idle_connections_are_closed_active_ones_are_not() {
 
 #[test]
 fn over_long_lines_get_one_error_and_the_connection_goes_on() {
-    let dir = TempDir::new("long");
-    let path = dir.join("c.sock");
-    let spec = format!("unix:{}=cmd", path.display());
-    let server = Server::start(&[
-        "-l",
-        "tcp://127.0.0.1:0=cmd",
-        "-l",
-        &spec,
-        "-l",
-        "tcp://127.0.0.1:0=random",
-        "-l",
-        "tcp://127.0.0.1:0=echo",
-        "-l",
-        "udp://127.0.0.1:0=cmd",
-        "--max-line",
-        "16",
-    ]);
+    let both = TcpAndUnix::start(
+        "long",
+        "cmd",
+        &[
+            "-l",
+            "tcp://127.0.0.1:0=random",
+            "-l",
+            "tcp://127.0.0.1:0=echo",
+            "-l",
+            "udp://127.0.0.1:0=cmd",
+            "--max-line",
+            "16",
+        ],
+    );
+    let server = &both.server;
     let long = vec![b'x'; 100 * 1024];
-    for mut c in [Client::tcp(server.addr("tcp", "cmd")), Client::unix(&path)] {
+    for mut c in both.clients() {
         let mut data = long.clone();
         data.extend_from_slice(b"\nECHO ok\n");
         c.send(&data);
@@ -182,7 +192,7 @@ fn over_long_lines_get_one_error_and_the_connection_goes_on() {
         assert_eq!(e.read_exact(chunk.len()), chunk);
     }
     // UDP: the datagram is the line.
-    let udp = common::Udp::new(server.addr("udp", "cmd"));
+    let udp = Udp::new(server.addr("udp", "cmd"));
     assert_eq!(
         udp.request_str("ECHO 123456789012\n"),
         "ERR line too long (max 16 bytes)\n"
@@ -247,12 +257,10 @@ fn never_reading_tcp_client_is_held_back_by_backpressure() {
 
 #[test]
 fn never_reading_unix_client_is_held_back_by_backpressure() {
-    let dir = TempDir::new("flood_unix");
-    let path = dir.join("e.sock");
-    let spec = format!("unix:{}=echo", path.display());
-    let server = Server::start(&["-l", &spec, "-l", "tcp://127.0.0.1:0=echo", "-q"]);
+    let both = TcpAndUnix::start("flood_unix", "echo", &["-q"]);
+    let (server, path) = (&both.server, &both.unix.path);
     let other = Client::tcp(server.addr("tcp", "echo"));
-    flood_without_reading(&server, Client::unix(&path), other);
+    flood_without_reading(server, Client::unix(path), other);
 }
 
 #[test]
@@ -320,10 +328,8 @@ fn stuck_client_is_dropped_after_idle_timeout() {
         "{:?}",
         t0.elapsed()
     );
-    assert!(
-        stuck.closed_within(Duration::from_secs(5)),
-        "server kept the socket open"
-    );
+    // Panics unless the server closes the socket (FIN or reset) within 5 s.
+    let _ = stuck.read_to_eof();
 }
 
 #[test]
@@ -386,6 +392,18 @@ fn max_conns_refuses_politely() {
     assert_eq!(a.request("ECHO a"), "a");
 }
 
+/// CPU time used so far (user + system) by process `pid`, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read /proc/PID/stat");
+    // Fields after the command name, which is in parentheses and may hold spaces:
+    // state is field 3, utime 14, stime 15.
+    let rest = &text[text.rfind(')').expect("stat format") + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields[11].parse().expect("utime");
+    let stime: u64 = fields[12].parse().expect("stime");
+    utime + stime
+}
+
 /// Clock ticks per second for /proc/PID/stat.
 fn clock_ticks() -> u64 {
     std::process::Command::new("getconf")
@@ -399,26 +417,23 @@ fn clock_ticks() -> u64 {
 
 #[test]
 fn out_of_file_descriptors_pauses_accepting_without_spinning() {
-    let server = Server::start_wrapped(
+    let mut server = Server::start_wrapped(
         &["prlimit", "--nofile=40:40"],
         &["-l", "tcp://127.0.0.1:0=cmd"],
     );
     let addr = server.addr("tcp", "cmd");
     // More clients than the server has descriptors: the rest wait in the backlog.
     let mut clients: Vec<Client> = (0..60).map(|_| Client::tcp(addr)).collect();
-    assert!(
-        server.wait_stderr("pausing accepts", Duration::from_secs(5)),
-        "no EMFILE log; stderr: {}",
-        server.stderr()
-    );
+    // The EMFILE log.
+    server.wait_stderr("pausing accepts", Duration::from_secs(5));
     // The first clients were accepted and are served.
     assert_eq!(clients[0].request("ECHO first"), "first");
     // The server idles instead of spinning on the listener it cannot accept from.
     let ticks = clock_ticks();
-    let cpu0 = server.cpu_ticks();
+    let cpu0 = cpu_ticks(server.pid());
     let t0 = Instant::now();
     std::thread::sleep(Duration::from_secs(1));
-    let used = (server.cpu_ticks() - cpu0) as f64 / ticks as f64;
+    let used = (cpu_ticks(server.pid()) - cpu0) as f64 / ticks as f64;
     let share = used / t0.elapsed().as_secs_f64();
     assert!(
         share < 0.3,
@@ -463,11 +478,9 @@ fn out_of_file_descriptors_pauses_accepting_without_spinning() {
 fn pipelined_big_replies_then_half_close_all_arrive() {
     // Requests the server must hold back (their replies exceed the output cap) are
     // still answered when the client has already finished sending.
-    let dir = TempDir::new("big_half");
-    let path = dir.join("c.sock");
-    let spec = format!("unix:{}=cmd", path.display());
-    let server = Server::start(&["-l", "tcp://127.0.0.1:0=cmd", "-l", &spec, "-q"]);
-    for mut c in [Client::tcp(server.addr("tcp", "cmd")), Client::unix(&path)] {
+    let both = TcpAndUnix::start("big_half", "cmd", &["-q"]);
+
+    for mut c in both.clients() {
         let mut data = "RANDOMS 10000 10 99\n".repeat(300).into_bytes();
         data.extend_from_slice(b"ECHO last\nADD 2 3");
         let writer = c.send_in_background(data);

@@ -1,10 +1,29 @@
 //! Every service on every transport it runs on, through a real `sockloop serve`.
 
-mod common;
+mod support {
+    pub mod bounded_read;
+    pub mod bulk_io;
+    pub mod line_client;
+    pub mod net;
+    pub mod output;
+    pub mod process;
+    pub mod server;
+    pub mod tcp_and_unix;
+    pub mod temp;
+    pub mod time;
+    pub mod udp_client;
+    pub mod unix_spec;
+}
 
-use common::{Client, Server, TempDir, Udp, assert_time_now, unix_now};
 use std::collections::HashSet;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
+use support::line_client::Client;
+use support::server::Server;
+use support::tcp_and_unix::TcpAndUnix;
+use support::time::{assert_time_now, unix_now};
+use support::udp_client::Udp;
+use support::unix_spec::UnixSpec;
 
 const HELP: &str = "commands: HELP | ECHO <text> | TIME | TIMESTAMP | RANDOM [MIN MAX] \
      | RANDOMS N [MIN MAX] | COUNT | ADD A B | SUB A B | STATS | STOP | QUIT";
@@ -51,12 +70,14 @@ fn echo_tcp_is_byte_exact() {
 
 #[test]
 fn echo_unix_is_byte_exact() {
-    let dir = TempDir::new("echo_unix");
-    let path = dir.join("e.sock");
-    let spec = format!("unix:{}=echo", path.display());
-    let server = Server::start(&["-l", &spec]);
-    assert_eq!(server.path("echo"), path);
-    let mut c = Client::unix(&path);
+    let unix = UnixSpec::new("echo_unix", "echo");
+    let (path, spec) = (&unix.path, &unix.spec);
+    let server = Server::start(&["-l", spec]);
+    assert_eq!(
+        PathBuf::from(&server.listener("unix", "echo").address),
+        *path
+    );
+    let mut c = Client::unix(path);
     assert_echoes(&mut c, &binary_payload());
     c.send(b"last\nno newline");
     c.shutdown_write();
@@ -86,14 +107,12 @@ fn echo_udp_answers_each_datagram_byte_exact() {
 
 #[test]
 fn echo_stop_closes_that_connection_only() {
-    let dir = TempDir::new("echo_stop");
-    let path = dir.join("e.sock");
-    let spec = format!("unix:{}=echo", path.display());
-    let server = Server::start(&["-l", "tcp://127.0.0.1:0=echo", "-l", &spec]);
+    let both = TcpAndUnix::start("echo_stop", "echo", &[]);
+    let (server, path) = (&both.server, &both.unix.path);
     let addr = server.addr("tcp", "echo");
 
     let mut bystander = Client::tcp(addr);
-    let mut unix_bystander = Client::unix(&path);
+    let mut unix_bystander = Client::unix(path);
     assert_eq!(bystander.request("before"), "before");
 
     // STOP in the middle of one write: everything up to and including the STOP line
@@ -116,7 +135,7 @@ fn echo_stop_closes_that_connection_only() {
     assert!(err.is_none(), "{err:?}");
 
     // STOP split across two writes still counts.
-    let mut c = Client::unix(&path);
+    let mut c = Client::unix(path);
     c.send(b"ST");
     std::thread::sleep(std::time::Duration::from_millis(50));
     c.send(b"OP\n");
@@ -134,21 +153,9 @@ fn echo_stop_closes_that_connection_only() {
 
 #[test]
 fn daytime_tcp_unix_and_udp() {
-    let dir = TempDir::new("daytime");
-    let path = dir.join("d.sock");
-    let spec = format!("unix:{}=daytime", path.display());
-    let server = Server::start(&[
-        "-l",
-        "tcp://127.0.0.1:0=daytime",
-        "-l",
-        "udp://127.0.0.1:0=daytime",
-        "-l",
-        &spec,
-    ]);
-    for mut c in [
-        Client::tcp(server.addr("tcp", "daytime")),
-        Client::unix(&path),
-    ] {
+    let both = TcpAndUnix::start("daytime", "daytime", &["-l", "udp://127.0.0.1:0=daytime"]);
+    let server = &both.server;
+    for mut c in both.clients() {
         let (got, err) = c.read_to_eof();
         assert!(err.is_none(), "{err:?}");
         let text = String::from_utf8(got).expect("UTF-8");
@@ -175,10 +182,8 @@ fn daytime_tcp_unix_and_udp() {
 
 #[test]
 fn counter_counts_connections_server_wide() {
-    let dir = TempDir::new("counter");
-    let path = dir.join("c.sock");
-    let spec = format!("unix:{}=counter", path.display());
-    let server = Server::start(&["-l", "tcp://127.0.0.1:0=counter", "-l", &spec]);
+    let both = TcpAndUnix::start("counter", "counter", &[]);
+    let (server, path) = (&both.server, &both.unix.path);
     let addr = server.addr("tcp", "counter");
 
     let mut a = Client::tcp(addr);
@@ -189,7 +194,7 @@ fn counter_counts_connections_server_wide() {
     // The number is the server-wide count when the line is answered.
     assert_eq!(a.request("x"), "Client number: 2");
     // Unix connections count too (one counter for the whole server).
-    let mut u = Client::unix(&path);
+    let mut u = Client::unix(path);
     assert_eq!(u.request("x"), "Client number: 3");
 
     // STOP closes without a reply; the others carry on.
@@ -383,11 +388,10 @@ fn cmd_tcp_every_command() {
 
 #[test]
 fn cmd_unix_every_command() {
-    let dir = TempDir::new("cmd_unix");
-    let path = dir.join("c.sock");
-    let spec = format!("unix:{}=cmd", path.display());
-    let _server = Server::start(&["-l", &spec]);
-    let mut c = Client::unix(&path);
+    let unix = UnixSpec::new("cmd_unix", "cmd");
+    let (path, spec) = (&unix.path, &unix.spec);
+    let _server = Server::start(&["-l", spec]);
+    let mut c = Client::unix(path);
     check_every_command(&mut |line| c.request(line));
     assert_eq!(c.request("COUNT"), "Client number: 1");
 }
@@ -455,11 +459,9 @@ fn cmd_udp_every_command() {
 
 #[test]
 fn cmd_pipelining_and_crlf() {
-    let dir = TempDir::new("cmd_pipe");
-    let path = dir.join("c.sock");
-    let spec = format!("unix:{}=cmd", path.display());
-    let server = Server::start(&["-l", "tcp://127.0.0.1:0=cmd", "-l", &spec]);
-    for mut c in [Client::tcp(server.addr("tcp", "cmd")), Client::unix(&path)] {
+    let both = TcpAndUnix::start("cmd_pipe", "cmd", &[]);
+
+    for mut c in both.clients() {
         // 100 requests in one write, 100 replies in order.
         let mut batch = String::new();
         for i in 0..100 {
@@ -492,10 +494,8 @@ fn cmd_pipelining_and_crlf() {
 
 #[test]
 fn cmd_stop_and_quit_say_bye_then_close() {
-    let dir = TempDir::new("cmd_bye");
-    let path = dir.join("c.sock");
-    let spec = format!("unix:{}=cmd", path.display());
-    let server = Server::start(&["-l", "tcp://127.0.0.1:0=cmd", "-l", &spec]);
+    let both = TcpAndUnix::start("cmd_bye", "cmd", &[]);
+    let (server, path) = (&both.server, &both.unix.path);
     let addr = server.addr("tcp", "cmd");
     let mut bystander = Client::tcp(addr);
     assert_eq!(bystander.request("ECHO hi"), "hi");
@@ -512,7 +512,7 @@ fn cmd_stop_and_quit_say_bye_then_close() {
             "{verb:?}: expected a clean close, got {err:?}"
         );
     }
-    let mut c = Client::unix(&path);
+    let mut c = Client::unix(path);
     c.send(b"QUIT\r\n");
     let (got, err) = c.read_to_eof();
     assert_eq!(got, b"BYE\n");
@@ -523,17 +523,8 @@ fn cmd_stop_and_quit_say_bye_then_close() {
 
 #[test]
 fn half_close_gets_replies_then_eof() {
-    let dir = TempDir::new("half_close");
-    let path = dir.join("c.sock");
-    let spec = format!("unix:{}=cmd", path.display());
-    let server = Server::start(&[
-        "-l",
-        "tcp://127.0.0.1:0=cmd",
-        "-l",
-        &spec,
-        "-l",
-        "tcp://127.0.0.1:0=random",
-    ]);
+    let both = TcpAndUnix::start("half_close", "cmd", &["-l", "tcp://127.0.0.1:0=random"]);
+    let (server, path) = (&both.server, &both.unix.path);
     let addr = server.addr("tcp", "cmd");
 
     let mut c = Client::tcp(addr);
@@ -551,7 +542,7 @@ fn half_close_gets_replies_then_eof() {
     assert_eq!(String::from_utf8_lossy(&got), "one\n5\n");
     assert!(err.is_none(), "{err:?}");
 
-    let mut c = Client::unix(&path);
+    let mut c = Client::unix(path);
     c.send(b"SUB 2 3\r\nTIMESTAMP");
     c.shutdown_write();
     let (got, err) = c.read_to_eof();
@@ -613,17 +604,8 @@ fn closing_with_unread_input_does_not_lose_the_reply() {
     // The server closes after STOP/QUIT while the client is still sending: it must
     // drain that input instead of closing with unread data, which would send a reset
     // that can destroy the goodbye still on its way.
-    let dir = TempDir::new("drain");
-    let path = dir.join("c.sock");
-    let spec = format!("unix:{}=cmd", path.display());
-    let server = Server::start(&[
-        "-l",
-        "tcp://127.0.0.1:0=cmd",
-        "-l",
-        "tcp://127.0.0.1:0=echo",
-        "-l",
-        &spec,
-    ]);
+    let both = TcpAndUnix::start("drain", "cmd", &["-l", "tcp://127.0.0.1:0=echo"]);
+    let (server, path) = (&both.server, &both.unix.path);
     let garbage = vec![b'g'; 300 * 1024];
     for round in 0..3 {
         let mut c = Client::tcp(server.addr("tcp", "cmd"));
@@ -644,7 +626,7 @@ fn closing_with_unread_input_does_not_lose_the_reply() {
 
         // Replies still queued in the server when it closes: with unread input, a
         // plain close would reset the connection and drop them.
-        for stream in [Client::tcp(server.addr("tcp", "cmd")), Client::unix(&path)] {
+        for stream in both.clients() {
             let mut c = stream;
             let mut data = "RANDOMS 10000 10 99\n".repeat(40).into_bytes();
             data.extend_from_slice(b"QUIT\n");
@@ -665,7 +647,7 @@ fn closing_with_unread_input_does_not_lose_the_reply() {
         }
 
         // The client keeps sending after the goodbye arrived.
-        let mut c = Client::unix(&path);
+        let mut c = Client::unix(path);
         assert_eq!(c.request("QUIT"), "BYE");
         c.send(&garbage);
         c.expect_eof();

@@ -5,9 +5,16 @@
 //! A build without the `trace` feature has no `--trace`: nothing to test then.
 #![cfg(feature = "trace")]
 
-mod dns_support;
+mod support {
+    pub mod deps;
+    pub mod dns;
+    pub mod exit;
+    pub mod finished;
+    pub mod process;
+    pub mod temp;
+}
 
-use dns_support::{Dnsmasq, Env, WWW_V4, WWW_V6, dnsmasq_or_skip};
+use support::dns::{Dnsmasq, Env, WWW_V4, WWW_V6, dnsmasq_or_skip};
 
 #[test]
 fn trace_shows_queries_responses_and_records() {

@@ -11,175 +11,74 @@
 //! misbehaves makes a test fail with the trace in the message, never hang.
 #![cfg(feature = "trace")]
 
+mod support {
+    pub mod bounded_read;
+    pub mod client_run;
+    pub mod exit;
+    pub mod finished;
+    pub mod net;
+    pub mod output;
+    pub mod process;
+    pub mod server;
+    pub mod signal;
+    pub mod udp_client;
+}
+
 use sockloop::proto::ws::frame::{Opcode, write_frame};
 use sockloop::proto::ws::handshake::{accept_key, write_client_request};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_sockloop");
-/// Deadline for every socket read or write.
-const IO_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long a child may take to print its banner, or to exit when asked.
-const CHILD_TIMEOUT: Duration = Duration::from_secs(10);
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use support::client_run::run;
+use support::finished::CHILD_TIMEOUT;
+use support::net::{IO_TIMEOUT, connect_tcp};
+use support::server::Server;
+use support::udp_client::Udp;
 
 /// The opening-handshake key of RFC 6455 §1.3.
 const WS_KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 /// The masking key of the RFC 6455 §5.7 examples; the trace prints it as `37fa213d`.
 const MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 
-// ---------------------------------------------------------------------------------
-// The server process
-// ---------------------------------------------------------------------------------
-
-/// A running `sockloop serve`, killed on drop if a test ends early.
-struct Server {
-    child: Child,
-    /// (transport, address, service) from the banner.
-    listeners: Vec<(String, SocketAddr, String)>,
-    stderr: Option<JoinHandle<String>>,
-}
-
-impl Server {
-    /// `sockloop serve ARGS`; returns once the banner has said `ready`.
-    fn start(args: &[&str]) -> Server {
-        let mut child = Command::new(BIN)
-            .arg("serve")
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn sockloop serve");
-        let stderr = child.stderr.take().map(collect);
-        let (tx, rx) = mpsc::channel::<String>();
-        if let Some(stdout) = child.stdout.take() {
-            std::thread::spawn(move || {
-                // Read to the end so the pipe never fills, whoever listens.
-                for line in BufReader::new(stdout).lines() {
-                    let Ok(line) = line else { break };
-                    let _ = tx.send(line);
-                }
-            });
-        }
-        let mut server = Server {
-            child,
-            listeners: Vec::new(),
-            stderr,
-        };
-        let deadline = Instant::now() + CHILD_TIMEOUT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = match rx.recv_timeout(left) {
-                Ok(line) => line,
-                Err(e) => panic!("sockloop serve {args:?}: no `ready` line ({e})"),
-            };
-            if line.starts_with("ready") {
-                break;
-            }
-            // `  <transport> <addr> <service> try: ...`
-            if let Some(rest) = line.strip_prefix("  ") {
-                let fields: Vec<&str> = rest.split_whitespace().collect();
-                if let [transport, addr, service, ..] = fields.as_slice() {
-                    let addr = addr
-                        .parse()
-                        .unwrap_or_else(|e| panic!("banner address in {line:?}: {e}"));
-                    server
-                        .listeners
-                        .push((transport.to_string(), addr, service.to_string()));
-                }
-            }
-        }
-        server
-    }
-
-    fn addr(&self, transport: &str) -> SocketAddr {
-        self.listeners
-            .iter()
-            .find(|(t, _, _)| t == transport)
-            .map(|(_, a, _)| *a)
-            .unwrap_or_else(|| panic!("no {transport} listener in {:?}", self.listeners))
-    }
-
-    /// SIGTERM, wait for the exit (with a deadline), and return everything the server
-    /// wrote to stderr.
-    fn stop(mut self) -> String {
-        let pid = self.child.id().to_string();
-        let killed = Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("run kill");
-        assert!(killed.success(), "kill -TERM {pid} failed");
-        let status = wait_with_deadline(&mut self.child, CHILD_TIMEOUT);
-        let stderr = self
-            .stderr
-            .take()
-            .and_then(|t| t.join().ok())
-            .unwrap_or_default();
-        assert!(
-            status.success(),
-            "sockloop serve exited with {status} after SIGTERM\nstderr:\n{stderr}"
-        );
-        stderr
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if self.stderr.is_some() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// Reads a pipe to its end in a thread.
-fn collect(mut pipe: impl Read + Send + 'static) -> JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = pipe.read_to_end(&mut bytes);
-        String::from_utf8_lossy(&bytes).into_owned()
-    })
-}
-
-/// Waits for `child` to exit; kills it and fails the test after `limit`.
-fn wait_with_deadline(child: &mut Child, limit: Duration) -> ExitStatus {
-    let deadline = Instant::now() + limit;
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return status,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("child {} did not exit within {limit:?}", child.id());
-            }
-            Err(e) => panic!("waiting for child {}: {e}", child.id()),
-        }
-    }
+/// SIGTERM, wait for the exit (with a deadline), and return everything the server
+/// wrote to stderr.
+fn stop(mut server: Server) -> String {
+    server.signal("TERM");
+    let status = server.wait_exit(CHILD_TIMEOUT);
+    let stderr = server.stderr();
+    assert!(
+        status.success(),
+        "sockloop serve exited with {status} after SIGTERM\nstderr:\n{stderr}"
+    );
+    stderr
 }
 
 // ---------------------------------------------------------------------------------
 // The scripted session
 // ---------------------------------------------------------------------------------
 
-fn connect(addr: SocketAddr) -> TcpStream {
-    let stream =
-        TcpStream::connect_timeout(&addr, IO_TIMEOUT).unwrap_or_else(|e| panic!("{addr}: {e}"));
-    stream.set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");
-    stream.set_write_timeout(Some(IO_TIMEOUT)).expect("timeout");
-    stream
+/// A server with `options` and the three listeners the scripted session talks to:
+/// `cmd` over TCP, the web service, `echo` over UDP.
+fn session_server(options: &[&str]) -> Server {
+    let mut args = options.to_vec();
+    args.extend_from_slice(&[
+        "-l",
+        "tcp://127.0.0.1:0=cmd",
+        "-l",
+        "http://127.0.0.1:0",
+        "-l",
+        "udp://127.0.0.1:0=echo",
+    ]);
+    Server::start(&args)
 }
 
-/// Reads until the server closes (FIN); the read timeout bounds every wait.
+fn connect(addr: SocketAddr) -> TcpStream {
+    connect_tcp(addr).unwrap_or_else(|e| panic!("{addr}: {e}"))
+}
+
+/// Reads until the server closes (FIN); a reset fails the test.
 fn read_to_eof(stream: &mut TcpStream) -> Vec<u8> {
-    let mut got = Vec::new();
-    stream
-        .read_to_end(&mut got)
-        .unwrap_or_else(|e| panic!("reading to EOF (got {got:?}): {e}"));
+    let (got, err) = support::bounded_read::read_to_eof(stream, Vec::new(), IO_TIMEOUT, "trace");
+    assert!(err.is_none(), "reading to EOF (got {got:?}): {err:?}");
     got
 }
 
@@ -256,12 +155,7 @@ fn ws_hello(addr: SocketAddr) -> (usize, usize) {
 }
 
 fn udp_hi(addr: SocketAddr) {
-    let sock = UdpSocket::bind("127.0.0.1:0").expect("bind udp");
-    sock.set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");
-    sock.send_to(b"hi", addr).expect("send datagram");
-    let mut buf = [0u8; 64];
-    let (n, from) = sock.recv_from(&mut buf).expect("udp reply");
-    assert_eq!((&buf[..n], from), (&b"hi"[..], addr));
+    assert_eq!(Udp::new(addr).request_str("hi"), "hi");
 }
 
 // ---------------------------------------------------------------------------------
@@ -350,20 +244,16 @@ fn assert_some_line(lines: &[String], wanted: &str, trace: &str) {
 
 #[test]
 fn scripted_session_traces_every_layer() {
-    let server = Server::start(&[
-        "--trace",
-        "-l",
-        "tcp://127.0.0.1:0=cmd",
-        "-l",
-        "http://127.0.0.1:0",
-        "-l",
-        "udp://127.0.0.1:0=echo",
-    ]);
-    let (tcp, http, udp) = (server.addr("tcp"), server.addr("http"), server.addr("udp"));
+    let server = session_server(&["--trace"]);
+    let (tcp, http, udp) = (
+        server.addr("tcp", "cmd"),
+        server.addr("http", "web"),
+        server.addr("udp", "echo"),
+    );
     assert_eq!(tcp_add(tcp), b"3\n");
     let (ws_in, ws_out) = ws_hello(http);
     udp_hi(udp);
-    let trace = server.stop();
+    let trace = stop(server);
     let lines = trace_lines(&trace);
 
     // The listeners, as bound, with their socket options (the real ports first).
@@ -468,8 +358,8 @@ fn scripted_session_traces_every_layer() {
 #[test]
 fn trace_layers_can_be_picked() {
     let server = Server::start(&["--trace=line", "-l", "tcp://127.0.0.1:0=cmd"]);
-    assert_eq!(tcp_add(server.addr("tcp")), b"3\n");
-    let trace = server.stop();
+    assert_eq!(tcp_add(server.addr("tcp", "cmd")), b"3\n");
+    let trace = stop(server);
     let lines = trace_lines(&trace);
     let first = events(&lines, "#1 tcp 127.0.0.1:PORT");
     assert_eq!(
@@ -489,7 +379,7 @@ fn sixteen_bit_length_and_short_preview() {
         "-l",
         "http://127.0.0.1:0",
     ]);
-    let (mut s, _, _) = ws_open(server.addr("http"));
+    let (mut s, _, _) = ws_open(server.addr("http", "web"));
     let payload = [b'a'; 200];
     s.write_all(&client_frame(Opcode::Text, &payload))
         .expect("send 200-byte frame");
@@ -505,7 +395,7 @@ fn sixteen_bit_length_and_short_preview() {
     assert_eq!(read_n(&mut s, 4), [0x88, 0x02, 0x03, 0xe8]);
     assert_eq!(read_to_eof(&mut s), b"");
     drop(s);
-    let trace = server.stop();
+    let trace = stop(server);
     let lines = trace_lines(&trace);
     let conn = events(&lines, "#1 http 127.0.0.1:PORT");
     assert_sequence(
@@ -530,26 +420,14 @@ fn sixteen_bit_length_and_short_preview() {
 #[test]
 fn client_side_trace_of_the_ws_client() {
     let server = Server::start(&["-l", "http://127.0.0.1:0"]);
-    let url = format!("ws://{}/ws", server.addr("http"));
-    let mut client = Command::new(BIN)
-        .args(["ws", "--trace=ws", "-w", "5", &url])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn sockloop ws");
-    let stdout = client.stdout.take().map(collect);
-    let stderr = client.stderr.take().map(collect);
-    if let Some(mut stdin) = client.stdin.take() {
-        stdin.write_all(b"Hi\n").expect("write stdin");
-    } // dropped: end of input, so the client sends close 1000
-    let status = wait_with_deadline(&mut client, CHILD_TIMEOUT);
-    let out = stdout.and_then(|t| t.join().ok()).unwrap_or_default();
-    let trace = stderr.and_then(|t| t.join().ok()).unwrap_or_default();
+    let url = format!("ws://{}/ws", server.addr("http", "web"));
+    // Then end of input, so the client sends close 1000.
+    let done = run(&["ws", "--trace=ws", "-w", "5", &url], b"Hi\n");
+    let (status, out, trace) = (done.status, done.stdout, done.stderr);
     assert!(status.success(), "sockloop ws: {status}\n{trace}");
     assert_eq!(out, "Hi\n");
     let lines = trace_lines(&trace);
-    let tag = format!("ws://{}/ws", server.addr("http"));
+    let tag = format!("ws://{}/ws", server.addr("http", "web"));
     let tag = normalise(&tag);
     let conn = events(&lines, &tag);
     // We send masked frames (with fresh random keys) and receive unmasked ones.
@@ -579,7 +457,7 @@ fn client_side_trace_of_the_ws_client() {
         !lines.iter().any(|l| l.contains("http ")),
         "--trace=ws leaves out the handshake:\n{trace}"
     );
-    let server_stderr = server.stop();
+    let server_stderr = stop(server);
     assert!(
         trace_lines(&server_stderr).is_empty(),
         "the server was not asked to trace:\n{server_stderr}"
@@ -588,18 +466,11 @@ fn client_side_trace_of_the_ws_client() {
 
 #[test]
 fn no_trace_without_the_option() {
-    let server = Server::start(&[
-        "-l",
-        "tcp://127.0.0.1:0=cmd",
-        "-l",
-        "http://127.0.0.1:0",
-        "-l",
-        "udp://127.0.0.1:0=echo",
-    ]);
-    assert_eq!(tcp_add(server.addr("tcp")), b"3\n");
-    ws_hello(server.addr("http"));
-    udp_hi(server.addr("udp"));
-    let stderr = server.stop();
+    let server = session_server(&[]);
+    assert_eq!(tcp_add(server.addr("tcp", "cmd")), b"3\n");
+    ws_hello(server.addr("http", "web"));
+    udp_hi(server.addr("udp", "echo"));
+    let stderr = stop(server);
     assert!(
         trace_lines(&stderr).is_empty(),
         "no timestamped trace lines without --trace:\n{stderr}"

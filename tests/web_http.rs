@@ -2,30 +2,63 @@
 //! bad requests and refused handshakes, origin checks, --max-conns, keep-alive and
 //! pipelining, and the request-head timeout (slowloris guard).
 
-mod common;
-mod ws_support;
+mod support {
+    pub mod bounded_read;
+    pub mod http_client;
+    pub mod net;
+    pub mod one_listener;
+    pub mod output;
+    pub mod process;
+    pub mod server;
+    pub mod ws_client;
+}
 
-use common::Server;
+use std::io::Write;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-use ws_support::{Conn, Handshake, KEY, WsClient, http_exchange, upgrade_request};
-
-/// A server with one HTTP listener and `extra` options.
-fn web_server(extra: &[&str]) -> (Server, SocketAddr) {
-    let mut args = vec!["-l", "http://127.0.0.1:0", "-q"];
-    args.extend_from_slice(extra);
-    let server = Server::start(&args);
-    let addr = server.addr("http", "web");
-    (server, addr)
-}
+use support::bounded_read::ReadError;
+use support::http_client::{Conn, Response};
+use support::one_listener::serve_one;
+use support::ws_client::{Handshake, KEY, WsClient, client_frame};
 
 fn get(path: &str) -> String {
     format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
 }
 
+/// Sends `raw` on a fresh connection and reads one response.
+fn http_exchange(addr: SocketAddr, raw: &[u8], head_only: bool) -> (Conn, Response) {
+    let mut conn = Conn::connect(addr);
+    conn.send(raw);
+    let resp = conn.read_response(head_only);
+    (conn, resp)
+}
+
+/// A WebSocket opening handshake written by hand, so any field can be wrong.
+/// `key` and `version` are the header values; `extra` is inserted as is (each line
+/// ending in CRLF).
+fn upgrade_request(path: &str, key: &str, version: &str, extra: &str) -> String {
+    format!(
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: {version}\r\n{extra}\r\n"
+    )
+}
+
+/// True if the connection is still open (no EOF, no reset) after `wait`; anything
+/// read meanwhile is kept in the buffer.
+fn still_open_after(conn: &mut Conn, wait: Duration) -> bool {
+    let deadline = Instant::now() + wait;
+    loop {
+        match conn.fill(deadline) {
+            Ok(_) => {}
+            Err(ReadError::Timeout) => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
 #[test]
 fn root_is_a_self_contained_test_page() {
-    let (_server, addr) = web_server(&[]);
+    let (_server, addr) = serve_one("http", "web", &[]);
     let (_conn, resp) = http_exchange(addr, get("/").as_bytes(), false);
     assert_eq!(resp.status(), 200, "{}", resp.dump());
     let ctype = resp.header("content-type").unwrap_or_default();
@@ -43,7 +76,7 @@ fn root_is_a_self_contained_test_page() {
 
 #[test]
 fn stats_page_has_the_counters() {
-    let (_server, addr) = web_server(&[]);
+    let (_server, addr) = serve_one("http", "web", &[]);
     let (_conn, resp) = http_exchange(addr, get("/stats").as_bytes(), false);
     assert_eq!(resp.status(), 200, "{}", resp.dump());
     assert!(
@@ -67,7 +100,7 @@ fn stats_page_has_the_counters() {
 
 #[test]
 fn head_gives_length_but_no_body() {
-    let (_server, addr) = web_server(&[]);
+    let (_server, addr) = serve_one("http", "web", &[]);
     let (_conn, page) = http_exchange(addr, get("/").as_bytes(), false);
     let (mut conn, resp) = http_exchange(
         addr,
@@ -86,7 +119,7 @@ fn head_gives_length_but_no_body() {
 
 #[test]
 fn unknown_path_is_404_naming_the_path() {
-    let (_server, addr) = web_server(&[]);
+    let (_server, addr) = serve_one("http", "web", &[]);
     let (_conn, resp) = http_exchange(addr, get("/no/such-page?x=1").as_bytes(), false);
     assert_eq!(resp.status(), 404, "{}", resp.dump());
     assert!(resp.body_str().contains("/no/such-page"), "{}", resp.dump());
@@ -94,7 +127,7 @@ fn unknown_path_is_404_naming_the_path() {
 
 #[test]
 fn wrong_methods_are_405_with_allow() {
-    let (_server, addr) = web_server(&[]);
+    let (_server, addr) = serve_one("http", "web", &[]);
     let post = |path: &str| {
         format!("POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n")
     };
@@ -117,7 +150,7 @@ fn wrong_methods_are_405_with_allow() {
 
 #[test]
 fn malformed_request_line_is_400_and_closes() {
-    let (_server, addr) = web_server(&[]);
+    let (_server, addr) = serve_one("http", "web", &[]);
     for bad in [
         "GET  / HTTP/1.1\r\n\r\n",
         "GET /\r\n\r\n",
@@ -131,7 +164,7 @@ fn malformed_request_line_is_400_and_closes() {
 
 #[test]
 fn bad_websocket_key_is_400() {
-    let (_server, addr) = web_server(&[]);
+    let (_server, addr) = serve_one("http", "web", &[]);
     // "short" in base64 (5 bytes), 17 bytes, and not base64 at all.
     for key in ["c2hvcnQ=", "dGhlIHNhbXBsZSBub25jZXg=", "not base64!"] {
         let req = upgrade_request("/ws", key, "13", "");
@@ -143,7 +176,7 @@ fn bad_websocket_key_is_400() {
 
 #[test]
 fn websocket_version_8_is_426_naming_13() {
-    let (_server, addr) = web_server(&[]);
+    let (_server, addr) = serve_one("http", "web", &[]);
     let req = upgrade_request("/ws", KEY, "8", "");
     let (mut conn, resp) = http_exchange(addr, req.as_bytes(), false);
     assert_eq!(resp.status(), 426, "{}", resp.dump());
@@ -158,7 +191,7 @@ fn websocket_version_8_is_426_naming_13() {
 
 #[test]
 fn plain_get_of_a_websocket_path_is_426() {
-    let (_server, addr) = web_server(&[]);
+    let (_server, addr) = serve_one("http", "web", &[]);
     for path in ["/ws", "/cmd", "/random"] {
         let (mut conn, resp) = http_exchange(addr, get(path).as_bytes(), false);
         assert_eq!(resp.status(), 426, "{path}: {}", resp.dump());
@@ -173,7 +206,7 @@ fn plain_get_of_a_websocket_path_is_426() {
 
 #[test]
 fn oversized_heads_are_431() {
-    let (_server, addr) = web_server(&[]);
+    let (_server, addr) = serve_one("http", "web", &[]);
     // One field that pushes the head past 8 KiB.
     let big = format!(
         "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: {}\r\n\r\n",
@@ -206,12 +239,16 @@ fn oversized_heads_are_431() {
 
 #[test]
 fn allow_origin_is_enforced() {
-    let (_server, addr) = web_server(&[
-        "--allow-origin",
-        "http://good.example",
-        "--allow-origin",
-        "https://also.example:8443",
-    ]);
+    let (_server, addr) = serve_one(
+        "http",
+        "web",
+        &[
+            "--allow-origin",
+            "http://good.example",
+            "--allow-origin",
+            "https://also.example:8443",
+        ],
+    );
     let with_origin = |origin: Option<&str>| {
         WsClient::connect_with(
             addr,
@@ -245,7 +282,7 @@ fn allow_origin_is_enforced() {
         Some("https://also.example:8443"),
         None,
     ] {
-        let mut ws = with_origin(origin)
+        let (mut ws, _) = with_origin(origin)
             .unwrap_or_else(|r| panic!("origin {origin:?} refused:\n{}", r.dump()));
         assert_eq!(ws.request("still here"), "still here");
     }
@@ -253,7 +290,7 @@ fn allow_origin_is_enforced() {
 
 #[test]
 fn over_max_conns_gets_503() {
-    let (_server, addr) = web_server(&["--max-conns", "1"]);
+    let (_server, addr) = serve_one("http", "web", &["--max-conns", "1"]);
     // The first connection is accepted and stays open (keep-alive).
     let mut first = Conn::connect(addr);
     first.send(get("/stats").as_bytes());
@@ -279,7 +316,7 @@ fn over_max_conns_gets_503() {
     let deadline = Instant::now() + Duration::from_secs(3);
     loop {
         let mut c = Conn::connect(addr);
-        if c.still_open_after(Duration::from_millis(150)) {
+        if still_open_after(&mut c, Duration::from_millis(150)) {
             assert!(c.buf.is_empty(), "{:?}", String::from_utf8_lossy(&c.buf));
             c.send(get("/").as_bytes());
             let resp = c.read_response(false);
@@ -300,7 +337,7 @@ fn over_max_conns_gets_503() {
 
 #[test]
 fn keep_alive_and_pipelining() {
-    let (_server, addr) = web_server(&[]);
+    let (_server, addr) = serve_one("http", "web", &[]);
     let mut conn = Conn::connect(addr);
     // Two requests one after the other on one connection.
     conn.send(get("/stats").as_bytes());
@@ -331,7 +368,7 @@ fn keep_alive_and_pipelining() {
     assert!(b.body_str().starts_with("uptime="), "{}", b.dump());
     assert_eq!(c.status(), 200, "{}", c.dump());
     assert!(
-        conn.still_open_after(Duration::from_millis(200)),
+        still_open_after(&mut conn, Duration::from_millis(200)),
         "keep-alive connection closed"
     );
     assert!(
@@ -343,7 +380,7 @@ fn keep_alive_and_pipelining() {
 
 #[test]
 fn connection_close_closes_after_the_response() {
-    let (_server, addr) = web_server(&[]);
+    let (_server, addr) = serve_one("http", "web", &[]);
     let (mut conn, resp) = http_exchange(
         addr,
         b"GET /stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
@@ -360,7 +397,7 @@ fn connection_close_closes_after_the_response() {
 
 #[test]
 fn slow_request_head_gets_408_and_close() {
-    let (_server, addr) = web_server(&["--handshake-timeout", "0.5"]);
+    let (_server, addr) = serve_one("http", "web", &["--handshake-timeout", "0.5"]);
     // Half a head, then nothing.
     let start = Instant::now();
     let mut conn = Conn::connect(addr);
@@ -396,7 +433,7 @@ fn slow_request_head_gets_408_and_close() {
         b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Trickle: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
     let mut refused = false;
     for b in head {
-        if trickle.try_send(std::slice::from_ref(b)).is_err() {
+        if trickle.stream.write_all(std::slice::from_ref(b)).is_err() {
             refused = true;
             break;
         }
@@ -420,7 +457,7 @@ fn slow_request_head_gets_408_and_close() {
 
 #[test]
 fn head_responses_have_no_body_on_keep_alive() {
-    let (_server, addr) = web_server(&[]);
+    let (_server, addr) = serve_one("http", "web", &[]);
     let mut conn = Conn::connect(addr);
     // HEAD of a page and of a missing page, pipelined, then a GET: if any HEAD
     // answer carried a body, the GET's answer would be read from the middle of it.
@@ -441,7 +478,7 @@ fn head_responses_have_no_body_on_keep_alive() {
 
 #[test]
 fn head_of_a_websocket_path_has_no_body() {
-    let (_server, addr) = web_server(&[]);
+    let (_server, addr) = serve_one("http", "web", &[]);
     let mut conn = Conn::connect(addr);
     conn.send(
         b"HEAD /ws HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n\
@@ -465,7 +502,7 @@ fn head_of_a_websocket_path_has_no_body() {
 
 #[test]
 fn http_versions_and_target_forms() {
-    let (_server, addr) = web_server(&[]);
+    let (_server, addr) = serve_one("http", "web", &[]);
     // HTTP/1.0 without keep-alive: the server closes after the response.
     let (mut conn, resp) = http_exchange(addr, b"GET /stats HTTP/1.0\r\n\r\n", false);
     assert_eq!(resp.status(), 200, "{}", resp.dump());
@@ -491,7 +528,7 @@ fn http_versions_and_target_forms() {
 
 #[test]
 fn browser_style_handshake_with_first_frame_in_the_same_write() {
-    let (_server, addr) = web_server(&[]);
+    let (_server, addr) = serve_one("http", "web", &[]);
     // Firefox sends `Connection: keep-alive, Upgrade`; header names and the upgrade
     // token in any case. The first frame follows the head in the same segment.
     let mut bytes = format!(
@@ -500,7 +537,7 @@ fn browser_style_handshake_with_first_frame_in_the_same_write() {
          sec-websocket-version: 13\r\nOrigin: http://127.0.0.1\r\n\r\n"
     )
     .into_bytes();
-    bytes.extend(ws_support::client_frame(
+    bytes.extend(client_frame(
         true,
         sockloop::proto::ws::frame::Opcode::Text,
         b"first",

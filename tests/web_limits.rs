@@ -2,29 +2,35 @@
 //! headers), graceful shutdown with Close 1001, keepalive pings, idle timeout,
 //! backpressure against a peer that never reads, and many sockets on one thread.
 
-mod common;
-mod ws_support;
+mod support {
+    pub mod bounded_read;
+    pub mod exit;
+    pub mod http_client;
+    pub mod net;
+    pub mod one_listener;
+    pub mod output;
+    pub mod process;
+    pub mod procfs;
+    pub mod server;
+    pub mod signal;
+    pub mod ws_client;
+    pub mod ws_session;
+}
 
-use common::Server;
 use sockloop::proto::ws::frame::Opcode;
 use std::io::{self, Write};
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-use ws_support::{Conn, ReadError, WsClient, client_frame, raw_header};
+use support::bounded_read::ReadError;
+use support::http_client::Conn;
+use support::one_listener::serve_one;
+use support::ws_client::{WsClient, client_frame};
+use support::ws_session::raw_header;
 
 const KEY: [u8; 4] = [0xa1, 0x5c, 0x07, 0xe3];
 
-fn web_server(extra: &[&str]) -> (Server, SocketAddr) {
-    let mut args = vec!["-l", "http://127.0.0.1:0", "-q"];
-    args.extend_from_slice(extra);
-    let server = Server::start(&args);
-    let addr = server.addr("http", "web");
-    (server, addr)
-}
-
 #[test]
 fn max_message_is_enforced_from_headers() {
-    let (_server, addr) = web_server(&["--max-message", "1000"]);
+    let (_server, addr) = serve_one("http", "web", &["--max-message", "1000"]);
 
     // Exactly at the limit is fine, as one frame and in fragments.
     let mut ws = WsClient::connect(addr, "/ws");
@@ -37,13 +43,13 @@ fn max_message_is_enforced_from_headers() {
     // One byte over: 2000 bytes in one message.
     let mut ws = WsClient::connect(addr, "/ws");
     ws.send_binary(&[1; 2000]);
-    ws.expect_failure(1009);
+    ws.expect_failure(1009, "2000 bytes in one message");
 
     // Only a header announcing 1 MiB: refused without waiting for the payload.
     let mut ws = WsClient::connect(addr, "/ws");
     ws.send_raw(&raw_header(0x82, 1 << 20, Some(KEY)));
     let sent = Instant::now();
-    ws.expect_failure(1009);
+    ws.expect_failure(1009, "a header announcing 1 MiB");
     assert!(sent.elapsed() < Duration::from_secs(2));
 
     // Fragments of 400 each: the third one's header takes the sum over 1000.
@@ -51,7 +57,7 @@ fn max_message_is_enforced_from_headers() {
     ws.send_frame(false, Opcode::Binary, &[2; 400]);
     ws.send_frame(false, Opcode::Continuation, &[3; 400]);
     ws.send_raw(&raw_header(0x80, 400, Some(KEY)));
-    ws.expect_failure(1009);
+    ws.expect_failure(1009, "a third fragment of 400");
 
     // Control frames inside a message do not count towards its size.
     let mut ws = WsClient::connect(addr, "/ws");
@@ -64,7 +70,7 @@ fn max_message_is_enforced_from_headers() {
 
 #[test]
 fn sigterm_closes_websockets_with_1001_and_exits_0() {
-    let (mut server, addr) = web_server(&[]);
+    let (mut server, addr) = serve_one("http", "web", &[]);
     let mut a = WsClient::connect(addr, "/ws");
     let mut b = WsClient::connect(addr, "/random");
     assert_eq!(a.request("hello"), "hello");
@@ -77,7 +83,7 @@ fn sigterm_closes_websockets_with_1001_and_exits_0() {
     http.send(b"GET /stats HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     assert_eq!(http.read_response(false).status(), 200);
     let start = Instant::now();
-    server.signal(common::SIGTERM);
+    server.signal("TERM");
     // Between requests, HTTP is simply closed.
     http.expect_eof(Duration::from_secs(2));
     // Each client answers the Close, sees TCP closed, and then hangs up too (dropped
@@ -107,7 +113,7 @@ fn sigterm_closes_websockets_with_1001_and_exits_0() {
 
 #[test]
 fn quiet_websocket_is_pinged() {
-    let (_server, addr) = web_server(&["--ws-ping-interval", "0.3"]);
+    let (_server, addr) = serve_one("http", "web", &["--ws-ping-interval", "0.3"]);
     let mut ws = WsClient::connect(addr, "/ws");
     let start = Instant::now();
     let ping = ws
@@ -130,7 +136,7 @@ fn quiet_websocket_is_pinged() {
 
 #[test]
 fn idle_websocket_is_closed_with_1001() {
-    let (_server, addr) = web_server(&["--idle-timeout", "0.5"]);
+    let (_server, addr) = serve_one("http", "web", &["--idle-timeout", "0.5"]);
     let mut ws = WsClient::connect(addr, "/ws");
     assert_eq!(ws.request("x"), "x");
     let start = Instant::now();
@@ -147,7 +153,7 @@ fn idle_websocket_is_closed_with_1001() {
 
 #[test]
 fn never_reading_peer_is_held_back() {
-    let (server, addr) = web_server(&[]);
+    let (server, addr) = serve_one("http", "web", &[]);
     let mut greedy = WsClient::connect(addr, "/ws");
     let mut other = WsClient::connect(addr, "/ws");
     assert_eq!(other.request("warm up"), "warm up");
@@ -217,7 +223,7 @@ fn never_reading_peer_is_held_back() {
 #[test]
 fn hundred_websockets_one_thread() {
     const N: usize = 100;
-    let (server, addr) = web_server(&[]);
+    let (server, addr) = serve_one("http", "web", &[]);
     let mut clients: Vec<WsClient> = (0..N).map(|_| WsClient::connect(addr, "/ws")).collect();
     // Everyone sends before anyone reads: the server interleaves them all.
     for round in 0..3 {

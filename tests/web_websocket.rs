@@ -2,30 +2,46 @@
 //! subprotocol choice, fragmentation with interleaved control frames, and how each
 //! protocol violation is answered: the exact close code, then the server closes TCP.
 
-mod common;
-mod ws_support;
+mod support {
+    pub mod bounded_read;
+    pub mod http_client;
+    pub mod net;
+    pub mod one_listener;
+    pub mod output;
+    pub mod process;
+    pub mod server;
+    pub mod ws_client;
+    pub mod ws_session;
+}
 
-use common::Server;
 use sockloop::proto::ws::frame::Opcode;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-use ws_support::{Handshake, WsClient, close_payload, raw_frame, raw_header};
+use support::bounded_read::ReadError;
+use support::one_listener::serve_one;
+use support::ws_client::{Handshake, WsClient, client_frame};
+use support::ws_session::{close_payload, raw_header};
 
 const KEY: [u8; 4] = [0x5a, 0x0f, 0xc3, 0x81];
 
-fn web_server(extra: &[&str]) -> (Server, SocketAddr) {
-    let mut args = vec!["-l", "http://127.0.0.1:0", "-q"];
-    args.extend_from_slice(extra);
-    let server = Server::start(&args);
-    let addr = server.addr("http", "web");
-    (server, addr)
+/// A whole frame written by hand: [`raw_header`] and the payload, masked with `mask`
+/// if given.
+fn raw_frame(b0: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
+    let mut out = raw_header(b0, payload.len() as u64, mask);
+    let start = out.len();
+    out.extend_from_slice(payload);
+    if let Some(key) = mask {
+        sockloop::proto::ws::frame::apply_mask(&mut out[start..], key, 0);
+    }
+    out
 }
 
 #[test]
 fn echo_keeps_text_and_binary_apart() {
-    let (_server, addr) = web_server(&[]);
-    let mut ws = WsClient::connect(addr, "/ws");
-    assert_eq!(ws.protocol, None);
+    let (_server, addr) = serve_one("http", "web", &[]);
+    let (mut ws, response) = WsClient::connect_with(addr, "/ws", Handshake::default())
+        .unwrap_or_else(|r| panic!("refused:\n{}", r.dump()));
+    assert_eq!(response.header("sec-websocket-protocol"), None);
     ws.send_text("héllo, wörld ✓");
     assert_eq!(ws.recv_text(), "héllo, wörld ✓");
     let binary = [0u8, 1, 2, 0xfe, 0xff, b'\n', 0x80];
@@ -34,7 +50,7 @@ fn echo_keeps_text_and_binary_apart() {
     // Several messages in one write come back in order.
     let mut burst = Vec::new();
     for i in 0..10 {
-        burst.extend(ws_support::client_frame(
+        burst.extend(client_frame(
             true,
             Opcode::Text,
             format!("m{i}").as_bytes(),
@@ -49,7 +65,7 @@ fn echo_keeps_text_and_binary_apart() {
 
 #[test]
 fn echo_of_empty_messages() {
-    let (_server, addr) = web_server(&[]);
+    let (_server, addr) = serve_one("http", "web", &[]);
     let mut ws = WsClient::connect(addr, "/ws");
     ws.send_text("");
     assert_eq!(ws.recv_message(Opcode::Text), b"");
@@ -63,7 +79,7 @@ fn echo_of_empty_messages() {
 
 #[test]
 fn echo_of_a_1_mib_binary_message() {
-    let (_server, addr) = web_server(&[]);
+    let (_server, addr) = serve_one("http", "web", &[]);
     let mut ws = WsClient::connect(addr, "/ws");
     let data: Vec<u8> = (0..1u32 << 20)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
@@ -78,7 +94,7 @@ fn echo_of_a_1_mib_binary_message() {
 
 #[test]
 fn fragmented_message_with_a_ping_inside() {
-    let (_server, addr) = web_server(&[]);
+    let (_server, addr) = serve_one("http", "web", &[]);
     let mut ws = WsClient::connect(addr, "/ws");
     ws.send_frame(false, Opcode::Text, b"frag-one ");
     ws.send_frame(true, Opcode::Ping, b"ping payload \x00\xff");
@@ -108,7 +124,7 @@ fn fragmented_message_with_a_ping_inside() {
 
 #[test]
 fn cmd_endpoint_answers_one_message_per_request() {
-    let (_server, addr) = web_server(&[]);
+    let (_server, addr) = serve_one("http", "web", &[]);
     let mut ws = WsClient::connect(addr, "/cmd");
     assert_eq!(ws.request("ADD -17 18"), "1");
     assert_eq!(ws.request("SUB -17 18"), "-35");
@@ -130,7 +146,7 @@ fn cmd_endpoint_answers_one_message_per_request() {
 
 #[test]
 fn random_endpoint_streams_numbers() {
-    let (_server, addr) = web_server(&[]);
+    let (_server, addr) = serve_one("http", "web", &[]);
     let mut ws = WsClient::connect(addr, "/random");
     ws.send_text("5 1 3");
     for i in 0..5 {
@@ -155,15 +171,19 @@ fn random_endpoint_streams_numbers() {
     }
     // Nothing more is owed.
     match ws.try_recv_frame(Duration::from_millis(200)) {
-        Err(ws_support::ReadError::Timeout) => {}
+        Err(ReadError::Timeout) => {}
         other => panic!("unexpected frame or close: {other:?}"),
     }
 }
 
 #[test]
 fn subprotocol_is_chosen_from_the_offer() {
-    let (_server, addr) = web_server(&["--protocol", "chat", "--protocol", "v2.json"]);
-    let mut ws = WsClient::connect_with(
+    let (_server, addr) = serve_one(
+        "http",
+        "web",
+        &["--protocol", "chat", "--protocol", "v2.json"],
+    );
+    let (mut ws, response) = WsClient::connect_with(
         addr,
         "/ws",
         Handshake {
@@ -172,12 +192,11 @@ fn subprotocol_is_chosen_from_the_offer() {
         },
     )
     .unwrap_or_else(|r| panic!("refused:\n{}", r.dump()));
-    assert_eq!(ws.response.header("sec-websocket-protocol"), Some("chat"));
-    assert_eq!(ws.protocol.as_deref(), Some("chat"));
+    assert_eq!(response.header("sec-websocket-protocol"), Some("chat"));
     assert_eq!(ws.request("x"), "x");
 
     // The client's order of preference wins.
-    let ws = WsClient::connect_with(
+    let (_, response) = WsClient::connect_with(
         addr,
         "/ws",
         Handshake {
@@ -186,10 +205,10 @@ fn subprotocol_is_chosen_from_the_offer() {
         },
     )
     .unwrap_or_else(|r| panic!("refused:\n{}", r.dump()));
-    assert_eq!(ws.protocol.as_deref(), Some("v2.json"));
+    assert_eq!(response.header("sec-websocket-protocol"), Some("v2.json"));
 
     // Nothing in common: the connection opens without a subprotocol.
-    let ws = WsClient::connect_with(
+    let (_, response) = WsClient::connect_with(
         addr,
         "/ws",
         Handshake {
@@ -198,7 +217,7 @@ fn subprotocol_is_chosen_from_the_offer() {
         },
     )
     .unwrap_or_else(|r| panic!("refused:\n{}", r.dump()));
-    assert_eq!(ws.response.header("sec-websocket-protocol"), None);
+    assert_eq!(response.header("sec-websocket-protocol"), None);
 }
 
 /// Opens /ws, sends `bytes`, and checks the server fails the connection with `code`
@@ -208,14 +227,12 @@ fn violation(addr: SocketAddr, what: &str, bytes: &[u8], code: u16) {
     // A good message first: the session is live when the bad bytes arrive.
     assert_eq!(ws.request("ok"), "ok", "{what}");
     ws.send_raw(bytes);
-    let (got, reason) = ws.expect_close();
-    assert_eq!(got, Some(code), "{what}: close code (reason {reason:?})");
-    ws.conn.expect_eof(Duration::from_secs(2));
+    ws.expect_failure(code, what);
 }
 
 #[test]
 fn protocol_errors_get_1002() {
-    let (_server, addr) = web_server(&[]);
+    let (_server, addr) = serve_one("http", "web", &[]);
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("unmasked client frame", raw_frame(0x81, b"hi", None)),
         ("RSV1 without extension", raw_frame(0xc1, b"hi", Some(KEY))),
@@ -248,7 +265,7 @@ fn protocol_errors_get_1002() {
 
 #[test]
 fn invalid_utf8_text_gets_1007() {
-    let (_server, addr) = web_server(&[]);
+    let (_server, addr) = serve_one("http", "web", &[]);
     violation(
         addr,
         "invalid byte",
@@ -279,7 +296,7 @@ fn invalid_utf8_text_gets_1007() {
 
 #[test]
 fn invalid_utf8_fails_fast_before_the_frame_ends() {
-    let (_server, addr) = web_server(&[]);
+    let (_server, addr) = serve_one("http", "web", &[]);
     let mut ws = WsClient::connect(addr, "/ws");
     // A text frame announcing 1000 bytes, of which only 20 are sent; the 10th is 0xFF.
     let mut payload = [b'a'; 20];
@@ -303,7 +320,7 @@ fn invalid_utf8_fails_fast_before_the_frame_ends() {
 
 #[test]
 fn bad_close_frames() {
-    let (_server, addr) = web_server(&[]);
+    let (_server, addr) = serve_one("http", "web", &[]);
     let close = |payload: &[u8]| raw_frame(0x88, payload, Some(KEY));
     for code in [1005u16, 999, 1006, 1015, 2000, 5000] {
         violation(
@@ -324,7 +341,7 @@ fn bad_close_frames() {
 
 #[test]
 fn normal_close_is_echoed_and_tcp_closed() {
-    let (_server, addr) = web_server(&[]);
+    let (_server, addr) = serve_one("http", "web", &[]);
     let mut ws = WsClient::connect(addr, "/ws");
     assert_eq!(ws.request("before close"), "before close");
     ws.send_close(1000, "Work complete");
@@ -347,7 +364,7 @@ fn normal_close_is_echoed_and_tcp_closed() {
 
 #[test]
 fn unknown_websocket_path_is_404() {
-    let (_server, addr) = web_server(&[]);
+    let (_server, addr) = serve_one("http", "web", &[]);
     match WsClient::connect_with(addr, "/chat", Handshake::default()) {
         Ok(_) => panic!("a WebSocket opened on /chat"),
         Err(resp) => {
@@ -359,7 +376,7 @@ fn unknown_websocket_path_is_404() {
 
 #[test]
 fn random_streams_the_largest_count() {
-    let (_server, addr) = web_server(&[]);
+    let (_server, addr) = serve_one("http", "web", &[]);
     let mut ws = WsClient::connect(addr, "/random");
     ws.send_text("10000 1 6");
     let mut seen = [0usize; 6];
@@ -376,7 +393,7 @@ fn random_streams_the_largest_count() {
         "implausible spread {seen:?}"
     );
     match ws.try_recv_frame(Duration::from_millis(200)) {
-        Err(ws_support::ReadError::Timeout) => {}
+        Err(ReadError::Timeout) => {}
         other => panic!("more than 10000 numbers: {other:?}"),
     }
     let over = ws.request("10001");
