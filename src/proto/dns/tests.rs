@@ -1,6 +1,8 @@
 //! Tests of `proto::dns`: unit tests with known vectors and property tests.
 
 use super::*;
+use crate::proto::Parsed;
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use proptest::prelude::*;
 
 fn name(text: &str) -> Name {
