@@ -9,6 +9,7 @@ use super::wire::Reader;
 use core::net::IpAddr;
 use std::collections::HashMap;
 use std::fmt;
+use std::ops::RangeInclusive;
 use std::str::FromStr;
 
 /// Longest label (RFC 1035 §2.3.4).
@@ -115,17 +116,31 @@ impl fmt::Display for Name {
             return f.write_str(".");
         }
         for label in &self.labels {
-            for &b in label {
-                match b {
-                    b'.' | b'\\' => write!(f, "\\{}", char::from(b))?,
-                    0x21..=0x7e => write!(f, "{}", char::from(b))?,
-                    _ => write!(f, "\\{b:03}")?,
-                }
-            }
+            write_escaped(f, label, b".\\", 0x21..=0x7e)?;
             f.write_str(".")?;
         }
         Ok(())
     }
+}
+
+/// Writes `bytes` in presentation format (RFC 1035 §5.1): a byte of `special` after a
+/// `\`, the other bytes of `plain` as they are, anything else as `\DDD`.
+pub(super) fn write_escaped(
+    f: &mut fmt::Formatter<'_>,
+    bytes: &[u8],
+    special: &[u8],
+    plain: RangeInclusive<u8>,
+) -> fmt::Result {
+    for &b in bytes {
+        if special.contains(&b) {
+            write!(f, "\\{}", char::from(b))?;
+        } else if plain.contains(&b) {
+            write!(f, "{}", char::from(b))?;
+        } else {
+            write!(f, "\\{b:03}")?;
+        }
+    }
+    Ok(())
 }
 
 impl fmt::Debug for Name {

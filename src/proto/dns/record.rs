@@ -3,7 +3,7 @@
 //! AAAA RFC 3596 §2), anything else kept as bytes (RFC 3597), parsed and emitted here.
 
 use super::DnsError;
-use super::name::{Compressor, Name};
+use super::name::{Compressor, Name, write_escaped};
 use super::wire::{Reader, put_u16, put_u32};
 // Addresses as plain values (A, AAAA); `core::net` has no sockets.
 use core::net::{Ipv4Addr, Ipv6Addr};
@@ -172,13 +172,7 @@ impl fmt::Display for RData {
                         f.write_str(" ")?;
                     }
                     f.write_str("\"")?;
-                    for &b in s {
-                        match b {
-                            b'"' | b'\\' => write!(f, "\\{}", char::from(b))?,
-                            0x20..=0x7e => write!(f, "{}", char::from(b))?,
-                            _ => write!(f, "\\{b:03}")?,
-                        }
-                    }
+                    write_escaped(f, s, b"\"\\", 0x20..=0x7e)?;
                     f.write_str("\"")?;
                 }
                 Ok(())

@@ -211,6 +211,24 @@ fn names_in_text() {
     }
 }
 
+/// RFC 1035 §5.1 escapes, which differ between names and TXT strings: a name escapes
+/// `.` and writes a space as `\032`, a quoted TXT string escapes `"` and keeps spaces.
+#[test]
+fn presentation_escapes() {
+    let labels: [&[u8]; 3] = [b"a.b", b"c\\d", b"e f"];
+    let n = Name::from_labels(labels).unwrap();
+    assert_eq!(n.to_string(), "a\\.b.c\\\\d.e\\032f.");
+    let txt = RData::Txt(vec![
+        b"say \"hi\"".to_vec(),
+        b"\\".to_vec(),
+        b"\x7f\x00 .".to_vec(),
+    ]);
+    assert_eq!(
+        txt.to_string(),
+        "\"say \\\"hi\\\"\" \"\\\\\" \"\\127\\000 .\""
+    );
+}
+
 #[test]
 fn reverse_names() {
     let v4: IpAddr = "192.0.2.10".parse().unwrap();
