@@ -42,10 +42,7 @@ pub enum Event<'a> {
     /// A datagram arrived on the UDP socket.
     UdpReceived(&'a [u8]),
     /// The datagram of [`Output::SendUdp`] for `query` was not sent.
-    UdpSendFailed {
-        query: usize,
-        error: io::Error,
-    },
+    UdpSendFailed { query: usize, error: io::Error },
     /// Receiving on the UDP socket failed (ECONNREFUSED: an ICMP port unreachable).
     UdpReceiveFailed(io::Error),
     /// The connection [`Output::ConnectTcp`] asked for is on its way.
@@ -56,7 +53,9 @@ pub enum Event<'a> {
         what: &'static str,
         error: io::Error,
     },
+    /// The connect finished (the stream turned writable without an error).
     TcpConnected,
+    /// Bytes read from the connection, in order, in pieces of any size.
     TcpReceived(&'a [u8]),
     /// The server closed the connection (a read gave 0 bytes).
     TcpClosed,
@@ -81,7 +80,7 @@ pub enum Output {
     CloseTcp,
     /// A line for `--verbose`.
     Note(String),
-    /// A `--trace` line of that layer.
+    /// A `--trace` line of that layer (made only for the layers `traced` says are on).
     Trace(Layer, String),
 }
 
