@@ -1,7 +1,13 @@
-//! Tests of `client::dns`: unit tests with known vectors and property tests.
+//! Tests of `client::dns`: the trace formatting, the ids, and the shell against a
+//! server held by the test. The exchange's own tests, without sockets, are in
+//! `exchange/tests.rs`.
 
+use super::error::secs;
+use super::exchange::{Query, State};
+use super::trace_dns::{FlagNames, Mismatch};
 use super::*;
-use crate::proto::dns::Flags;
+use crate::proto::dns::{self, Flags, Message};
+use std::net::UdpSocket;
 
 #[test]
 fn durations() {
@@ -24,6 +30,13 @@ fn flag_names() {
         FlagNames(Flags::from_bits(0xaff0)).to_string(),
         " opcode=5 qr aa tc rd ra z ad cd"
     );
+}
+
+#[test]
+fn ids_differ_even_when_the_draws_clash() {
+    let mut draws = [7u16, 7, 8, u16::MAX, u16::MAX].into_iter();
+    let ids = fresh_ids(5, || draws.next().unwrap());
+    assert_eq!(ids, [7, 8, 9, u16::MAX, 0]);
 }
 
 fn query(id: u16, name: &str, state: State) -> Query {

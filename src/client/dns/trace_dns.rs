@@ -1,9 +1,10 @@
 //! The look-up's `--trace=dns` lines: queries, answers with their flags and records,
-//! and why an answer was not ours. Only called, or only formatting, when the layer is on.
+//! and why an answer was not ours. Only called, or only formatting, when the layer is on;
+//! the exchange queues the lines and the shell writes them.
 
-use super::{Query, State, Transport};
+use super::error::Transport;
+use super::exchange::{Query, State};
 use crate::proto::dns::{self, Flags, Message};
-use crate::trace::{self, Layer};
 use std::fmt;
 
 /// The header flags that are set, each after a space, as dig names them:
@@ -36,7 +37,7 @@ impl fmt::Display for FlagNames {
 
 /// `dns < query id=4242 rd AAAA www.example.test. (UDP)`, the flags as they are in the
 /// bytes sent; `attempt` is `(try, of)` for a retry.
-pub(super) fn trace_query(q: &Query, transport: Transport, attempt: Option<(u32, u32)>) {
+pub(super) fn trace_query(q: &Query, transport: Transport, attempt: Option<(u32, u32)>) -> String {
     let flags = q
         .wire
         .get(2..4)
@@ -48,24 +49,26 @@ pub(super) fn trace_query(q: &Query, transport: Transport, attempt: Option<(u32,
         Some((n, of)) => format!(", try {n} of {of}"),
         None => String::new(),
     };
-    trace::emit(format_args!(
+    format!(
         "dns < query id={}{} {} {} ({transport}{attempt})",
         q.id,
         FlagNames(flags),
         q.question.qtype,
         q.question.name
-    ));
+    )
 }
 
 /// The header line of a message received, then every record of every section in
-/// zone-file form: the answers first, the other sections under a `;; section` line.
-pub(super) fn trace_message(msg: &Message, transport: Transport) {
-    if !trace::on(Layer::Dns) {
-        return;
-    }
+/// zone-file form: the answers first, the other sections under a `;; section` line;
+/// each line goes to `line`.
+pub(super) fn trace_message(
+    msg: &Message,
+    transport: Transport,
+    line: &mut dyn FnMut(fmt::Arguments<'_>),
+) {
     let h = msg.header;
     let plural = |n: usize| if n == 1 { "" } else { "s" };
-    trace::emit(format_args!(
+    line(format_args!(
         "dns > {} id={}{} {}: {} question{}, {} answer{}, {} authority, {} additional \
          ({transport})",
         if h.flags.qr { "response" } else { "query" },
@@ -80,17 +83,17 @@ pub(super) fn trace_message(msg: &Message, transport: Transport) {
         msg.additionals.len(),
     ));
     for r in &msg.answers {
-        trace::emit(format_args!("dns >   {r}"));
+        line(format_args!("dns >   {r}"));
     }
     for (label, section) in [
         ("authority", &msg.authorities),
         ("additional", &msg.additionals),
     ] {
         if !section.is_empty() {
-            trace::emit(format_args!("dns >   ;; {label}"));
+            line(format_args!("dns >   ;; {label}"));
         }
         for r in section {
-            trace::emit(format_args!("dns >   {r}"));
+            line(format_args!("dns >   {r}"));
         }
     }
 }

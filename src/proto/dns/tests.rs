@@ -1,6 +1,8 @@
 //! Tests of `proto::dns`: unit tests with known vectors and property tests.
 
 use super::*;
+use crate::proto::Parsed;
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use proptest::prelude::*;
 
 fn name(text: &str) -> Name {
@@ -207,6 +209,24 @@ fn names_in_text() {
     for bad in ["a..b", ".a", "a\\", "a\\25", "a\\256"] {
         assert!(bad.parse::<Name>().is_err(), "{bad}");
     }
+}
+
+/// RFC 1035 §5.1 escapes, which differ between names and TXT strings: a name escapes
+/// `.` and writes a space as `\032`, a quoted TXT string escapes `"` and keeps spaces.
+#[test]
+fn presentation_escapes() {
+    let labels: [&[u8]; 3] = [b"a.b", b"c\\d", b"e f"];
+    let n = Name::from_labels(labels).unwrap();
+    assert_eq!(n.to_string(), "a\\.b.c\\\\d.e\\032f.");
+    let txt = RData::Txt(vec![
+        b"say \"hi\"".to_vec(),
+        b"\\".to_vec(),
+        b"\x7f\x00 .".to_vec(),
+    ]);
+    assert_eq!(
+        txt.to_string(),
+        "\"say \\\"hi\\\"\" \"\\\\\" \"\\127\\000 .\""
+    );
 }
 
 #[test]
