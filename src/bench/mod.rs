@@ -11,6 +11,9 @@
 //! A generator that is itself the bottleneck measures nothing, so the hot paths
 //! allocate nothing, and the report gives the generator's own CPU use and says when it
 //! was saturated. Latencies go into a fixed log-linear histogram ([`stats`]).
+//!
+//! Compiled only with the `bench` cargo feature (on by default).
+#![cfg(feature = "bench")]
 
 pub mod idle;
 pub mod open;
