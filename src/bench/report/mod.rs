@@ -162,89 +162,105 @@ mod tests {
         }
     }
 
-    /// Reports covering every branch of the writers: the golden texts below were
-    /// produced by the writers as they were before `report/` existed, so a change to
-    /// the output shows up here before a script that parses it breaks.
-    fn golden_reports() -> Vec<(&'static str, Report)> {
-        let base = |mode: Mode, target: &str| {
-            Report::new(&Options {
+    fn base(mode: Mode, target: &str, conns: usize) -> Report {
+        Report {
+            conns,
+            ..Report::new(&Options {
                 mode,
                 target: target.into(),
                 ..opts()
             })
+        }
+    }
+
+    /// Everything a closed-loop report can say, at once.
+    fn ws_everything() -> Report {
+        Report {
+            depth: 16,
+            elapsed: Duration::from_millis(3001),
+            messages: 123_456_789,
+            latency: Summary {
+                count: 123_456_789,
+                p50: 87.0,
+                p90: 120.5,
+                p99: 1250.0,
+                p999: 2_500_000.0,
+                max: 3_000_000.0,
+                mean: 99.25,
+            },
+            cpu_pct: Some(97.5),
+            server_pid: Some(4242),
+            server_cpu_pct: Some(64.25),
+            first_error: Some("a \"quoted\"\nthing\\ \u{1} ok".into()),
+            errors: 2,
+            unclean_closes: 3,
+            interrupted: true,
+            ..base(Mode::Ws, "ws://127.0.0.1:8080/ws", 10)
+        }
+    }
+
+    fn idle_everything() -> Report {
+        Report {
+            messages: 1990,
+            elapsed: Duration::from_secs(1),
+            server_pid: Some(77),
+            server_cpu_pct: Some(3.0),
+            cpu_pct: Some(40.0),
+            idle: Some(IdleFigures {
+                opened: 2000,
+                failed: 0,
+                open_secs: 0.4567,
+                held: 1990,
+                dropped: 10,
+                hold_secs: 1.0004,
+                closed_clean: 1990,
+                server_rss_before: Some(10 << 20),
+                server_rss_held: Some(14 << 20),
+                client_rss_before: Some(2 << 20),
+                client_rss_held: None,
+            }),
+            ..base(Mode::Idle, "ws://127.0.0.1:8080/ws", 2000)
+        }
+    }
+
+    /// Reports covering every branch of the writers: the golden texts below were
+    /// produced by the writers as they were before `report/` existed, so a change to
+    /// the output shows up here before a script that parses it breaks.
+    fn golden_reports() -> Vec<(&'static str, Report)> {
+        let second = Duration::from_secs(1);
+        let binary = Report {
+            binary: true,
+            size: 16384,
+            elapsed: second,
+            messages: 1000,
+            cpu_pct: Some(12.0),
+            ..base(Mode::Ws, "ws://h:1/", 1)
         };
-        let mut ws = base(Mode::Ws, "ws://127.0.0.1:8080/ws");
-        ws.conns = 10;
-        ws.depth = 16;
-        ws.elapsed = Duration::from_millis(3001);
-        ws.messages = 123_456_789;
-        ws.latency = Summary {
-            count: 123_456_789,
-            p50: 87.0,
-            p90: 120.5,
-            p99: 1250.0,
-            p999: 2_500_000.0,
-            max: 3_000_000.0,
-            mean: 99.25,
+        let tcp = Report {
+            elapsed: Duration::from_millis(500),
+            messages: 100,
+            ..base(Mode::Tcp, "127.0.0.1:1234", 1)
         };
-        ws.cpu_pct = Some(97.5);
-        ws.server_pid = Some(4242);
-        ws.server_cpu_pct = Some(64.25);
-        ws.first_error = Some("a \"quoted\"\nthing\\ \u{1} ok".into());
-        ws.errors = 2;
-        ws.unclean_closes = 3;
-        ws.interrupted = true;
-        let mut bin = base(Mode::Ws, "ws://h:1/");
-        bin.binary = true;
-        bin.conns = 1;
-        bin.size = 16384;
-        bin.elapsed = Duration::from_secs(1);
-        bin.messages = 1000;
-        bin.cpu_pct = Some(12.0);
-        let mut tcp = base(Mode::Tcp, "127.0.0.1:1234");
-        tcp.conns = 1;
-        tcp.elapsed = Duration::from_millis(500);
-        tcp.messages = 100;
-        let mut udp = base(Mode::Udp, "127.0.0.1:1234");
-        udp.conns = 1;
-        udp.elapsed = Duration::from_secs(3);
-        udp.messages = 30_000;
-        udp.lost = 7;
-        udp.late = 2;
-        udp.cpu_pct = Some(50.0);
-        udp.server_pid = Some(1);
-        let mut udp4 = base(Mode::Udp, "[::1]:9");
-        udp4.conns = 4;
-        let mut idle = base(Mode::Idle, "ws://127.0.0.1:8080/ws");
-        idle.conns = 2000;
-        idle.messages = 1990;
-        idle.elapsed = Duration::from_secs(1);
-        idle.server_pid = Some(77);
-        idle.server_cpu_pct = Some(3.0);
-        idle.cpu_pct = Some(40.0);
-        idle.idle = Some(IdleFigures {
-            opened: 2000,
-            failed: 0,
-            open_secs: 0.4567,
-            held: 1990,
-            dropped: 10,
-            hold_secs: 1.0004,
-            closed_clean: 1990,
-            server_rss_before: Some(10 << 20),
-            server_rss_held: Some(14 << 20),
-            client_rss_before: Some(2 << 20),
-            client_rss_held: None,
-        });
-        let mut idle_no_pid = base(Mode::Idle, "ws://h:1/");
-        idle_no_pid.conns = 1;
-        idle_no_pid.idle = Some(IdleFigures::default());
+        let udp = Report {
+            elapsed: 3 * second,
+            messages: 30_000,
+            lost: 7,
+            late: 2,
+            cpu_pct: Some(50.0),
+            server_pid: Some(1),
+            ..base(Mode::Udp, "127.0.0.1:1234", 1)
+        };
+        let idle_no_pid = Report {
+            idle: Some(IdleFigures::default()),
+            ..base(Mode::Idle, "ws://h:1/", 1)
+        };
         vec![
-            ("ws", ws),
-            ("ws binary", bin),
+            ("ws", ws_everything()),
+            ("ws binary", binary),
             ("tcp", tcp),
             ("udp", udp),
-            ("udp empty", udp4),
-            ("idle", idle),
+            ("udp empty", base(Mode::Udp, "[::1]:9", 4)),
+            ("idle", idle_everything()),
             ("idle without pid", idle_no_pid),
         ]
     }
