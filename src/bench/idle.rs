@@ -146,12 +146,7 @@ fn open_many(
     progress: &mut Progress,
 ) -> Result<OpenResult, String> {
     let n = opts.conns as u64;
-    let plan = open::Plan {
-        n: opts.conns,
-        batch: opts.batch,
-        timeout: opts.connect_timeout,
-        stop_on_error: false,
-    };
+    let plan = open::Plan::new(opts, false);
     let opened = open::open_all(poller, waiter, target, plan, &mut |ok, failed| {
         progress.status(|| {
             format!(

@@ -3,8 +3,8 @@
 //! WebSocket opening handshake (RFC 6455 §4.1) — sent and read through the same
 //! poller, a bounded number of connections in flight at a time.
 
-use super::Errors;
 use super::waiter::Waiter;
+use super::{Errors, Options};
 use crate::client::connect::{finish_connect, start_connect};
 use crate::proto::Parsed;
 use crate::proto::ws::handshake::{ClientHandshake, ClientRequest};
@@ -195,6 +195,18 @@ pub struct Plan {
     pub timeout: Duration,
     /// The first failure ends the whole attempt.
     pub stop_on_error: bool,
+}
+
+impl Plan {
+    /// `--conns` connections, `--batch` at a time, each within `--timeout`.
+    pub fn new(opts: &Options, stop_on_error: bool) -> Plan {
+        Plan {
+            n: opts.conns,
+            batch: opts.batch,
+            timeout: opts.connect_timeout,
+            stop_on_error,
+        }
+    }
 }
 
 /// How often deadlines are looked at: a timeout is seconds, so a tenth of a second

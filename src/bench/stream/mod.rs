@@ -113,12 +113,7 @@ fn open_every(
     target: &Target,
     progress: &mut Progress,
 ) -> Result<OpenResult, String> {
-    let plan = open::Plan {
-        n: opts.conns,
-        batch: opts.batch,
-        timeout: opts.connect_timeout,
-        stop_on_error: true,
-    };
+    let plan = open::Plan::new(opts, true);
     let opened = open::open_all(poller, waiter, target, plan, &mut |ok, _| {
         progress.status(|| format!("connecting: {ok}/{} open", opts.conns))
     })?;
