@@ -1,4 +1,4 @@
-//! What a run measured, and the figures derived from it; [`human`] and [`json`] write
+//! What a run measured, and the figures derived from it; `human.rs` and `json.rs` write
 //! it out. Every mode fills the same `Report`, so the two writers (and the scripts
 //! reading them) see one shape whatever was run.
 

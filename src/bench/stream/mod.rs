@@ -10,7 +10,7 @@
 //! share that instant.
 //!
 //! This file is the run: setup, the stages of the loop, the report. What one
-//! connection does with one readiness event is in [`conn`].
+//! connection does with one readiness event is in `conn.rs`.
 
 mod conn;
 
@@ -159,8 +159,8 @@ impl<'a> Engine<'a> {
                 .push(Conn::new(c.sock, c.registration, out, opts.depth, rx));
         }
         engine.live = engine.conns.len();
-        // Bytes that came with the handshake response: echoes of nothing yet, so the
-        // checker turns them into the error they are.
+        // Bytes that came right behind the handshake response go through the checker
+        // like any others: a ping is answered, an echo of nothing sent is an error.
         for (i, leftover) in leftovers.into_iter().enumerate() {
             if !leftover.is_empty() {
                 engine.process(i, &leftover, 0);
