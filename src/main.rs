@@ -3,7 +3,12 @@
 
 use sockloop::cmd;
 
-const USAGE: &str = "\
+/// The top-level help; `$bench` is the line for `sockloop bench`, which a binary
+/// built without the `bench` feature leaves out.
+macro_rules! usage {
+    ($bench:literal) => {
+        concat!(
+            "\
 sockloop — socket servers and clients in one thread, one readiness loop
 
 usage: sockloop <command> [options]
@@ -15,12 +20,23 @@ commands:
   udp        UDP client: a datagram per line (sockloop udp HOST:PORT)
   ws         WebSocket client, like websocat (sockloop ws ws://HOST:PORT/PATH)
   rpc        call ADD/SUB on a cmd service (sockloop rpc HOST:PORT add 17 18)
-  bench      load generator: ws, tcp, udp echo and idle connections (sockloop bench --help)
-  lookup     DNS: addresses of a name, names of an IP, --ns servers (sockloop lookup NAME|IP)
+",
+            $bench,
+            "  lookup     DNS: addresses of a name, names of an IP, --ns servers (sockloop lookup NAME|IP)
   help       show this text
   version    print the version
 
-exit codes: 0 ok, 1 network or protocol error, 2 bad command line";
+exit codes: 0 ok, 1 network or protocol error, 2 bad command line"
+        )
+    };
+}
+
+#[cfg(feature = "bench")]
+const USAGE: &str = usage!(
+    "  bench      load generator: ws, tcp, udp echo and idle connections (sockloop bench --help)\n"
+);
+#[cfg(not(feature = "bench"))]
+const USAGE: &str = usage!("");
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -1,5 +1,7 @@
 //! `sockloop bench` against a real `sockloop serve`: every mode, the JSON report, a
-//! wrong echo counted as an error, and the exit codes.
+//! wrong echo counted as an error, and the exit codes. Only where the generator is
+//! built in (the `bench` feature).
+#![cfg(feature = "bench")]
 
 mod support {
     pub mod exit;

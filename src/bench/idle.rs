@@ -8,17 +8,22 @@
 //! line "holding N connections" is printed for scripts that sample memory
 //! themselves.
 
-use super::open::{self, Target};
+use super::open::{self, OpenResult, Target};
+use super::progress::Progress;
 use super::stats::{Histogram, thousands};
-use super::sys::{self, CpuMeter};
+use super::sys;
+use super::waiter::Waiter;
+use super::window::Meters;
 use super::ws::{self, WsRx, WsWire};
-use super::{IdleFigures, Options, Progress, Report, Stop};
+use super::{Errors, IdleFigures, Options, Report};
 use crate::runtime::poll::{self, Interest, Registration};
-use crate::runtime::signals::SIGNAL_KEY;
 use polling::Poller;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
+
+/// How often the status line is refreshed while waiting (the hold's countdown).
+const STATUS_EVERY: Duration = Duration::from_millis(250);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
@@ -31,6 +36,28 @@ enum State {
     },
     Closed,
     Dead,
+}
+
+/// The parts of the run, each one turn of [`Idle::pump`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Until every connection has its echo (or the timeout).
+    Echo,
+    /// For `--hold`, whatever happens.
+    Hold,
+    /// Until every closing handshake is done (or the timeout).
+    Close,
+}
+
+impl Phase {
+    /// Whether the phase still waits for `c`; the hold waits for time alone.
+    fn waits_for(self, c: &Conn) -> bool {
+        match self {
+            Phase::Echo => c.state == State::Echo,
+            Phase::Hold => false,
+            Phase::Close => matches!(c.state, State::Closing { .. }),
+        }
+    }
 }
 
 struct Conn {
@@ -49,217 +76,239 @@ struct Idle<'a> {
     scratch: Vec<u8>,
     hist: Histogram,
     base: Instant,
-    errors: u64,
-    first_error: Option<String>,
+    errors: Errors,
     dropped: u64,
     closed_clean: u64,
 }
 
-pub fn run(opts: &Options, target: Target, stop: &mut Stop) -> Result<Report, String> {
+pub fn run(opts: &Options, target: Target) -> Result<Report, String> {
     sys::check_nofile(opts.conns as u64 + 64)?;
-    let poller = super::new_poller(stop)?;
+    let (poller, mut waiter) = Waiter::new()?;
     let me = std::process::id();
     let mut figures = IdleFigures {
         server_rss_before: opts.server_pid.and_then(sys::rss_bytes),
         client_rss_before: sys::rss_bytes(me),
         ..IdleFigures::default()
     };
-    let cpu = CpuMeter::start(None);
-    let server_cpu = opts.server_pid.map(|p| CpuMeter::start(Some(p)));
+    let meters = Meters::start(opts);
     let mut progress = Progress::new(opts);
-    let n = opts.conns;
-    let opened = open::open_all(
-        &poller,
-        stop,
-        &target,
-        n,
-        opts.batch,
-        opts.connect_timeout,
-        false,
-        &mut |ok, failed| {
-            progress.status(&format!(
-                "opening: {}/{} open, {failed} failed",
-                thousands(ok),
-                thousands(n as u64)
-            ))
-        },
-    )?;
-    figures.opened = n as u64 - opened.failed;
+    let mut opened = open_many(opts, &poller, &mut waiter, &target, &mut progress)?;
+    figures.opened = opts.conns as u64 - opened.failed;
     figures.failed = opened.failed;
     figures.open_secs = opened.elapsed.as_secs_f64();
-    progress.finish();
-    progress.line(&format!(
-        "{} of {} connections open in {:.2} s{}",
-        thousands(figures.opened),
-        thousands(n as u64),
-        figures.open_secs,
-        opened
-            .first_error
-            .as_deref()
-            .map_or(String::new(), |e| format!(" (first failure: {e})"))
-    ));
-    let mut idle = Idle {
-        poller: &poller,
-        wire: WsWire::new(opts.size, opts.binary),
-        conns: Vec::with_capacity(n),
-        rbuf: vec![0u8; 64 * 1024],
-        scratch: Vec::new(),
-        hist: Histogram::new(),
-        base: Instant::now(),
-        errors: 0,
-        first_error: None,
-        dropped: 0,
-        closed_clean: 0,
-    };
-    let mut leftovers = Vec::new();
-    for (i, c) in opened.conns.into_iter().enumerate() {
-        let Some(c) = c else { continue };
-        // Keys were the connection numbers while opening; renumber densely.
-        let key = idle.conns.len();
-        if key != i {
-            poll::remove(&poller, &c.sock);
-            if let Err(e) = Registration::add(&poller, &c.sock, key, Interest::READ) {
-                idle.fail(key, &format!("poller: {e}"));
-                continue;
-            }
-        }
-        leftovers.push((key, c.leftover));
-        idle.conns.push(Conn {
-            sock: c.sock,
-            state: State::Echo,
-            sent_at: 0,
-            rx: WsRx::default(),
-        });
-    }
+    let (mut idle, leftovers) = Idle::new(&poller, opts, &mut opened);
 
-    // One echo on each.
-    idle.base = Instant::now();
-    let frame = idle.wire.frame(0).to_vec();
-    for i in 0..idle.conns.len() {
-        let now_ns = idle.base.elapsed().as_nanos() as u64;
-        let Some(c) = idle.conns.get_mut(i) else {
-            continue;
-        };
-        c.sent_at = now_ns;
-        // A fresh socket's buffer takes a small frame whole.
-        match c.sock.write(&frame) {
-            Ok(k) if k == frame.len() => {}
-            Ok(_) => idle.fail(i, "the first message did not fit the socket buffer"),
-            Err(e) => idle.fail(i, &format!("write: {e}")),
-        }
-    }
-    for (i, leftover) in leftovers {
-        if !leftover.is_empty() {
-            idle.process(i, &leftover, 0);
-        }
-    }
-    let echo_deadline = Instant::now() + opts.connect_timeout;
-    idle.pump(
-        stop,
-        &mut progress,
-        echo_deadline,
-        |c| c.state == State::Echo,
-        "echo",
-    )?;
-    for i in 0..idle.conns.len() {
-        if idle.conns.get(i).is_some_and(|c| c.state == State::Echo) {
-            idle.fail(i, "no echo within the connect timeout");
-        }
-    }
+    idle.echo_once(&mut waiter, &mut progress, leftovers, opts.connect_timeout)?;
     let held = idle.count(State::Held);
-    figures.held = held;
-
-    // Hold.
     progress.line(&format!(
         "holding {held} connections for {:.1} s",
         opts.hold.as_secs_f64()
     ));
     let hold_start = Instant::now();
-    let hold_end = hold_start + opts.hold;
-    idle.pump(stop, &mut progress, hold_end, |_| true, "hold")?;
+    idle.pump(
+        &mut waiter,
+        &mut progress,
+        hold_start + opts.hold,
+        Phase::Hold,
+    )?;
     figures.hold_secs = hold_start.elapsed().as_secs_f64();
     figures.server_rss_held = opts.server_pid.and_then(sys::rss_bytes);
     figures.client_rss_held = sys::rss_bytes(me);
-    let cpu_pct = cpu.percent();
-    let server_cpu_pct = server_cpu.as_ref().and_then(CpuMeter::percent);
+    let (cpu_pct, server_cpu_pct) = meters.read();
     figures.held = held - idle.dropped;
     figures.dropped = idle.dropped;
 
-    // Close them all.
     progress.line(&format!("closing {} connections", figures.held));
-    for i in 0..idle.conns.len() {
-        idle.send_close(i);
-    }
-    let close_deadline =
-        Instant::now() + Duration::from_secs(5) + Duration::from_millis(n as u64 / 2);
-    let closing = |c: &Conn| matches!(c.state, State::Closing { .. });
-    idle.pump(stop, &mut progress, close_deadline, closing, "close")?;
+    let unclean = idle.close_all(&mut waiter, &mut progress)?;
     progress.finish();
-    let mut unclean = 0;
-    for c in &mut idle.conns {
-        if matches!(c.state, State::Closing { .. }) {
-            unclean += 1;
-            poll::remove(&poller, &c.sock);
-            c.state = State::Dead;
-        }
-    }
     figures.closed_clean = idle.closed_clean;
     Ok(Report {
         messages: idle.hist.count(),
         latency: idle.hist.summary(),
-        errors: idle.errors,
-        first_error: idle.first_error.or(opened.first_error),
+        errors: idle.errors.count,
+        first_error: idle.errors.first.or(opened.first_error),
         unclean_closes: unclean,
         cpu_pct,
         server_cpu_pct,
-        interrupted: stop.requested(),
+        interrupted: waiter.interrupted(),
         elapsed: Duration::from_secs_f64(figures.hold_secs),
         idle: Some(figures),
         ..Report::new(opts)
     })
 }
 
-impl Idle<'_> {
+/// Opens the connections; those that fail are counted, and the rest are held.
+fn open_many(
+    opts: &Options,
+    poller: &Poller,
+    waiter: &mut Waiter,
+    target: &Target,
+    progress: &mut Progress,
+) -> Result<OpenResult, String> {
+    let n = opts.conns as u64;
+    let plan = open::Plan::new(opts, false);
+    let opened = open::open_all(poller, waiter, target, plan, &mut |ok, failed| {
+        progress.status(|| {
+            format!(
+                "opening: {}/{} open, {failed} failed",
+                thousands(ok),
+                thousands(n)
+            )
+        })
+    })?;
+    progress.finish();
+    let first_failure = opened
+        .first_error
+        .as_deref()
+        .map_or(String::new(), |e| format!(" (first failure: {e})"));
+    progress.line(&format!(
+        "{} of {} connections open in {:.2} s{first_failure}",
+        thousands(n - opened.failed),
+        thousands(n),
+        opened.elapsed.as_secs_f64(),
+    ));
+    Ok(opened)
+}
+
+impl<'a> Idle<'a> {
+    /// Takes over the connections that opened, numbered densely from 0 (while
+    /// opening, the keys were the connection numbers, failed ones included). Gives
+    /// back, by new number, what came after each handshake response.
+    fn new(
+        poller: &'a Poller,
+        opts: &Options,
+        opened: &mut OpenResult,
+    ) -> (Self, Vec<(usize, Vec<u8>)>) {
+        let mut idle = Idle {
+            poller,
+            wire: WsWire::new(opts.size, opts.binary),
+            conns: Vec::with_capacity(opts.conns),
+            rbuf: vec![0u8; 64 * 1024],
+            scratch: Vec::new(),
+            hist: Histogram::new(),
+            base: Instant::now(),
+            errors: Errors::default(),
+            dropped: 0,
+            closed_clean: 0,
+        };
+        let mut leftovers = Vec::new();
+        for (i, c) in opened.conns.iter_mut().enumerate() {
+            let Some(c) = c.take() else { continue };
+            let key = idle.conns.len();
+            if key != i {
+                poll::remove(poller, &c.sock);
+                if let Err(e) = Registration::add(poller, &c.sock, key, Interest::READ) {
+                    idle.fail(key, &format!("poller: {e}"));
+                    continue;
+                }
+            }
+            leftovers.push((key, c.leftover));
+            idle.conns.push(Conn {
+                sock: c.sock,
+                state: State::Echo,
+                sent_at: 0,
+                rx: WsRx::default(),
+            });
+        }
+        (idle, leftovers)
+    }
+
     fn count(&self, state: State) -> u64 {
         self.conns.iter().filter(|c| c.state == state).count() as u64
     }
 
-    /// Runs the loop until `until`, or until no connection is `waiting` (for phases
-    /// that wait for something).
+    /// One message on each connection, and its echo back within `timeout`;
+    /// `leftovers` are checked as the first bytes received.
+    fn echo_once(
+        &mut self,
+        waiter: &mut Waiter,
+        progress: &mut Progress,
+        leftovers: Vec<(usize, Vec<u8>)>,
+        timeout: Duration,
+    ) -> Result<(), String> {
+        self.base = Instant::now();
+        let frame = self.wire.frame(0).to_vec();
+        for i in 0..self.conns.len() {
+            let now_ns = self.base.elapsed().as_nanos() as u64;
+            let Some(c) = self.conns.get_mut(i) else {
+                continue;
+            };
+            c.sent_at = now_ns;
+            // A fresh socket's buffer takes a small frame whole.
+            match c.sock.write(&frame) {
+                Ok(k) if k == frame.len() => {}
+                Ok(_) => self.fail(i, "the first message did not fit the socket buffer"),
+                Err(e) => self.fail(i, &format!("write: {e}")),
+            }
+        }
+        for (i, leftover) in leftovers {
+            if !leftover.is_empty() {
+                self.process(i, &leftover, 0);
+            }
+        }
+        self.pump(waiter, progress, Instant::now() + timeout, Phase::Echo)?;
+        for i in 0..self.conns.len() {
+            if self.conns.get(i).is_some_and(|c| c.state == State::Echo) {
+                self.fail(i, "no echo within the connect timeout");
+            }
+        }
+        Ok(())
+    }
+
+    /// Our Close on every held connection, the server's back; returns how many did
+    /// not finish in time.
+    fn close_all(&mut self, waiter: &mut Waiter, progress: &mut Progress) -> Result<u64, String> {
+        for i in 0..self.conns.len() {
+            self.send_close(i);
+        }
+        // More connections take longer to close: half a millisecond each on top.
+        let n = self.conns.len() as u64;
+        let until = Instant::now() + Duration::from_secs(5) + Duration::from_millis(n / 2);
+        self.pump(waiter, progress, until, Phase::Close)?;
+        let mut unclean = 0;
+        for c in &mut self.conns {
+            if matches!(c.state, State::Closing { .. }) {
+                unclean += 1;
+                poll::remove(self.poller, &c.sock);
+                c.state = State::Dead;
+            }
+        }
+        Ok(unclean)
+    }
+
+    /// Runs the loop until `until`, or until the phase waits for no connection.
     fn pump(
         &mut self,
-        stop: &mut Stop,
+        waiter: &mut Waiter,
         progress: &mut Progress,
         until: Instant,
-        waiting: impl Fn(&Conn) -> bool,
-        phase: &str,
+        phase: Phase,
     ) -> Result<(), String> {
-        let mut events = super::events();
-        let everyone = phase == "hold";
         loop {
             let now = Instant::now();
-            if now >= until || stop.requested() {
+            if now >= until || waiter.interrupted() {
                 return Ok(());
             }
-            let left = self.conns.iter().filter(|c| waiting(c)).count();
-            if !everyone && left == 0 {
-                return Ok(());
-            }
-            if everyone {
-                progress.status(&format!(
-                    "holding {} connections: {:.0} s left",
-                    self.count(State::Held),
-                    (until - now).as_secs_f64()
-                ));
+            if phase == Phase::Hold {
+                let left = (until - now).as_secs_f64();
+                progress.status(|| {
+                    let held = self.count(State::Held);
+                    format!("holding {held} connections: {left:.0} s left")
+                });
             } else {
-                progress.status(&format!("{phase}: {left} to go"));
+                let left = self.conns.iter().filter(|c| phase.waits_for(c)).count();
+                if left == 0 {
+                    return Ok(());
+                }
+                let name = if phase == Phase::Echo {
+                    "echo"
+                } else {
+                    "close"
+                };
+                progress.status(|| format!("{name}: {left} to go"));
             }
-            let timeout = (until - now).min(Duration::from_millis(250));
-            super::wait(self.poller, &mut events, timeout)?;
-            for ev in events.iter() {
-                if ev.key == SIGNAL_KEY {
-                    stop.on_signal();
-                } else if ev.readable {
+            for ev in waiter.wait(self.poller, until.min(now + STATUS_EVERY))? {
+                if ev.readable {
                     self.read(ev.key);
                 }
             }
@@ -354,9 +403,6 @@ impl Idle<'_> {
             poll::remove(self.poller, &c.sock);
             c.state = State::Dead;
         }
-        self.errors += 1;
-        if self.first_error.is_none() {
-            self.first_error = Some(format!("connection {i}: {why}"));
-        }
+        self.errors.add(|| format!("connection {i}: {why}"));
     }
 }

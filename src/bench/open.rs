@@ -3,12 +3,12 @@
 //! WebSocket opening handshake (RFC 6455 §4.1) — sent and read through the same
 //! poller, a bounded number of connections in flight at a time.
 
-use super::Stop;
+use super::waiter::Waiter;
+use super::{Errors, Options};
 use crate::client::connect::{finish_connect, start_connect};
 use crate::proto::Parsed;
 use crate::proto::ws::handshake::{ClientHandshake, ClientRequest};
 use crate::runtime::poll::{self, Interest, Registration};
-use crate::runtime::signals::SIGNAL_KEY;
 use polling::Poller;
 use rand::RngExt;
 use std::io::{self, Read, Write};
@@ -40,6 +40,70 @@ enum State {
         written: usize,
         response: Vec<u8>,
     },
+}
+
+impl State {
+    /// The opening handshake's request, ready to send (RFC 6455 §4.1).
+    fn handshake(host: &str, path: &str) -> State {
+        let mut request = Vec::new();
+        let ask = ClientRequest {
+            host,
+            path,
+            ..ClientRequest::default()
+        };
+        let handshake = ClientHandshake::start(rand::rng().random(), &ask, &mut request);
+        State::Handshake {
+            handshake,
+            request,
+            written: 0,
+            response: Vec::new(),
+        }
+    }
+}
+
+/// Writes what is left of `request`; `Ok(false)`: the socket is full, wait.
+fn send(sock: &mut TcpStream, request: &[u8], written: &mut usize) -> io::Result<bool> {
+    while let Some(rest) = request.get(*written..).filter(|r| !r.is_empty()) {
+        match sock.write(rest) {
+            Ok(n) => *written += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}
+
+/// Reads the response until the handshake completes (`Ok(true)`; what follows it
+/// stays in `response`) or the socket has nothing more for now (`Ok(false)`).
+fn receive(
+    sock: &mut TcpStream,
+    handshake: &ClientHandshake,
+    response: &mut Vec<u8>,
+    buf: &mut [u8],
+) -> io::Result<bool> {
+    loop {
+        let n = match sock.read(buf) {
+            Ok(0) => {
+                return Err(io::Error::other(
+                    "the server closed the connection during the handshake — is it a WebSocket server?",
+                ));
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        response.extend_from_slice(buf.get(..n).unwrap_or_default());
+        match handshake.read_response(response) {
+            Ok(Parsed::Incomplete) => {}
+            Ok(Parsed::Complete { consumed, .. }) => {
+                response.drain(..consumed);
+                return Ok(true);
+            }
+            Err(e) => return Err(io::Error::other(format!("the server {e}"))),
+        }
+    }
 }
 
 struct Opening {
@@ -81,58 +145,21 @@ impl Opening {
             let Some((host, path)) = &target.ws else {
                 return Ok(true);
             };
-            let mut request = Vec::new();
-            let ask = ClientRequest {
-                host,
-                path,
-                ..ClientRequest::default()
-            };
-            let handshake = ClientHandshake::start(rand::rng().random(), &ask, &mut request);
-            self.state = State::Handshake {
+            self.state = State::handshake(host, path);
+        }
+        match &mut self.state {
+            State::Handshake {
                 handshake,
                 request,
-                written: 0,
-                response: Vec::new(),
-            };
-        }
-        let State::Handshake {
-            handshake,
-            request,
-            written,
-            response,
-        } = &mut self.state
-        else {
-            return Ok(false);
-        };
-        while *written < request.len() {
-            match self.sock.write(&request[*written..]) {
-                Ok(n) => *written += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        loop {
-            let n = match self.sock.read(buf) {
-                Ok(0) => {
-                    return Err(io::Error::other(
-                        "the server closed the connection during the handshake — is it a WebSocket server?",
-                    ));
+                written,
+                response,
+            } => {
+                if !send(&mut self.sock, request, written)? {
+                    return Ok(false);
                 }
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            response.extend_from_slice(&buf[..n]);
-            match handshake.read_response(response) {
-                Ok(Parsed::Incomplete) => {}
-                Ok(Parsed::Complete { consumed, .. }) => {
-                    response.drain(..consumed);
-                    return Ok(true);
-                }
-                Err(e) => return Err(io::Error::other(format!("the server {e}"))),
+                receive(&mut self.sock, handshake, response, buf)
             }
+            State::Connecting => Ok(false),
         }
     }
 
@@ -158,148 +185,218 @@ pub struct OpenResult {
     pub elapsed: Duration,
 }
 
-/// Opens `n` connections to `target`, at most `batch` at a time, each within
-/// `timeout`. Connection `i` is registered in `poller` under key `i`, with read
-/// interest once open. With `stop_on_error`, the first failure ends the whole
-/// attempt. `progress(opened, failed)` is called now and then.
-#[allow(clippy::too_many_arguments)]
+/// How many connections to open, and how.
+#[derive(Clone, Copy, Debug)]
+pub struct Plan {
+    pub n: usize,
+    /// Connections opening at the same time, at most.
+    pub batch: usize,
+    /// For each, connect and handshake together.
+    pub timeout: Duration,
+    /// The first failure ends the whole attempt.
+    pub stop_on_error: bool,
+}
+
+impl Plan {
+    /// `--conns` connections, `--batch` at a time, each within `--timeout`.
+    pub fn new(opts: &Options, stop_on_error: bool) -> Plan {
+        Plan {
+            n: opts.conns,
+            batch: opts.batch,
+            timeout: opts.connect_timeout,
+            stop_on_error,
+        }
+    }
+}
+
+/// How often deadlines are looked at: a timeout is seconds, so a tenth of a second
+/// late is on time, and scanning ten thousand openings ten times a second is cheap.
+const SCAN_EVERY: Duration = Duration::from_millis(100);
+/// How often `progress` hears how it goes.
+const REPORT_EVERY: Duration = Duration::from_millis(250);
+
+/// Opens `plan.n` connections to `target`, at most `plan.batch` at a time, each
+/// within `plan.timeout`. Connection `i` is registered in `poller` under key `i`,
+/// with read interest once open. `progress(opened, failed)` is called now and then.
 pub fn open_all(
     poller: &Poller,
-    stop: &mut Stop,
+    waiter: &mut Waiter,
     target: &Target,
-    n: usize,
-    batch: usize,
-    timeout: Duration,
-    stop_on_error: bool,
+    plan: Plan,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<OpenResult, String> {
     let start = Instant::now();
-    let mut pending: Vec<Option<Opening>> = Vec::new();
-    pending.resize_with(n, || None);
-    let mut conns: Vec<Option<Opened>> = Vec::new();
-    conns.resize_with(n, || None);
-    let (mut started, mut in_progress, mut opened, mut failed) = (0usize, 0usize, 0u64, 0u64);
-    let mut first_error: Option<String> = None;
-    let mut events = super::events();
-    let mut buf = vec![0u8; 16 * 1024];
-    let mut next_scan = start;
-    let mut next_report = start;
-    let addr = target.addr;
-    let mut fail = |i: usize, e: io::Error, failed: &mut u64| {
-        *failed += 1;
-        if first_error.is_none() {
-            first_error = Some(match e.kind() {
-                io::ErrorKind::ConnectionRefused => {
-                    format!("connection refused by {addr} — is a server listening?")
-                }
-                _ => format!("connection {i} to {addr}: {e}"),
-            });
-        }
-    };
-    while (opened + failed) < n as u64 {
-        if stop_on_error && failed > 0 {
-            break;
-        }
-        while in_progress < batch && started < n {
-            let i = started;
-            started += 1;
-            match Opening::start(poller, i, target, Instant::now() + timeout) {
-                Ok(o) => {
-                    if let Some(slot) = pending.get_mut(i) {
-                        *slot = Some(o);
-                    }
-                    in_progress += 1;
-                }
-                Err(e) => fail(i, e, &mut failed),
-            }
-        }
+    let mut opener = Opener::new(poller, target, plan);
+    let (mut next_scan, mut next_report) = (start, start);
+    while !opener.finished() {
+        opener.start_more();
         let now = Instant::now();
         if now >= next_report {
-            progress(opened, failed);
-            next_report = now + Duration::from_millis(250);
+            progress(opener.opened, opener.errors.count);
+            next_report = now + REPORT_EVERY;
         }
         if now >= next_scan {
-            // Deadlines: a connection that has not opened in time has failed.
-            for i in 0..started {
-                let expired = matches!(pending.get(i), Some(Some(o)) if o.deadline <= now);
-                if expired {
-                    if let Some(o) = pending.get_mut(i).and_then(Option::take) {
-                        poll::remove(poller, &o.sock);
-                        in_progress -= 1;
-                        let what = match o.state {
-                            State::Connecting => "connect",
-                            State::Handshake { .. } => "handshake",
-                        };
-                        fail(
-                            i,
-                            io::Error::new(
-                                io::ErrorKind::TimedOut,
-                                format!("{what} not done within {:.1} s", timeout.as_secs_f64()),
-                            ),
-                            &mut failed,
-                        );
-                    }
-                }
-            }
-            next_scan = now + Duration::from_millis(100);
+            opener.expire(now);
+            next_scan = now + SCAN_EVERY;
         }
-        if in_progress == 0 {
+        if opener.in_progress == 0 {
             continue;
         }
-        super::wait(poller, &mut events, Duration::from_millis(50))?;
-        for ev in events.iter() {
-            if ev.key == SIGNAL_KEY {
-                stop.on_signal();
-                continue;
-            }
-            let i = ev.key;
-            let Some(Some(o)) = pending.get_mut(i) else {
-                continue;
-            };
-            let progressed = o.advance(target, &mut buf).and_then(|open| {
-                let wanted = if open { Interest::READ } else { o.interest() };
-                o.registration.set(poller, &o.sock, i, wanted)?;
-                Ok(open)
-            });
-            match progressed {
-                Ok(true) => {
-                    let o = pending.get_mut(i).and_then(Option::take);
-                    if let Some(o) = o {
-                        in_progress -= 1;
-                        opened += 1;
-                        if let Some(slot) = conns.get_mut(i) {
-                            *slot = Some(o.finish());
-                        }
-                    }
-                }
-                Ok(false) => {}
-                Err(e) => {
-                    poll::remove(poller, &o.sock);
-                    pending.get_mut(i).and_then(Option::take);
-                    in_progress -= 1;
-                    fail(i, e, &mut failed);
-                }
-            }
+        for ev in waiter.wait(poller, next_scan.min(next_report))? {
+            opener.on_ready(ev.key);
         }
-        if stop.requested() {
+        if waiter.interrupted() {
             break;
         }
     }
-    // Whatever is still opening (after an error or Ctrl-C) is given up.
-    for o in pending.iter_mut().filter_map(Option::take) {
-        poll::remove(poller, &o.sock);
-    }
-    progress(opened, failed);
-    if stop.requested() {
-        for c in conns.iter_mut().filter_map(Option::take) {
+    opener.give_up();
+    progress(opener.opened, opener.errors.count);
+    if waiter.interrupted() {
+        for c in opener.conns.iter_mut().filter_map(Option::take) {
             poll::remove(poller, &c.sock);
         }
         return Err("interrupted while opening connections".into());
     }
     Ok(OpenResult {
-        conns,
-        failed,
-        first_error,
+        conns: opener.conns,
+        failed: opener.errors.count,
+        first_error: opener.errors.first,
         elapsed: start.elapsed(),
     })
+}
+
+/// The openings in flight and what became of the others.
+struct Opener<'a> {
+    poller: &'a Poller,
+    target: &'a Target,
+    plan: Plan,
+    /// Slot `i`: connection `i` while it is opening.
+    pending: Vec<Option<Opening>>,
+    /// Slot `i`: connection `i` once open.
+    conns: Vec<Option<Opened>>,
+    started: usize,
+    in_progress: usize,
+    opened: u64,
+    /// Failed openings (a failure is not an error of the run: `bench idle` counts
+    /// them and goes on).
+    errors: Errors,
+    buf: Vec<u8>,
+}
+
+impl<'a> Opener<'a> {
+    fn new(poller: &'a Poller, target: &'a Target, plan: Plan) -> Self {
+        let mut pending = Vec::new();
+        pending.resize_with(plan.n, || None);
+        let mut conns = Vec::new();
+        conns.resize_with(plan.n, || None);
+        Opener {
+            poller,
+            target,
+            plan,
+            pending,
+            conns,
+            started: 0,
+            in_progress: 0,
+            opened: 0,
+            errors: Errors::default(),
+            buf: vec![0u8; 16 * 1024],
+        }
+    }
+
+    fn finished(&self) -> bool {
+        let failed = self.errors.count;
+        self.opened + failed >= self.plan.n as u64 || (self.plan.stop_on_error && failed > 0)
+    }
+
+    /// Starts connections until `batch` are in flight.
+    fn start_more(&mut self) {
+        while self.in_progress < self.plan.batch && self.started < self.plan.n {
+            let i = self.started;
+            self.started += 1;
+            let deadline = Instant::now() + self.plan.timeout;
+            match Opening::start(self.poller, i, self.target, deadline) {
+                Ok(o) => {
+                    if let Some(slot) = self.pending.get_mut(i) {
+                        *slot = Some(o);
+                    }
+                    self.in_progress += 1;
+                }
+                Err(e) => self.fail(i, &e),
+            }
+        }
+    }
+
+    /// A connection that has not opened by its deadline has failed.
+    fn expire(&mut self, now: Instant) {
+        for i in 0..self.started {
+            let expired = matches!(self.pending.get(i), Some(Some(o)) if o.deadline <= now);
+            if !expired {
+                continue;
+            }
+            let Some(o) = self.take(i) else {
+                continue;
+            };
+            let what = match o.state {
+                State::Connecting => "connect",
+                State::Handshake { .. } => "handshake",
+            };
+            let secs = self.plan.timeout.as_secs_f64();
+            let why = format!("{what} not done within {secs:.1} s");
+            self.fail(i, &io::Error::new(io::ErrorKind::TimedOut, why));
+        }
+    }
+
+    /// Connection `i`'s socket is ready: move its opening on.
+    fn on_ready(&mut self, i: usize) {
+        let Some(Some(o)) = self.pending.get_mut(i) else {
+            return;
+        };
+        let progressed = o.advance(self.target, &mut self.buf).and_then(|open| {
+            let wanted = if open { Interest::READ } else { o.interest() };
+            o.registration.set(self.poller, &o.sock, i, wanted)?;
+            Ok(open)
+        });
+        match progressed {
+            Ok(true) => {
+                // Taken out of `pending` without leaving the poller: it stays
+                // registered, for reading, as the caller's.
+                let o = self.pending.get_mut(i).and_then(Option::take);
+                if let (Some(o), Some(slot)) = (o, self.conns.get_mut(i)) {
+                    self.in_progress -= 1;
+                    self.opened += 1;
+                    *slot = Some(o.finish());
+                }
+            }
+            Ok(false) => {}
+            Err(e) => {
+                self.take(i);
+                self.fail(i, &e);
+            }
+        }
+    }
+
+    /// Takes opening `i` out of the poller and of the count in flight.
+    fn take(&mut self, i: usize) -> Option<Opening> {
+        let o = self.pending.get_mut(i).and_then(Option::take)?;
+        poll::remove(self.poller, &o.sock);
+        self.in_progress -= 1;
+        Some(o)
+    }
+
+    fn fail(&mut self, i: usize, e: &io::Error) {
+        let addr = self.target.addr;
+        self.errors.add(|| match e.kind() {
+            io::ErrorKind::ConnectionRefused => {
+                format!("connection refused by {addr} — is a server listening?")
+            }
+            _ => format!("connection {i} to {addr}: {e}"),
+        });
+    }
+
+    /// Whatever is still opening (after an error or Ctrl-C) is given up.
+    fn give_up(&mut self) {
+        for o in self.pending.iter_mut().filter_map(Option::take) {
+            poll::remove(self.poller, &o.sock);
+        }
+    }
 }

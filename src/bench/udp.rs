@@ -9,11 +9,13 @@
 //! datagram.
 
 use super::pattern::{Pattern, pattern};
+use super::progress::{self, Progress};
 use super::stats::Histogram;
-use super::sys::CpuMeter;
-use super::{Options, Progress, Report, Stop};
+use super::waiter::Waiter;
+use super::window::{Measured, Window};
+use super::{Errors, Options, Report};
 use crate::runtime::poll::{self, Interest, Registration};
-use crate::runtime::signals::SIGNAL_KEY;
+use polling::Poller;
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
@@ -72,51 +74,36 @@ struct Run<'a> {
     done: u64,
     lost: u64,
     late: u64,
-    errors: u64,
-    first_error: Option<String>,
+    errors: Errors,
+    /// Set when the window closes.
+    measured: Option<Measured>,
 }
 
-pub fn run(opts: &Options, addr: SocketAddr, stop: &mut Stop) -> Result<Report, String> {
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Measuring,
+    /// Sending has stopped; what is in flight has the loss timeout to come back.
+    Draining {
+        until: Instant,
+    },
+    Over,
+}
+
+pub fn run(opts: &Options, addr: SocketAddr) -> Result<Report, String> {
     super::sys::check_nofile(opts.conns as u64 + 32)?;
     if opts.size < ID_LEN + 1 {
         return Err(format!("udp datagrams need at least {} bytes", ID_LEN + 1));
     }
-    let poller = super::new_poller(stop)?;
-    let local: SocketAddr = if addr.is_ipv4() {
-        ([0, 0, 0, 0], 0).into()
-    } else {
-        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-    };
-    let mut clients = Vec::with_capacity(opts.conns);
-    for i in 0..opts.conns {
-        let setup = || -> io::Result<UdpSocket> {
-            let sock = UdpSocket::bind(local)?;
-            sock.connect(addr)?;
-            sock.set_nonblocking(true)?;
-            Ok(sock)
-        };
-        let sock = setup().map_err(|e| format!("udp socket for {addr}: {e}"))?;
-        Registration::add(&poller, &sock, i, Interest::READ).map_err(|e| format!("poller: {e}"))?;
-        clients.push(Client {
-            sock,
-            slots: vec![Slot::default(); opts.depth].into_boxed_slice(),
-        });
-    }
+    let (poller, mut waiter) = Waiter::new()?;
+    let clients = open_sockets(opts, addr, &poller)?;
     let mut progress = Progress::new(opts);
     progress.line(&format!(
-        "{} UDP socket{} to {addr}; running {}",
-        opts.conns,
-        if opts.conns == 1 { "" } else { "s" },
-        match opts.count {
-            Some(n) => format!(
-                "{n} round trips (at most {:.0} s)",
-                opts.duration.as_secs_f64()
-            ),
-            None => format!("{:.1} s", opts.duration.as_secs_f64()),
-        }
+        "{} to {addr}; running {}",
+        progress::count_of(opts.conns, "UDP socket", "UDP sockets"),
+        progress::plan(opts, "round trips"),
     ));
     let template = pattern(opts.size, 0, Pattern::Line);
-    let mut r = Run {
+    let r = Run {
         opts,
         clients,
         sbuf: template.clone(),
@@ -129,104 +116,139 @@ pub fn run(opts: &Options, addr: SocketAddr, stop: &mut Stop) -> Result<Report, 
         done: 0,
         lost: 0,
         late: 0,
-        errors: 0,
-        first_error: None,
+        errors: Errors::default(),
+        measured: None,
     };
-    let t0 = Instant::now();
-    r.base = t0;
-    let cpu = CpuMeter::start(None);
-    let server_cpu = opts.server_pid.map(|p| CpuMeter::start(Some(p)));
-    progress.start(t0);
-    for c in 0..r.clients.len() {
-        for s in 0..opts.depth {
-            if r.budget > 0 {
-                r.budget -= 1;
-                r.send(c, s, 0);
-            }
-        }
+    r.measure(&poller, &mut waiter, &mut progress, addr)
+}
+
+/// One connected, non-blocking UDP socket per `--conns`, registered under its index.
+fn open_sockets(opts: &Options, addr: SocketAddr, poller: &Poller) -> Result<Vec<Client>, String> {
+    let local: SocketAddr = if addr.is_ipv4() {
+        ([0, 0, 0, 0], 0).into()
+    } else {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let open = || -> io::Result<UdpSocket> {
+        let sock = UdpSocket::bind(local)?;
+        sock.connect(addr)?;
+        sock.set_nonblocking(true)?;
+        Ok(sock)
+    };
+    let mut clients = Vec::with_capacity(opts.conns);
+    for i in 0..opts.conns {
+        let sock = open().map_err(|e| format!("udp socket for {addr}: {e}"))?;
+        Registration::add(poller, &sock, i, Interest::READ).map_err(|e| format!("poller: {e}"))?;
+        clients.push(Client {
+            sock,
+            slots: vec![Slot::default(); opts.depth].into_boxed_slice(),
+        });
     }
-    let deadline = t0 + opts.duration;
-    let scan_every = (opts.loss_timeout / 4).max(Duration::from_millis(1));
-    let mut next_scan = t0 + scan_every;
-    let mut drain_until: Option<Instant> = None;
-    let mut window = (0, Duration::ZERO);
-    let (mut cpu_pct, mut server_pct) = (None, None);
-    let mut events = super::events();
-    loop {
-        let now = Instant::now();
-        if drain_until.is_none() {
-            let finished = opts.count.is_some_and(|n| r.done >= n);
-            if finished || now >= deadline || stop.requested() {
-                window = (r.done, now - t0);
-                cpu_pct = cpu.percent();
-                server_pct = server_cpu.as_ref().and_then(CpuMeter::percent);
-                r.sending = false;
-                drain_until = Some(now + opts.loss_timeout);
-                progress.finish();
-            }
-        }
-        if let Some(until) = drain_until {
-            if r.in_flight() == 0 || now >= until || stop.requested() {
-                // Whatever is still out was not answered in time.
-                r.lost += r.in_flight();
-                break;
-            }
-        }
-        if now >= next_scan {
-            r.expire(now);
-            next_scan = now + scan_every;
-        }
-        if drain_until.is_none() {
-            let extra = format!("  lost {}", r.lost);
-            progress.tick(now, r.done, r.errors, &r.hist, &extra);
-        }
-        let wake = drain_until
-            .unwrap_or_else(|| deadline.min(progress.next_tick()))
-            .min(next_scan);
-        super::wait(&poller, &mut events, wake.saturating_duration_since(now))?;
-        for ev in events.iter() {
-            if ev.key == SIGNAL_KEY {
-                stop.on_signal();
-            } else if ev.readable {
-                r.receive(ev.key);
-            }
-        }
-    }
-    for c in &r.clients {
-        poll::remove(&poller, &c.sock);
-    }
-    let (messages, elapsed) = window;
-    if let Some(n) = opts.count {
-        if messages < n && !stop.requested() && r.errors == 0 {
-            r.errors += 1;
-            r.first_error = Some(format!(
-                "only {messages} of the {n} round trips completed within the {:.0} s limit",
-                opts.duration.as_secs_f64()
-            ));
-        }
-    }
-    if messages == 0 && r.first_error.is_none() {
-        r.first_error = Some(format!(
-            "no datagram came back — is a UDP echo server listening on {addr}?"
-        ));
-        r.errors += 1;
-    }
-    Ok(Report {
-        elapsed,
-        messages,
-        latency: r.hist.summary(),
-        errors: r.errors,
-        first_error: r.first_error,
-        lost: r.lost,
-        late: r.late,
-        cpu_pct,
-        server_cpu_pct: server_pct,
-        interrupted: stop.requested(),
-        ..Report::new(opts)
-    })
+    Ok(clients)
 }
 
 impl Run<'_> {
+    /// The loop: measure, let the last answers come back (or be lost); then the report.
+    fn measure(
+        mut self,
+        poller: &Poller,
+        waiter: &mut Waiter,
+        progress: &mut Progress,
+        addr: SocketAddr,
+    ) -> Result<Report, String> {
+        let window = Window::open(self.opts, progress);
+        self.base = window.start();
+        self.send_first();
+        let scan_every = (self.opts.loss_timeout / 4).max(Duration::from_millis(1));
+        let mut next_scan = window.start() + scan_every;
+        let mut stage = Stage::Measuring;
+        loop {
+            let now = Instant::now();
+            stage = self.advance(stage, now, &window, waiter.interrupted(), progress);
+            if stage == Stage::Over {
+                break;
+            }
+            if now >= next_scan {
+                self.expire(now);
+                next_scan = now + scan_every;
+            }
+            let wake = match stage {
+                Stage::Draining { until } => until,
+                _ => {
+                    let (done, errors) = (self.done, self.errors.count);
+                    progress.tick(now, done, errors, Some(self.lost), &self.hist);
+                    window.end().min(progress.next_tick())
+                }
+            };
+            for ev in waiter.wait(poller, wake.min(next_scan))? {
+                if ev.readable {
+                    self.receive(ev.key);
+                }
+            }
+        }
+        for c in &self.clients {
+            poll::remove(poller, &c.sock);
+        }
+        Ok(self.finish(waiter.interrupted(), addr))
+    }
+
+    /// Every slot's first datagram (fewer if `--count` runs out).
+    fn send_first(&mut self) {
+        for c in 0..self.clients.len() {
+            for s in 0..self.opts.depth {
+                if self.budget > 0 {
+                    self.budget -= 1;
+                    self.send(c, s, 0);
+                }
+            }
+        }
+    }
+
+    /// The stage after `stage` at `now`.
+    fn advance(
+        &mut self,
+        mut stage: Stage,
+        now: Instant,
+        window: &Window,
+        interrupted: bool,
+        progress: &mut Progress,
+    ) -> Stage {
+        if stage == Stage::Measuring && (window.over(now, self.done) || interrupted) {
+            self.measured = Some(window.close(now, self.done));
+            self.sending = false;
+            progress.finish();
+            stage = Stage::Draining {
+                until: now + self.opts.loss_timeout,
+            };
+        }
+        if let Stage::Draining { until } = stage {
+            if self.in_flight() == 0 || now >= until || interrupted {
+                // Whatever is still out was not answered in time.
+                self.lost += self.in_flight();
+                stage = Stage::Over;
+            }
+        }
+        stage
+    }
+
+    fn finish(mut self, interrupted: bool, addr: SocketAddr) -> Report {
+        let opts = self.opts;
+        // The loop only ends after the window has closed.
+        let measured = self.measured.take().unwrap_or_default();
+        let mut errors = self.errors;
+        measured.check_count(opts, "round trips completed", &mut errors, interrupted);
+        if measured.messages == 0 && errors.first.is_none() {
+            errors.add(|| {
+                format!("no datagram came back — is a UDP echo server listening on {addr}?")
+            });
+        }
+        Report {
+            lost: self.lost,
+            late: self.late,
+            ..measured.report(opts, &self.hist, errors, interrupted)
+        }
+    }
+
     fn now_ns(&self) -> u64 {
         self.base.elapsed().as_nanos() as u64
     }
@@ -262,16 +284,12 @@ impl Run<'_> {
     }
 
     fn error(&mut self, c: usize, e: &io::Error) {
-        self.errors += 1;
-        if self.first_error.is_none() {
-            self.first_error = Some(match e.kind() {
-                io::ErrorKind::ConnectionRefused => {
-                    "connection refused (ICMP port unreachable) — is a UDP server listening?"
-                        .to_string()
-                }
-                _ => format!("socket {c}: {e}"),
-            });
-        }
+        self.errors.add(|| match e.kind() {
+            io::ErrorKind::ConnectionRefused => {
+                "connection refused (ICMP port unreachable) — is a UDP server listening?".into()
+            }
+            _ => format!("socket {c}: {e}"),
+        });
     }
 
     /// Reads up to a batch of answers on client `c`.

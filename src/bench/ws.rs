@@ -10,7 +10,7 @@
 
 use super::pattern::{Pattern, VARIANTS, pattern};
 use crate::proto::Parsed;
-use crate::proto::ws::frame::{self, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, Opcode};
+use crate::proto::ws::frame::{self, FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, Opcode};
 use rand::RngExt;
 
 /// Every message the run sends, prebuilt.
@@ -188,8 +188,8 @@ impl WsRx {
         Ok(fed)
     }
 
-    /// Parses the next frame header (joining a split one); `None`: wait for more.
-    /// Returns how many bytes of `data` it took.
+    /// Parses the next frame header (joining a split one) and starts its frame;
+    /// `None`: wait for more. Returns how many bytes of `data` it took.
     fn header(
         &mut self,
         data: &[u8],
@@ -197,33 +197,53 @@ impl WsRx {
         index: u64,
         in_flight: u64,
     ) -> Result<Option<usize>, String> {
+        let Some((header, used)) = self.join_header(data)? else {
+            return Ok(None);
+        };
+        self.begin_frame(&header, wire, index, in_flight)?;
+        Ok(Some(used))
+    }
+
+    /// The header at the start of `data`, or completed by it where the last read
+    /// ended inside one; and how many bytes of `data` it took.
+    fn join_header(&mut self, data: &[u8]) -> Result<Option<(FrameHeader, usize)>, String> {
         let bad = |e: frame::FrameError| format!("bad frame from the server: {e}");
-        let (header, used) = if self.hdr_len == 0 {
-            match frame::parse_header(data).map_err(bad)? {
-                Parsed::Complete { value, consumed } => (value, consumed),
+        if self.hdr_len == 0 {
+            return match frame::parse_header(data).map_err(bad)? {
+                Parsed::Complete { value, consumed } => Ok(Some((value, consumed))),
                 Parsed::Incomplete => {
                     // Incomplete means shorter than a whole header, so it fits.
                     let n = data.len().min(MAX_HEADER_LEN);
                     self.hdr[..n].copy_from_slice(&data[..n]);
                     self.hdr_len = n;
-                    return Ok(None);
+                    Ok(None)
                 }
+            };
+        }
+        let old = self.hdr_len;
+        let take = data.len().min(MAX_HEADER_LEN - old);
+        self.hdr[old..old + take].copy_from_slice(&data[..take]);
+        match frame::parse_header(&self.hdr[..old + take]).map_err(bad)? {
+            Parsed::Complete { value, consumed } => {
+                self.hdr_len = 0;
+                Ok(Some((value, consumed - old)))
             }
-        } else {
-            let old = self.hdr_len;
-            let take = data.len().min(MAX_HEADER_LEN - old);
-            self.hdr[old..old + take].copy_from_slice(&data[..take]);
-            match frame::parse_header(&self.hdr[..old + take]).map_err(bad)? {
-                Parsed::Complete { value, consumed } => {
-                    self.hdr_len = 0;
-                    (value, consumed - old)
-                }
-                Parsed::Incomplete => {
-                    self.hdr_len = old + take;
-                    return Ok(None);
-                }
+            Parsed::Incomplete => {
+                self.hdr_len = old + take;
+                Ok(None)
             }
-        };
+        }
+    }
+
+    /// Checks what a frame from the server may be at this point of the stream
+    /// (echo `index` of `in_flight` outstanding), and enters it.
+    fn begin_frame(
+        &mut self,
+        header: &FrameHeader,
+        wire: &WsWire,
+        index: u64,
+        in_flight: u64,
+    ) -> Result<(), String> {
         if header.mask.is_some() {
             return Err("the server masked a frame (RFC 6455 §5.1 forbids it)".into());
         }
@@ -265,7 +285,7 @@ impl WsRx {
         self.ctrl_len = 0;
         self.left = header.payload_len;
         self.in_frame = true;
-        Ok(Some(used))
+        Ok(())
     }
 
     fn end_frame(&mut self, wire: &WsWire, fed: &mut Fed, out: &mut Vec<u8>) -> Result<(), String> {

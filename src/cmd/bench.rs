@@ -33,95 +33,107 @@ examples:
 exit codes: 0 ok, 1 errors in the run (a wrong echo, a failed or dropped
 connection) or nothing measured, 2 bad command line";
 
-fn options() -> getopts::Options {
-    let mut o = getopts::Options::new();
-    o.optopt(
+/// The options, in the order the help lists them: (short, long, help, value name;
+/// no value name for a flag).
+const OPTIONS: &[(&str, &str, &str, &str)] = &[
+    (
         "c",
         "conns",
         "connections (udp: sockets) (default 50; udp 10; idle 1000)",
         "N",
-    );
-    o.optopt(
+    ),
+    (
         "s",
         "size",
         "bytes per message: payload, line with its newline, or datagram; k/m suffixes (default 64)",
         "BYTES",
-    );
-    o.optopt(
+    ),
+    (
         "d",
         "depth",
         "messages in flight per connection (default 1)",
         "D",
-    );
-    o.optopt(
+    ),
+    (
         "t",
         "duration",
         "seconds to measure (default 10; with --count, the most it may take: 300)",
         "SECS",
-    );
-    o.optopt(
+    ),
+    (
         "n",
         "count",
         "stop after exactly N echoed messages in all",
         "N",
-    );
-    o.optflag(
+    ),
+    (
         "",
         "binary",
         "ws/idle: binary messages of pseudo-random bytes (default: text)",
-    );
-    o.optopt(
+        "",
+    ),
+    (
         "",
         "hold",
         "idle: seconds to hold the connections (default 10)",
         "SECS",
-    );
-    o.optopt(
+    ),
+    (
         "",
         "batch",
         "connections opening at the same time (default 256)",
         "N",
-    );
-    o.optopt(
+    ),
+    (
         "w",
         "timeout",
         "connect and handshake timeout, and idle's echo timeout (default 10)",
         "SECS",
-    );
-    o.optopt(
+    ),
+    (
         "",
         "loss-timeout",
         "udp: a datagram unanswered this long is lost and replaced (default 0.2)",
         "SECS",
-    );
-    o.optopt(
+    ),
+    (
         "",
         "server-pid",
         "report this process's CPU use (and for idle, its memory per connection)",
         "PID",
-    );
-    o.optflag("", "json", "print the report as one JSON object");
-    o.optflag("q", "quiet", "no progress lines");
-    o.optflag("h", "help", "show this help");
+    ),
+    ("", "json", "print the report as one JSON object", ""),
+    ("q", "quiet", "no progress lines", ""),
+    ("h", "help", "show this help", ""),
+];
+
+fn options() -> getopts::Options {
+    let mut o = getopts::Options::new();
+    for &(short, long, help, value) in OPTIONS {
+        if value.is_empty() {
+            o.optflag(short, long, help);
+        } else {
+            o.optopt(short, long, help, value);
+        }
+    }
     o
 }
 
 /// "64", "16k", "16KiB", "1m" → bytes.
 pub fn parse_size(text: &str) -> Option<usize> {
-    let t = text.trim();
-    let lower = t.to_ascii_lowercase();
+    let lower = text.trim().to_ascii_lowercase();
     let (digits, mult) = if let Some(d) = lower
         .strip_suffix("kib")
         .or_else(|| lower.strip_suffix('k'))
     {
-        (d.to_string(), 1024)
+        (d, 1024)
     } else if let Some(d) = lower
         .strip_suffix("mib")
         .or_else(|| lower.strip_suffix('m'))
     {
-        (d.to_string(), 1024 * 1024)
+        (d, 1024 * 1024)
     } else {
-        (lower.clone(), 1)
+        (lower.as_str(), 1)
     };
     digits.parse::<usize>().ok()?.checked_mul(mult)
 }
@@ -135,7 +147,46 @@ pub fn parse(args: &[String]) -> Result<Option<Options>, String> {
     let Some(m) = super::parse_options(&o, args, ABOUT)? else {
         return Ok(None);
     };
-    let (mode, target) = match m.free.as_slice() {
+    let (mode, target) = mode_and_target(&m.free)?;
+    check_applies(&m, mode)?;
+    let default_conns = match mode {
+        Mode::Ws | Mode::Tcp => 50,
+        Mode::Udp => 10,
+        Mode::Idle => 1000,
+    };
+    let size = size(&m, mode)?;
+    let count = match m.opt_str("n") {
+        None => None,
+        Some(_) => Some(number(&m, "count", 0, u64::MAX)?),
+    };
+    let duration = if count.is_some() && !m.opt_present("t") {
+        Duration::from_secs(300)
+    } else {
+        secs(&m, "duration", 10.0)?
+    };
+    let server_pid = server_pid(&m)?;
+    Ok(Some(Options {
+        mode,
+        target,
+        conns: number(&m, "conns", default_conns, 1_000_000)? as usize,
+        size,
+        depth: number(&m, "depth", 1, 65_536)? as usize,
+        duration,
+        count,
+        binary: m.opt_present("binary"),
+        hold: secs(&m, "hold", 10.0)?,
+        batch: number(&m, "batch", 256, 100_000)? as usize,
+        connect_timeout: secs(&m, "timeout", 10.0)?,
+        loss_timeout: secs(&m, "loss-timeout", 0.2)?,
+        json: m.opt_present("json"),
+        quiet: m.opt_present("q"),
+        server_pid,
+    }))
+}
+
+/// The two positional arguments: what to run, and against what.
+fn mode_and_target(free: &[String]) -> Result<(Mode, String), String> {
+    let (mode, target) = match free {
         [mode, target] => (mode.as_str(), target.clone()),
         [] => return Err("missing what to run: ws, tcp, udp or idle".into()),
         [_] => return Err("missing the target (ws://HOST:PORT/PATH or HOST:PORT)".into()),
@@ -162,43 +213,54 @@ pub fn parse(args: &[String]) -> Result<Option<Options>, String> {
             }
         }
     }
-    let only = |flag: &str, modes: &[Mode]| -> Result<(), String> {
+    Ok((mode, target))
+}
+
+/// An option given to a mode it means nothing to is a mistake worth saying.
+fn check_applies(m: &getopts::Matches, mode: Mode) -> Result<(), String> {
+    const CLOSED_LOOP: &[Mode] = &[Mode::Ws, Mode::Tcp, Mode::Udp];
+    let only: [(&str, &[Mode]); 6] = [
+        ("binary", &[Mode::Ws, Mode::Idle]),
+        ("hold", &[Mode::Idle]),
+        ("loss-timeout", &[Mode::Udp]),
+        ("count", CLOSED_LOOP),
+        ("depth", CLOSED_LOOP),
+        ("duration", CLOSED_LOOP),
+    ];
+    for (flag, modes) in only {
         if m.opt_present(flag) && !modes.contains(&mode) {
             return Err(format!(
                 "--{flag} does not apply to 'bench {}'",
                 mode.name()
             ));
         }
-        Ok(())
-    };
-    only("binary", &[Mode::Ws, Mode::Idle])?;
-    only("hold", &[Mode::Idle])?;
-    only("loss-timeout", &[Mode::Udp])?;
-    only("count", &[Mode::Ws, Mode::Tcp, Mode::Udp])?;
-    only("depth", &[Mode::Ws, Mode::Tcp, Mode::Udp])?;
-    only("duration", &[Mode::Ws, Mode::Tcp, Mode::Udp])?;
-    let number = |name: &str, default: u64, max: u64| -> Result<u64, String> {
-        match m.opt_str(name) {
-            None => Ok(default),
-            Some(v) => v
-                .parse::<u64>()
-                .ok()
-                .filter(|&n| (1..=max).contains(&n))
-                .ok_or_else(|| format!("--{name} '{v}' is not a whole number from 1 to {max}")),
-        }
-    };
-    let secs = |name: &str, default: f64| -> Result<Duration, String> {
-        match m.opt_str(name) {
-            None => Ok(Duration::from_secs_f64(default)),
-            Some(v) => parse_secs(&v, &format!("--{name}"))?
-                .ok_or_else(|| format!("--{name} must be more than 0")),
-        }
-    };
-    let default_conns = match mode {
-        Mode::Ws | Mode::Tcp => 50,
-        Mode::Udp => 10,
-        Mode::Idle => 1000,
-    };
+    }
+    Ok(())
+}
+
+/// `--NAME`, a whole number from 1 to `max`, or `default`.
+fn number(m: &getopts::Matches, name: &str, default: u64, max: u64) -> Result<u64, String> {
+    match m.opt_str(name) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|&n| (1..=max).contains(&n))
+            .ok_or_else(|| format!("--{name} '{v}' is not a whole number from 1 to {max}")),
+    }
+}
+
+/// `--NAME`, a number of seconds above 0, or `default`.
+fn secs(m: &getopts::Matches, name: &str, default: f64) -> Result<Duration, String> {
+    match m.opt_str(name) {
+        None => Ok(Duration::from_secs_f64(default)),
+        Some(v) => parse_secs(&v, &format!("--{name}"))?
+            .ok_or_else(|| format!("--{name} must be more than 0")),
+    }
+}
+
+/// `--size`, within what the mode can carry.
+fn size(m: &getopts::Matches, mode: Mode) -> Result<usize, String> {
     let size = match m.opt_str("s") {
         None => 64,
         Some(v) => parse_size(&v)
@@ -216,41 +278,18 @@ pub fn parse(args: &[String]) -> Result<Option<Options>, String> {
             mode.name()
         ));
     }
-    let count = match m.opt_str("n") {
-        None => None,
-        Some(_) => Some(number("count", 0, u64::MAX)?),
+    Ok(size)
+}
+
+fn server_pid(m: &getopts::Matches) -> Result<Option<u32>, String> {
+    let Some(v) = m.opt_str("server-pid") else {
+        return Ok(None);
     };
-    let duration = if count.is_some() && !m.opt_present("t") {
-        Duration::from_secs(300)
-    } else {
-        secs("duration", 10.0)?
-    };
-    let server_pid = match m.opt_str("server-pid") {
-        None => None,
-        Some(v) => Some(
-            v.parse::<u32>()
-                .ok()
-                .filter(|&p| p > 0)
-                .ok_or_else(|| format!("--server-pid '{v}' is not a process id"))?,
-        ),
-    };
-    Ok(Some(Options {
-        mode,
-        target,
-        conns: number("conns", default_conns, 1_000_000)? as usize,
-        size,
-        depth: number("depth", 1, 65_536)? as usize,
-        duration,
-        count,
-        binary: m.opt_present("binary"),
-        hold: secs("hold", 10.0)?,
-        batch: number("batch", 256, 100_000)? as usize,
-        connect_timeout: secs("timeout", 10.0)?,
-        loss_timeout: secs("loss-timeout", 0.2)?,
-        json: m.opt_present("json"),
-        quiet: m.opt_present("q"),
-        server_pid,
-    }))
+    v.parse::<u32>()
+        .ok()
+        .filter(|&p| p > 0)
+        .map(Some)
+        .ok_or_else(|| format!("--server-pid '{v}' is not a process id"))
 }
 
 pub fn main(args: &[String]) -> i32 {

@@ -1,6 +1,7 @@
 //! One module per subcommand. Each takes its arguments (after the subcommand name)
 //! and returns the process exit code.
 
+#[cfg(feature = "bench")]
 pub mod bench;
 pub mod lookup;
 pub mod rpc;
@@ -11,6 +12,19 @@ pub mod unix;
 pub mod ws;
 
 use crate::client::ClientError;
+
+/// `sockloop bench` in a binary built without the load generator: a usage error that
+/// says why, rather than "unknown command", so nobody hunts for a typo.
+#[cfg(not(feature = "bench"))]
+pub mod bench {
+    pub fn main(_args: &[String]) -> i32 {
+        eprintln!(
+            "sockloop bench: this sockloop was built without the load generator \
+             (cargo feature \"bench\"); build it with the default features to use it"
+        );
+        super::exit::USAGE
+    }
+}
 
 /// Exit codes shared by every subcommand.
 pub mod exit {
