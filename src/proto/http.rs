@@ -28,6 +28,7 @@ mod fields;
 mod request;
 mod response;
 
+pub(crate) use fields::{header_values, list_elements};
 pub use fields::{is_token, write_field};
 pub use request::{RequestHead, parse_request, write_request};
 pub use response::{ResponseHead, parse_response, reason_phrase, write_response};

@@ -92,17 +92,31 @@ pub(super) fn is_field_byte(b: u8) -> bool {
     b == b'\t' || (b >= b' ' && b != 0x7f)
 }
 
-pub(super) fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+/// The values of every `name` field (case-insensitive), in arrival order.
+pub(crate) fn header_values<'h>(
+    headers: &'h [(String, String)],
+    name: &str,
+) -> impl Iterator<Item = &'h str> {
     headers
         .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
         .map(|(_, v)| v.as_str())
 }
 
+/// The elements of the comma-separated lists in `values` (RFC 9110 §5.6.1), without
+/// their surrounding whitespace; empty elements are kept.
+pub(crate) fn list_elements<'a>(
+    values: impl Iterator<Item = &'a str>,
+) -> impl Iterator<Item = &'a str> {
+    values
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim_matches([' ', '\t']))
+}
+
+pub(super) fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    header_values(headers, name).next()
+}
+
 pub(super) fn has_token(headers: &[(String, String)], name: &str, token: &str) -> bool {
-    headers
-        .iter()
-        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-        .flat_map(|(_, v)| v.split(','))
-        .any(|t| t.trim_matches([' ', '\t']).eq_ignore_ascii_case(token))
+    list_elements(header_values(headers, name)).any(|t| t.eq_ignore_ascii_case(token))
 }
