@@ -1,5 +1,6 @@
 //! Tests of `proto::http`: unit tests with known vectors and property tests.
 
+use super::response::push_decimal;
 use super::*;
 use proptest::prelude::*;
 

@@ -165,7 +165,7 @@ pub fn validate_upgrade(
         Some("13") => {}
         Some(_) => return Err(HandshakeError::UnsupportedVersion),
     }
-    let mut keys = values(&req.headers, "sec-websocket-key");
+    let mut keys = http::header_values(&req.headers, "sec-websocket-key");
     let key = keys.next().ok_or(HandshakeError::MissingKey)?;
     if keys.next().is_some() {
         return Err(HandshakeError::DuplicateKey);
@@ -173,9 +173,8 @@ pub fn validate_upgrade(
     if STANDARD.decode(key).map(|k| k.len()) != Ok(16) {
         return Err(HandshakeError::InvalidKey);
     }
-    let protocol = values(&req.headers, "sec-websocket-protocol")
-        .flat_map(|v| v.split(','))
-        .map(|p| p.trim_matches([' ', '\t']))
+    let offered = http::header_values(&req.headers, "sec-websocket-protocol");
+    let protocol = http::list_elements(offered)
         .find(|p| supported_protocols.contains(p))
         .map(str::to_owned);
     Ok(Upgrade {
@@ -267,7 +266,7 @@ pub fn validate_server_response(
     if resp.header("sec-websocket-accept") != Some(accept_key(key).as_str()) {
         return Err(HandshakeError::BadAccept);
     }
-    if values(&resp.headers, "sec-websocket-extensions").any(|v| !v.is_empty()) {
+    if http::header_values(&resp.headers, "sec-websocket-extensions").any(|v| !v.is_empty()) {
         return Err(HandshakeError::UnexpectedExtension);
     }
     match resp.header("sec-websocket-protocol") {
@@ -389,14 +388,6 @@ impl ClientHandshake {
             consumed,
         })
     }
-}
-
-/// Every value of the header `name`, in order.
-fn values<'a>(headers: &'a [(String, String)], name: &'a str) -> impl Iterator<Item = &'a str> {
-    headers
-        .iter()
-        .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
 }
 
 #[cfg(test)]

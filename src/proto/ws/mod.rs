@@ -3,5 +3,6 @@
 pub mod codes;
 pub mod frame;
 pub mod handshake;
+pub mod mask;
 pub mod session;
 pub mod utf8;
