@@ -279,126 +279,155 @@ fn note_aliases(verbose: bool, name: &Name, aliases: &[&Name]) {
     }
 }
 
+/// `--verbose` notes on stderr.
+fn note(settings: &Settings, text: String) {
+    if settings.verbose {
+        eprintln!("sockloop lookup: {text}");
+    }
+}
+
 fn lookup(settings: &Settings, files: &Files) -> Result<Vec<String>, String> {
-    let verbose = settings.verbose;
-    let note = |text: String| {
-        if verbose {
-            eprintln!("sockloop lookup: {text}");
-        }
-    };
     // The hosts file comes first, as for the system resolver, unless a server was named.
     if settings.server.is_none() && !matches!(settings.target, Target::NameServers(..)) {
-        match files.read_hosts() {
-            Ok(text) => {
-                let found: Vec<String> = match &settings.target {
-                    Target::Addresses(_, name) => {
-                        let ips = hosts_addresses(&text, name);
-                        let v6 = ips.iter().filter(|ip| ip.is_ipv6());
-                        let v4 = ips.iter().filter(|ip| ip.is_ipv4());
-                        v6.chain(v4).map(IpAddr::to_string).collect()
-                    }
-                    Target::Names(ip) => hosts_names(&text, *ip)
-                        .iter()
-                        .map(Name::to_string)
-                        .collect(),
-                    Target::NameServers(..) => Vec::new(),
-                };
-                if !found.is_empty() {
-                    note(format!("found in {}; no server asked", files.hosts));
-                    return Ok(found);
-                }
-            }
-            Err(e) => note(format!(
-                "cannot read {} ({e}); asking a server",
-                files.hosts
-            )),
+        if let Some(found) = from_hosts_file(settings, files) {
+            return Ok(found);
         }
     }
-    let server = match settings.server {
-        Some(server) => server,
-        None => {
-            let ip = match files.read_resolv_conf() {
-                Ok(text) => resolv_conf_server(&text),
-                Err(e) => {
-                    note(format!("cannot read {} ({e})", files.resolv_conf));
-                    None
-                }
-            };
-            let ip = ip.unwrap_or_else(|| {
-                note(format!(
-                    "no nameserver in {}; using 127.0.0.1 as the system resolver does",
-                    files.resolv_conf
-                ));
-                IpAddr::from([127, 0, 0, 1])
-            });
-            note(format!("server {ip} from {}", files.resolv_conf));
-            SocketAddr::new(ip, DNS_PORT)
-        }
-    };
+    let server = settings
+        .server
+        .unwrap_or_else(|| system_server(settings, files));
     match &settings.target {
-        Target::Addresses(text, name) => {
-            let questions = [
-                question(name.clone(), RType::AAAA),
-                question(name.clone(), RType::A),
-            ];
-            let outcomes = ask(settings, server, &questions)?;
-            let mut lines: Vec<String> = Vec::new();
-            let mut aliases_noted = false;
-            for (outcome, rtype) in outcomes.iter().zip([RType::AAAA, RType::A]) {
-                let (found, aliases) = records(outcome, name, rtype);
-                if !aliases.is_empty() && !aliases_noted {
-                    note_aliases(verbose, name, &aliases);
-                    aliases_noted = true;
-                }
-                for data in found {
-                    let line = match data {
-                        RData::A(ip) => ip.to_string(),
-                        RData::Aaaa(ip) => ip.to_string(),
-                        _ => continue,
-                    };
-                    if !lines.contains(&line) {
-                        lines.push(line);
-                    }
-                }
-            }
-            if lines.is_empty() {
-                return Err(failure(
-                    &outcomes,
-                    server,
-                    format!("{text} has no A or AAAA records"),
-                    format!("no such host: {text}"),
-                ));
-            }
-            Ok(lines)
-        }
+        Target::Addresses(text, name) => addresses(settings, server, text, name),
         Target::Names(ip) => {
             let reverse = dns::reverse_name(*ip);
-            let outcomes = ask(settings, server, &[question(reverse.clone(), RType::PTR)])?;
-            let lines = names_of(&outcomes, &reverse, RType::PTR, verbose);
-            if lines.is_empty() {
-                return Err(failure(
-                    &outcomes,
-                    server,
-                    format!("no PTR records for {ip} ({reverse} has no names)"),
-                    format!("no such host: {ip} ({reverse} does not exist)"),
-                ));
-            }
-            Ok(lines)
+            let no_data = format!("no PTR records for {ip} ({reverse} has no names)");
+            let nx = format!("no such host: {ip} ({reverse} does not exist)");
+            names(settings, server, &reverse, RType::PTR, no_data, nx)
         }
         Target::NameServers(text, name) => {
-            let outcomes = ask(settings, server, &[question(name.clone(), RType::NS)])?;
-            let lines = names_of(&outcomes, name, RType::NS, verbose);
-            if lines.is_empty() {
-                return Err(failure(
-                    &outcomes,
-                    server,
-                    format!("no NS records for {text}"),
-                    format!("no such host: {text}"),
-                ));
-            }
-            Ok(lines)
+            let no_data = format!("no NS records for {text}");
+            let nx = format!("no such host: {text}");
+            names(settings, server, name, RType::NS, no_data, nx)
         }
     }
+}
+
+/// The names a question of `rtype` (PTR, NS) gives for `name`; `no_data` and `nx` are
+/// what to say when there are none and when the name does not exist.
+fn names(
+    settings: &Settings,
+    server: SocketAddr,
+    name: &Name,
+    rtype: RType,
+    no_data: String,
+    nx: String,
+) -> Result<Vec<String>, String> {
+    let outcomes = ask(settings, server, &[question(name.clone(), rtype)])?;
+    let lines = names_of(&outcomes, name, rtype, settings.verbose);
+    if lines.is_empty() {
+        return Err(failure(&outcomes, server, no_data, nx));
+    }
+    Ok(lines)
+}
+
+/// The answer from the hosts file, if it has one (addresses: IPv6 first).
+fn from_hosts_file(settings: &Settings, files: &Files) -> Option<Vec<String>> {
+    let text = match files.read_hosts() {
+        Ok(text) => text,
+        Err(e) => {
+            note(
+                settings,
+                format!("cannot read {} ({e}); asking a server", files.hosts),
+            );
+            return None;
+        }
+    };
+    let found: Vec<String> = match &settings.target {
+        Target::Addresses(_, name) => {
+            let ips = hosts_addresses(&text, name);
+            let v6 = ips.iter().filter(|ip| ip.is_ipv6());
+            let v4 = ips.iter().filter(|ip| ip.is_ipv4());
+            v6.chain(v4).map(IpAddr::to_string).collect()
+        }
+        Target::Names(ip) => hosts_names(&text, *ip)
+            .iter()
+            .map(Name::to_string)
+            .collect(),
+        Target::NameServers(..) => Vec::new(),
+    };
+    if found.is_empty() {
+        return None;
+    }
+    note(
+        settings,
+        format!("found in {}; no server asked", files.hosts),
+    );
+    Some(found)
+}
+
+/// The first nameserver of resolv.conf, or 127.0.0.1 as the system resolver does.
+fn system_server(settings: &Settings, files: &Files) -> SocketAddr {
+    let ip = match files.read_resolv_conf() {
+        Ok(text) => resolv_conf_server(&text),
+        Err(e) => {
+            note(settings, format!("cannot read {} ({e})", files.resolv_conf));
+            None
+        }
+    };
+    let ip = ip.unwrap_or_else(|| {
+        note(
+            settings,
+            format!(
+                "no nameserver in {}; using 127.0.0.1 as the system resolver does",
+                files.resolv_conf
+            ),
+        );
+        IpAddr::from([127, 0, 0, 1])
+    });
+    note(settings, format!("server {ip} from {}", files.resolv_conf));
+    SocketAddr::new(ip, DNS_PORT)
+}
+
+/// A name's addresses: AAAA and A asked at once, IPv6 listed first, no repeats.
+fn addresses(
+    settings: &Settings,
+    server: SocketAddr,
+    text: &str,
+    name: &Name,
+) -> Result<Vec<String>, String> {
+    let questions = [
+        question(name.clone(), RType::AAAA),
+        question(name.clone(), RType::A),
+    ];
+    let outcomes = ask(settings, server, &questions)?;
+    let mut lines: Vec<String> = Vec::new();
+    let mut aliases_noted = false;
+    for (outcome, rtype) in outcomes.iter().zip([RType::AAAA, RType::A]) {
+        let (found, aliases) = records(outcome, name, rtype);
+        if !aliases.is_empty() && !aliases_noted {
+            note_aliases(settings.verbose, name, &aliases);
+            aliases_noted = true;
+        }
+        for data in found {
+            let line = match data {
+                RData::A(ip) => ip.to_string(),
+                RData::Aaaa(ip) => ip.to_string(),
+                _ => continue,
+            };
+            if !lines.contains(&line) {
+                lines.push(line);
+            }
+        }
+    }
+    if lines.is_empty() {
+        return Err(failure(
+            &outcomes,
+            server,
+            format!("{text} has no A or AAAA records"),
+            format!("no such host: {text}"),
+        ));
+    }
+    Ok(lines)
 }
 
 fn names_of(outcomes: &[Outcome], name: &Name, rtype: RType, verbose: bool) -> Vec<String> {
