@@ -425,7 +425,9 @@ impl Loop {
             if stdin_ready && self.wants_stdin() {
                 self.read_stdin(&mut buf)?;
             }
-            self.on_timers()?;
+            if self.on_timers()? {
+                return Ok(());
+            }
             if self.session.is_closed() && self.to_sock.is_empty() && self.close_deadline.is_none()
             {
                 // Both Closes exchanged: the server should now close TCP; don't wait long.
@@ -470,7 +472,8 @@ impl Loop {
         poll::timeout_until(next, Instant::now())
     }
 
-    fn on_timers(&mut self) -> Result<(), ClientError> {
+    /// Acts on the timers that are due; `Ok(true)` once the session is over.
+    fn on_timers(&mut self) -> Result<bool, ClientError> {
         let now = Instant::now();
         if self.linger_until.is_some_and(|d| d <= now) {
             self.linger_until = None;
@@ -479,7 +482,7 @@ impl Loop {
         if self.close_deadline.is_some_and(|d| d <= now) {
             if self.client.close.is_some() {
                 // Both Closes exchanged; the server just did not close TCP: we do.
-                return self.finish();
+                return self.finish().map(|()| true);
             }
             self.client.out.flush();
             return Err(ClientError::Failed(format!(
@@ -487,6 +490,12 @@ impl Loop {
                 self.opts.url,
                 CLOSE_WAIT.as_secs()
             )));
+        }
+        if self.session.close_sent() {
+            // Neither fires after our Close; a past deadline kept would make every
+            // wait return at once until the server closes.
+            self.next_ping = None;
+            self.next_reminder = None;
         }
         if let (Some(at), Some(every)) = (self.next_ping, self.opts.ping_interval) {
             if at <= now && !self.session.close_sent() {
@@ -513,7 +522,7 @@ impl Loop {
                 }
             }
         }
-        Ok(())
+        Ok(false)
     }
 
     /// Sends our Close (once) and starts waiting for the server's.
