@@ -32,6 +32,11 @@ impl ClientError {
     pub fn io(what: &str, e: io::Error) -> ClientError {
         ClientError::Failed(format!("{what}: {e}"))
     }
+
+    /// The poller failed (creating it, registering, waiting): nothing the user did.
+    pub fn poller(e: io::Error) -> ClientError {
+        ClientError::io("poller", e)
+    }
 }
 
 impl fmt::Display for ClientError {

@@ -46,10 +46,6 @@ pub fn run(sock: Stream, opts: StreamOptions) -> Result<(), ClientError> {
     Client::new(sock, opts)?.run()
 }
 
-fn poller_error(e: io::Error) -> ClientError {
-    ClientError::io("poller", e)
-}
-
 struct Client {
     sock: Stream,
     socket: Registration,
@@ -69,9 +65,9 @@ struct Client {
 impl Client {
     fn new(sock: Stream, opts: StreamOptions) -> Result<Client, ClientError> {
         set_nonblocking(&sock).map_err(|e| ClientError::io("socket", e))?;
-        let poller = Poller::new().map_err(poller_error)?;
-        let socket =
-            Registration::add(&poller, &sock, SOCKET, Interest::READ).map_err(poller_error)?;
+        let poller = Poller::new().map_err(ClientError::poller)?;
+        let socket = Registration::add(&poller, &sock, SOCKET, Interest::READ)
+            .map_err(ClientError::poller)?;
         let mut to_sock = Outgoing::default();
         let input = match &opts.send {
             Some(message) => {
@@ -114,10 +110,10 @@ impl Client {
                     SOCKET,
                     Interest::new(true, !self.to_sock.is_empty()),
                 )
-                .map_err(poller_error)?;
+                .map_err(ClientError::poller)?;
             self.input
                 .want(&self.poller, want_stdin)
-                .map_err(poller_error)?;
+                .map_err(ClientError::poller)?;
             if self.wait(&mut events, want_stdin)?.is_break() {
                 return Ok(());
             }
@@ -182,7 +178,7 @@ impl Client {
             return Ok(Break(()));
         }
         let timeout = self.input.wait_limit(want_stdin, quiet_until, now);
-        poll::wait(&self.poller, events, timeout).map_err(poller_error)?;
+        poll::wait(&self.poller, events, timeout).map_err(ClientError::poller)?;
         Ok(Continue(()))
     }
 

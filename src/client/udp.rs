@@ -35,8 +35,8 @@ pub struct UdpOptions {
 pub fn run(sock: UdpSocket, mut opts: UdpOptions) -> Result<(), ClientError> {
     sock.set_nonblocking(true)
         .map_err(|e| ClientError::io("socket", e))?;
-    let poller = Poller::new().map_err(poller_error)?;
-    Registration::add(&poller, &sock, SOCKET, Interest::READ).map_err(poller_error)?;
+    let poller = Poller::new().map_err(ClientError::poller)?;
+    Registration::add(&poller, &sock, SOCKET, Interest::READ).map_err(ClientError::poller)?;
     let first = opts.send.take();
     let input = match first {
         Some(_) => Input::closed(),
@@ -67,10 +67,6 @@ pub fn run(sock: UdpSocket, mut opts: UdpOptions) -> Result<(), ClientError> {
     client.run()
 }
 
-fn poller_error(e: io::Error) -> ClientError {
-    ClientError::io("poller", e)
-}
-
 struct Client {
     poller: Poller,
     input: Input,
@@ -95,11 +91,11 @@ impl Client {
             let want_stdin = self.input.open && !(state.opts.prompt && state.waiting > 0);
             self.input
                 .want(&self.poller, want_stdin)
-                .map_err(poller_error)?;
+                .map_err(ClientError::poller)?;
             let timeout = self
                 .input
                 .wait_limit(want_stdin, state.deadline, Instant::now());
-            poll::wait(&self.poller, &mut events, timeout).map_err(poller_error)?;
+            poll::wait(&self.poller, &mut events, timeout).map_err(ClientError::poller)?;
             let mut stdin_ready = self.input.ready_now(want_stdin);
             for ev in events.iter() {
                 match ev.key {

@@ -16,7 +16,7 @@ use crate::runtime::signals::{SIGNAL_KEY, SignalPipe};
 use crate::trace;
 use crate::trace::Layer;
 use polling::Poller;
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::ops::ControlFlow::{self, Break, Continue};
 use std::time::Instant;
@@ -24,10 +24,6 @@ use std::time::Instant;
 const SOCKET: usize = 1;
 /// Stop reading stdin while this much is waiting to be sent.
 const MAX_QUEUED: usize = 1024 * 1024;
-
-fn poller_error(e: io::Error) -> ClientError {
-    ClientError::io("poller", e)
-}
 
 pub(super) struct Loop {
     sock: TcpStream,
@@ -47,11 +43,11 @@ pub(super) struct Loop {
 
 impl Loop {
     pub fn new(sock: TcpStream, opts: WsOptions) -> Result<Loop, ClientError> {
-        sock.set_nonblocking(true).map_err(poller_error)?;
-        let poller = Poller::new().map_err(poller_error)?;
-        let socket =
-            Registration::add(&poller, &sock, SOCKET, Interest::READ).map_err(poller_error)?;
-        let signals = SignalPipe::watch(&poller).map_err(poller_error)?;
+        sock.set_nonblocking(true).map_err(ClientError::poller)?;
+        let poller = Poller::new().map_err(ClientError::poller)?;
+        let socket = Registration::add(&poller, &sock, SOCKET, Interest::READ)
+            .map_err(ClientError::poller)?;
+        let signals = SignalPipe::watch(&poller).map_err(ClientError::poller)?;
         let input = if opts.echo {
             Input::closed()
         } else {
@@ -101,7 +97,7 @@ impl Loop {
         let timeout = self
             .input
             .wait_limit(self.wants_stdin(), self.timers.next(), Instant::now());
-        poll::wait(&self.poller, events, timeout).map_err(poller_error)?;
+        poll::wait(&self.poller, events, timeout).map_err(ClientError::poller)?;
         let mut stdin_ready = self.input.ready_now(self.wants_stdin());
         for ev in events.iter() {
             match ev.key {
@@ -141,9 +137,11 @@ impl Loop {
         let writing = Interest::new(true, !self.to_sock.is_empty());
         self.socket
             .set(&self.poller, &self.sock, SOCKET, writing)
-            .map_err(poller_error)?;
+            .map_err(ClientError::poller)?;
         let wanted = self.wants_stdin();
-        self.input.want(&self.poller, wanted).map_err(poller_error)
+        self.input
+            .want(&self.poller, wanted)
+            .map_err(ClientError::poller)
     }
 
     fn on_socket(&mut self, ev: Ready, buf: &mut [u8]) -> Result<ControlFlow<()>, ClientError> {
