@@ -16,7 +16,6 @@ use crate::runtime::transport::Stream;
 use crate::trace;
 use crate::trace::Layer;
 use polling::Poller;
-use std::io;
 use std::ops::ControlFlow::{self, Break, Continue};
 use std::os::fd::AsFd;
 use std::os::fd::AsRawFd;
@@ -64,7 +63,7 @@ struct Client {
 
 impl Client {
     fn new(sock: Stream, opts: StreamOptions) -> Result<Client, ClientError> {
-        set_nonblocking(&sock).map_err(|e| ClientError::io("socket", e))?;
+        sock.prepare().map_err(|e| ClientError::io("socket", e))?;
         let poller = Poller::new().map_err(ClientError::poller)?;
         let socket = Registration::add(&poller, &sock, SOCKET, Interest::READ)
             .map_err(ClientError::poller)?;
@@ -103,17 +102,7 @@ impl Client {
         loop {
             self.half_close_when_done();
             let want_stdin = self.input.open && self.to_sock.len() < MAX_QUEUED;
-            self.socket
-                .set(
-                    &self.poller,
-                    &self.sock,
-                    SOCKET,
-                    Interest::new(true, !self.to_sock.is_empty()),
-                )
-                .map_err(ClientError::poller)?;
-            self.input
-                .want(&self.poller, want_stdin)
-                .map_err(ClientError::poller)?;
+            self.watch(want_stdin)?;
             if self.wait(&mut events, want_stdin)?.is_break() {
                 return Ok(());
             }
@@ -158,6 +147,16 @@ impl Client {
             self.write_shut = true;
             self.last_data = Instant::now();
         }
+    }
+
+    fn watch(&mut self, want_stdin: bool) -> Result<(), ClientError> {
+        let writing = Interest::new(true, !self.to_sock.is_empty());
+        self.socket
+            .set(&self.poller, &self.sock, SOCKET, writing)
+            .map_err(ClientError::poller)?;
+        self.input
+            .want(&self.poller, want_stdin)
+            .map_err(ClientError::poller)
     }
 
     /// Waits for the socket or stdin; `Break` once the server's silence, after we have
@@ -281,13 +280,6 @@ impl Client {
                     self.opts.peer
                 ))
             })
-    }
-}
-
-fn set_nonblocking(sock: &Stream) -> io::Result<()> {
-    match sock {
-        Stream::Tcp(s) => s.set_nonblocking(true),
-        Stream::Unix(s) => s.set_nonblocking(true),
     }
 }
 
