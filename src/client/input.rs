@@ -10,6 +10,7 @@ use crate::runtime::poll::{self, Interest, Registration};
 use polling::Poller;
 use std::io::{self, Read};
 use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
 
 /// The poller key of standard input in every client loop.
 pub const STDIN_KEY: usize = 0;
@@ -66,6 +67,21 @@ impl Input {
     /// regular file): then the loop's wait must not sleep.
     pub fn ready_now(&self, wanted: bool) -> bool {
         wanted && self.always_ready()
+    }
+
+    /// How long the loop's wait may last: not at all when input it wants can be read
+    /// without the poller, else until `deadline` (no limit without one).
+    pub fn wait_limit(
+        &self,
+        wanted: bool,
+        deadline: Option<Instant>,
+        now: Instant,
+    ) -> Option<Duration> {
+        if self.ready_now(wanted) {
+            Some(Duration::ZERO)
+        } else {
+            poll::timeout_until(deadline, now)
+        }
     }
 
     /// Reads what is available; `Ok(0)` is end of input (and closes it).

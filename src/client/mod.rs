@@ -8,12 +8,16 @@ pub mod connect;
 pub mod dns;
 pub mod hosts;
 pub mod input;
+pub mod lines;
+pub mod output;
+pub mod queue;
 pub mod stream;
 pub mod udp;
 pub mod ws;
 
+use crate::runtime::transport::would_block;
 use std::fmt;
-use std::io;
+use std::io::{self, Read};
 
 /// Why a client stopped with an error. `Display` is one line a person can act on.
 #[derive(Debug)]
@@ -28,12 +32,49 @@ impl ClientError {
     pub fn io(what: &str, e: io::Error) -> ClientError {
         ClientError::Failed(format!("{what}: {e}"))
     }
+
+    /// The poller failed (creating it, registering, waiting): nothing the user did.
+    pub fn poller(e: io::Error) -> ClientError {
+        ClientError::io("poller", e)
+    }
 }
 
 impl fmt::Display for ClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ClientError::Usage(m) | ClientError::Failed(m) => f.write_str(m),
+        }
+    }
+}
+
+/// One read from a non-blocking socket: `Some(0)` is the peer's FIN, `None` a wake-up
+/// with nothing to read (or an interrupted read): the poller says when to try again.
+pub fn read_now(read: io::Result<usize>, peer: &str) -> Result<Option<usize>, ClientError> {
+    match read {
+        Ok(n) => Ok(Some(n)),
+        Err(e) if would_block(&e) => Ok(None),
+        Err(e) => Err(ClientError::Failed(format!(
+            "connection to {peer} failed: {e}"
+        ))),
+    }
+}
+
+/// One read from a blocking socket that has a read timeout: `None` once the timeout
+/// has passed. An interrupted read is tried again.
+pub fn read_within(sock: &mut impl Read, buf: &mut [u8]) -> io::Result<Option<usize>> {
+    loop {
+        match sock.read(buf) {
+            Ok(n) => return Ok(Some(n)),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
         }
     }
 }

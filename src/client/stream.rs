@@ -5,15 +5,18 @@
 //! keeps printing until the server closes. `--prompt` gives the classic examples'
 //! interactive style; `-e` sends one message and prints the answer.
 
-use super::ClientError;
 use super::input::{Input, STDIN_KEY};
+use super::lines::{Lines, without_ending};
+use super::output::Output;
+use super::queue::Outgoing;
+use super::{ClientError, read_now};
 use crate::proto::line::StopDetector;
-use crate::runtime::poll::{self, Events, Interest, Registration};
+use crate::runtime::poll::{self, Events, Interest, Ready, Registration};
 use crate::runtime::transport::Stream;
 use crate::trace;
 use crate::trace::Layer;
 use polling::Poller;
-use std::io::{self, Write};
+use std::ops::ControlFlow::{self, Break, Continue};
 use std::os::fd::AsFd;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
@@ -38,262 +41,269 @@ pub struct StreamOptions {
 
 /// Runs the loop until the server closes (Ok), the silence timeout passes (Ok) or
 /// the connection fails.
-pub fn run(mut sock: Stream, opts: StreamOptions) -> Result<(), ClientError> {
-    let io_err = |e| ClientError::io("poller", e);
-    set_nonblocking(&sock).map_err(|e| ClientError::io("socket", e))?;
-    let poller = Poller::new().map_err(io_err)?;
-    let mut to_sock: Vec<u8> = opts.send.clone().unwrap_or_default();
-    let mut socket = Registration::add(&poller, &sock, SOCKET, Interest::READ).map_err(io_err)?;
-    let mut input = match opts.send {
-        Some(_) => Input::closed(),
-        None => Input::open(&poller),
-    };
-    let mut prompt = opts.prompt.then(Prompt::default);
-    if let Some(p) = &prompt {
-        p.show();
-    }
-    let mut out = Output::default();
-    let mut events = Events::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut write_shut = false;
-    let mut last_data = Instant::now();
-    if trace::any() {
-        trace::set_context(format_args!("{}", opts.peer));
-        trace!(
-            Layer::Loop,
-            "connected, fd={}; stdin {}",
-            sock.as_fd().as_raw_fd(),
-            if input.is_polled() {
-                "watched by the poller"
-            } else {
-                "read directly (a file, or not read)"
+pub fn run(sock: Stream, opts: StreamOptions) -> Result<(), ClientError> {
+    Client::new(sock, opts)?.run()
+}
+
+struct Client {
+    sock: Stream,
+    socket: Registration,
+    poller: Poller,
+    input: Input,
+    to_sock: Outgoing,
+    prompt: Option<Prompt>,
+    out: Output,
+    /// Where the socket and stdin are read into, one at a time.
+    buf: Vec<u8>,
+    write_shut: bool,
+    /// When the server last sent something (or our FIN went out).
+    last_data: Instant,
+    opts: StreamOptions,
+}
+
+impl Client {
+    fn new(sock: Stream, opts: StreamOptions) -> Result<Client, ClientError> {
+        sock.prepare().map_err(|e| ClientError::io("socket", e))?;
+        let poller = Poller::new().map_err(ClientError::poller)?;
+        let socket = Registration::add(&poller, &sock, SOCKET, Interest::READ)
+            .map_err(ClientError::poller)?;
+        let mut to_sock = Outgoing::default();
+        let input = match &opts.send {
+            Some(message) => {
+                to_sock.push(message);
+                Input::closed()
             }
-        );
+            None => Input::open(&poller),
+        };
+        let mut out = Output::default();
+        let prompt = opts.prompt.then(Prompt::default);
+        if prompt.is_some() {
+            out.prompt();
+            out.flush();
+        }
+        Ok(Client {
+            sock,
+            socket,
+            poller,
+            input,
+            to_sock,
+            prompt,
+            out,
+            buf: vec![0u8; 64 * 1024],
+            write_shut: false,
+            last_data: Instant::now(),
+            opts,
+        })
     }
-    loop {
-        // Nothing more to send: tell the server with a FIN, then wait for its answer.
-        if !input.open && to_sock.is_empty() && !write_shut {
+
+    fn run(mut self) -> Result<(), ClientError> {
+        self.trace_start();
+        let mut events = Events::new();
+        loop {
+            self.half_close_when_done();
+            let want_stdin = self.input.open && self.to_sock.len() < MAX_QUEUED;
+            self.watch(want_stdin)?;
+            if self.wait(&mut events, want_stdin)?.is_break() {
+                return Ok(());
+            }
+            let mut stdin_ready = self.input.ready_now(want_stdin);
+            for ev in events.iter() {
+                match ev.key {
+                    SOCKET if self.on_socket(ev)?.is_break() => return Ok(()),
+                    STDIN_KEY => stdin_ready = true,
+                    _ => {}
+                }
+            }
+            if stdin_ready && self.input.open {
+                self.on_stdin()?;
+            }
+        }
+    }
+
+    fn trace_start(&self) {
+        if trace::any() {
+            trace::set_context(format_args!("{}", self.opts.peer));
+            trace!(
+                Layer::Loop,
+                "connected, fd={}; stdin {}",
+                self.sock.as_fd().as_raw_fd(),
+                if self.input.is_polled() {
+                    "watched by the poller"
+                } else {
+                    "read directly (a file, or not read)"
+                }
+            );
+        }
+    }
+
+    /// Nothing more to send: tell the server with a FIN, then wait for its answer.
+    fn half_close_when_done(&mut self) {
+        if !self.input.open && self.to_sock.is_empty() && !self.write_shut {
             trace!(
                 Layer::Loop,
                 "input done: shutdown(write) sends FIN; waiting for the server to close"
             );
-            sock.shutdown_write();
-            write_shut = true;
-            last_data = Instant::now();
+            self.sock.shutdown_write();
+            self.write_shut = true;
+            self.last_data = Instant::now();
         }
-        let want_stdin = input.open && to_sock.len() < MAX_QUEUED;
-        socket
-            .set(
-                &poller,
-                &sock,
-                SOCKET,
-                Interest::new(true, !to_sock.is_empty()),
-            )
-            .map_err(io_err)?;
-        input.want(&poller, want_stdin).map_err(io_err)?;
+    }
+
+    fn watch(&mut self, want_stdin: bool) -> Result<(), ClientError> {
+        let writing = Interest::new(true, !self.to_sock.is_empty());
+        self.socket
+            .set(&self.poller, &self.sock, SOCKET, writing)
+            .map_err(ClientError::poller)?;
+        self.input
+            .want(&self.poller, want_stdin)
+            .map_err(ClientError::poller)
+    }
+
+    /// Waits for the socket or stdin; `Break` once the server's silence, after we have
+    /// sent everything, ends the client.
+    fn wait(
+        &mut self,
+        events: &mut Events,
+        want_stdin: bool,
+    ) -> Result<ControlFlow<()>, ClientError> {
         let now = Instant::now();
-        // Once we have nothing more to send, the server's silence ends the client.
-        let quiet_until = opts.silence.filter(|_| !input.open).map(|d| last_data + d);
+        let quiet_until = self
+            .opts
+            .silence
+            .filter(|_| !self.input.open)
+            .map(|d| self.last_data + d);
         if quiet_until.is_some_and(|at| at <= now) {
-            out.flush();
+            self.out.flush();
+            return Ok(Break(()));
+        }
+        let timeout = self.input.wait_limit(want_stdin, quiet_until, now);
+        poll::wait(&self.poller, events, timeout).map_err(ClientError::poller)?;
+        Ok(Continue(()))
+    }
+
+    /// `Break` when the session is over: the server closed, or answered our STOP.
+    fn on_socket(&mut self, ev: Ready) -> Result<ControlFlow<()>, ClientError> {
+        if ev.writable {
+            self.flush()?;
+        }
+        if !ev.readable {
+            return Ok(Continue(()));
+        }
+        let Some(n) = read_now(self.sock.read(&mut self.buf), &self.opts.peer)? else {
+            return Ok(Continue(()));
+        };
+        trace!(
+            Layer::Loop,
+            "socket read {n} bytes{}",
+            if n == 0 { ": the server sent FIN" } else { "" }
+        );
+        if n == 0 {
+            self.closed_by_server();
+            return Ok(Break(()));
+        }
+        self.last_data = Instant::now();
+        Ok(self.show(n))
+    }
+
+    /// Prints the `n` bytes the server sent; `Break` once the answer to STOP is shown.
+    fn show(&mut self, n: usize) -> ControlFlow<()> {
+        let data = &self.buf[..n];
+        match &mut self.prompt {
+            None => self.out.raw(data),
+            Some(p) => {
+                p.replies.push(data);
+                if p.show_replies(&mut self.out, false) && p.stop_sent {
+                    self.out.line(self.opts.exit_words.as_bytes());
+                    self.out.flush();
+                    return Break(());
+                }
+            }
+        }
+        self.out.flush();
+        Continue(())
+    }
+
+    /// The server sent FIN: show what is left and let go of the descriptors.
+    fn closed_by_server(&mut self) {
+        if let Some(p) = &mut self.prompt {
+            p.show_replies(&mut self.out, true);
+            if p.stop_sent {
+                self.out.line(self.opts.exit_words.as_bytes());
+            }
+        }
+        self.out.flush();
+        if self.opts.verbose {
+            eprintln!("sockloop: {} closed the connection", self.opts.peer);
+        }
+        poll::remove(&self.poller, &self.sock);
+        self.input.close(&self.poller);
+    }
+
+    fn on_stdin(&mut self) -> Result<(), ClientError> {
+        let n = self.input.read(&mut self.buf).unwrap_or(0);
+        trace!(
+            Layer::Loop,
+            "stdin read {n} bytes{}",
+            if n == 0 { ": end of input" } else { "" }
+        );
+        if n == 0 {
+            self.input.close(&self.poller);
+            if self.opts.verbose {
+                eprintln!("sockloop: end of input; half-closing (FIN) and waiting for the server");
+            }
             return Ok(());
         }
-        let timeout = if input.ready_now(want_stdin) {
-            Some(Duration::ZERO)
-        } else {
-            poll::timeout_until(quiet_until, now)
-        };
-        poll::wait(&poller, &mut events, timeout).map_err(io_err)?;
-        let mut stdin_ready = input.ready_now(want_stdin);
-        for ev in events.iter() {
-            match ev.key {
-                SOCKET => {
-                    if ev.writable {
-                        flush(&mut sock, &mut to_sock, &opts.peer)?;
-                    }
-                    if ev.readable {
-                        let Some(n) = read(&mut sock, &mut buf, &opts.peer)? else {
-                            continue;
-                        };
-                        trace!(
-                            Layer::Loop,
-                            "socket read {n} bytes{}",
-                            if n == 0 { ": the server sent FIN" } else { "" }
-                        );
-                        if n == 0 {
-                            if let Some(p) = &mut prompt {
-                                p.finish(&mut out);
-                                if p.stop_sent {
-                                    out.line(opts.exit_words);
-                                }
-                            }
-                            out.flush();
-                            if opts.verbose {
-                                eprintln!("sockloop: {} closed the connection", opts.peer);
-                            }
-                            poll::remove(&poller, &sock);
-                            input.close(&poller);
-                            return Ok(());
-                        }
-                        last_data = Instant::now();
-                        let data = &buf[..n];
-                        match &mut prompt {
-                            None => out.raw(data),
-                            Some(p) => {
-                                if p.replies(data, &mut out) && p.stop_sent {
-                                    out.line(opts.exit_words);
-                                    out.flush();
-                                    return Ok(());
-                                }
-                            }
-                        }
-                        out.flush();
-                    }
-                }
-                STDIN_KEY => stdin_ready = true,
-                _ => {}
+        let mut data = &self.buf[..n];
+        if let Some(p) = &mut self.prompt {
+            // The classic clients stop after STOP: send up to it, read no more.
+            if let Some(end) = p.stop.scan(data) {
+                data = &data[..end];
+                p.stop_sent = true;
+                self.input.close(&self.poller);
             }
         }
-        if stdin_ready && input.open {
-            let n = input.read(&mut buf).unwrap_or(0);
-            trace!(
-                Layer::Loop,
-                "stdin read {n} bytes{}",
-                if n == 0 { ": end of input" } else { "" }
-            );
-            if n == 0 {
-                input.close(&poller);
-                if opts.verbose {
-                    eprintln!(
-                        "sockloop: end of input; half-closing (FIN) and waiting for the server"
-                    );
-                }
-                continue;
-            }
-            let mut data = &buf[..n];
-            if let Some(p) = &mut prompt {
-                // The classic clients stop after STOP: send up to it, read no more.
-                if let Some(end) = p.stop.scan(data) {
-                    data = &data[..end];
-                    p.stop_sent = true;
-                    input.close(&poller);
-                }
-            }
-            to_sock.extend_from_slice(data);
-            flush(&mut sock, &mut to_sock, &opts.peer)?;
-        }
-    }
-}
-
-fn set_nonblocking(sock: &Stream) -> io::Result<()> {
-    match sock {
-        Stream::Tcp(s) => s.set_nonblocking(true),
-        Stream::Unix(s) => s.set_nonblocking(true),
-    }
-}
-
-/// One read: `Some(0)` is the server's FIN, `None` a wake-up with nothing to read.
-fn read(sock: &mut Stream, buf: &mut [u8], peer: &str) -> Result<Option<usize>, ClientError> {
-    match sock.read(buf) {
-        Ok(n) => Ok(Some(n)),
-        Err(e)
-            if matches!(
-                e.kind(),
-                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-            ) =>
-        {
-            Ok(None)
-        }
-        Err(e) => Err(ClientError::Failed(format!(
-            "connection to {peer} failed: {e}"
-        ))),
-    }
-}
-
-fn flush(sock: &mut Stream, queue: &mut Vec<u8>, peer: &str) -> Result<(), ClientError> {
-    while !queue.is_empty() {
-        match sock.write(queue) {
-            Ok(n) => {
-                trace!(Layer::Loop, "socket write {n} of {} bytes", queue.len());
-                queue.drain(..n);
-            }
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock) => return Ok(()),
-            Err(e) if matches!(e.kind(), io::ErrorKind::Interrupted) => {}
-            Err(e) => {
-                return Err(ClientError::Failed(format!(
-                    "cannot send to {peer}: {e} (the server closed the connection?)"
-                )));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Standard output, buffered per loop turn. A closed stdout (`| head`) is not an
-/// error worth a message: output just stops.
-#[derive(Default)]
-pub struct Output {
-    buf: Vec<u8>,
-}
-
-impl Output {
-    pub fn raw(&mut self, data: &[u8]) {
-        self.buf.extend_from_slice(data);
+        self.to_sock.push(data);
+        self.flush()
     }
 
-    pub fn line(&mut self, text: &str) {
-        self.buf.extend_from_slice(text.as_bytes());
-        self.buf.push(b'\n');
-    }
-
-    pub fn flush(&mut self) {
-        let mut stdout = io::stdout().lock();
-        let _ = stdout.write_all(&self.buf);
-        let _ = stdout.flush();
-        self.buf.clear();
+    fn flush(&mut self) -> Result<(), ClientError> {
+        let sock = &mut self.sock;
+        self.to_sock
+            .flush(|pending| {
+                let n = sock.write(pending)?;
+                trace!(Layer::Loop, "socket write {n} of {} bytes", pending.len());
+                Ok(n)
+            })
+            .map_err(|e| {
+                ClientError::Failed(format!(
+                    "cannot send to {}: {e} (the server closed the connection?)",
+                    self.opts.peer
+                ))
+            })
     }
 }
 
 /// The classic interactive style: `>> ` before input, `->: ` before each reply line.
 #[derive(Default)]
 struct Prompt {
-    partial: Vec<u8>,
+    /// The server's answer, not yet shown.
+    replies: Lines,
     stop: StopDetector,
     stop_sent: bool,
 }
 
 impl Prompt {
-    fn show(&self) {
-        let mut stdout = io::stdout().lock();
-        let _ = stdout.write_all(b">> ");
-        let _ = stdout.flush();
-    }
-
-    /// Prints the complete reply lines in `data`; true if there was at least one.
-    fn replies(&mut self, data: &[u8], out: &mut Output) -> bool {
-        self.partial.extend_from_slice(data);
+    /// Prints the complete reply lines (once the server has `ended`, an unterminated
+    /// last one too), then the prompt for more; true if there was at least one.
+    fn show_replies(&mut self, out: &mut Output, ended: bool) -> bool {
         let mut printed = false;
-        while let Some(end) = self.partial.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = self.partial.drain(..=end).collect();
-            let text = line.strip_suffix(b"\n").unwrap_or(&line);
-            let text = text.strip_suffix(b"\r").unwrap_or(text);
-            out.raw(b"->: ");
-            out.raw(text);
-            out.raw(b"\n");
+        while let Some(line) = self.replies.next_line(ended) {
+            out.labelled(b"->: ", without_ending(line));
             printed = true;
         }
         if printed && !self.stop_sent {
-            out.raw(b">> ");
+            out.prompt();
         }
         printed
-    }
-
-    /// The server closed: show an unterminated last reply too.
-    fn finish(&mut self, out: &mut Output) {
-        if !self.partial.is_empty() {
-            self.partial.push(b'\n');
-            let rest = std::mem::take(&mut self.partial);
-            self.replies(&rest, out);
-        }
     }
 }

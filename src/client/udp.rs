@@ -6,8 +6,10 @@
 
 use super::ClientError;
 use super::input::{Input, STDIN_KEY};
-use super::stream::Output;
+use super::lines::Lines;
+use super::output::Output;
 use crate::runtime::poll::{self, Events, Interest, Registration};
+use crate::runtime::transport::would_block;
 use crate::trace;
 use crate::trace::{Layer, Preview};
 use polling::Poller;
@@ -30,93 +32,123 @@ pub struct UdpOptions {
 
 /// Runs until stdin ends and every datagram sent has had its reply or its timeout.
 /// Fails (exit 1) if any datagram went unanswered.
-pub fn run(sock: UdpSocket, opts: UdpOptions) -> Result<(), ClientError> {
-    let io_err = |e| ClientError::io("poller", e);
+pub fn run(sock: UdpSocket, mut opts: UdpOptions) -> Result<(), ClientError> {
     sock.set_nonblocking(true)
         .map_err(|e| ClientError::io("socket", e))?;
-    let poller = Poller::new().map_err(io_err)?;
-    Registration::add(&poller, &sock, SOCKET, Interest::READ).map_err(io_err)?;
-    let mut input = match opts.send {
+    let poller = Poller::new().map_err(ClientError::poller)?;
+    Registration::add(&poller, &sock, SOCKET, Interest::READ).map_err(ClientError::poller)?;
+    let first = opts.send.take();
+    let input = match first {
         Some(_) => Input::closed(),
         None => Input::open(&poller),
     };
     if trace::any() {
         trace::set_context(format_args!("udp {}", opts.peer));
     }
-    let mut state = State {
-        sock,
-        opts,
-        waiting: 0,
-        deadline: None,
-        unanswered: 0,
-        stop_sent: false,
-        out: Output::default(),
+    let mut client = Client {
+        poller,
+        input,
+        lines: Lines::default(),
+        input_ended: false,
+        state: State {
+            sock,
+            opts,
+            waiting: 0,
+            deadline: None,
+            unanswered: 0,
+            stop_sent: false,
+            out: Output::default(),
+        },
     };
-    if let Some(first) = state.opts.send.clone() {
-        state.send(&first)?;
+    if let Some(first) = first {
+        client.state.send(&first)?;
     }
-    state.show_prompt();
-    let mut events = Events::new();
-    let mut buf = vec![0u8; 65_536];
-    let mut partial: Vec<u8> = Vec::new();
-    let mut input_ended = false;
-    loop {
-        if !input.open && state.waiting == 0 && (partial.is_empty() || state.stop_sent) {
-            state.out.flush();
-            return state.result();
-        }
-        // One request in flight at a time when prompting, like the classic client.
-        let want_stdin = input.open && !(state.opts.prompt && state.waiting > 0);
-        input.want(&poller, want_stdin).map_err(io_err)?;
-        let timeout = if input.ready_now(want_stdin) {
-            Some(Duration::ZERO)
-        } else {
-            poll::timeout_until(state.deadline, Instant::now())
-        };
-        poll::wait(&poller, &mut events, timeout).map_err(io_err)?;
-        let mut stdin_ready = input.ready_now(want_stdin);
-        for ev in events.iter() {
-            match ev.key {
-                SOCKET => state.receive(&mut buf)?,
-                STDIN_KEY => stdin_ready = true,
-                _ => {}
+    client.state.show_prompt();
+    client.run()
+}
+
+struct Client {
+    poller: Poller,
+    input: Input,
+    /// Standard input not yet sent.
+    lines: Lines,
+    input_ended: bool,
+    state: State,
+}
+
+impl Client {
+    fn run(mut self) -> Result<(), ClientError> {
+        let mut events = Events::new();
+        let mut buf = vec![0u8; 65_536];
+        loop {
+            let state = &mut self.state;
+            if !self.input.open && state.waiting == 0 && (self.lines.is_empty() || state.stop_sent)
+            {
+                state.out.flush();
+                return state.result();
             }
-        }
-        if state.deadline.is_some_and(|d| d <= Instant::now()) {
-            state.timed_out();
-        }
-        if state.stop_sent && state.waiting == 0 {
-            state.out.line("Exiting UDP client!");
-            state.out.flush();
-            return state.result();
-        }
-        if stdin_ready && input.open {
-            let n = input.read(&mut buf).unwrap_or(0);
-            if n == 0 {
-                input.close(&poller);
-                input_ended = true;
-            } else {
-                partial.extend_from_slice(&buf[..n]);
+            // One request in flight at a time when prompting, like the classic client.
+            let want_stdin = self.input.open && !(state.opts.prompt && state.waiting > 0);
+            self.input
+                .want(&self.poller, want_stdin)
+                .map_err(ClientError::poller)?;
+            let timeout = self
+                .input
+                .wait_limit(want_stdin, state.deadline, Instant::now());
+            poll::wait(&self.poller, &mut events, timeout).map_err(ClientError::poller)?;
+            let mut stdin_ready = self.input.ready_now(want_stdin);
+            for ev in events.iter() {
+                match ev.key {
+                    SOCKET => state.receive(&mut buf)?,
+                    STDIN_KEY => stdin_ready = true,
+                    _ => {}
+                }
             }
+            if state.deadline.is_some_and(|d| d <= Instant::now()) {
+                state.timed_out();
+            }
+            if state.stop_sent && state.waiting == 0 {
+                state.out.line(b"Exiting UDP client!");
+                state.out.flush();
+                return state.result();
+            }
+            if stdin_ready && self.input.open {
+                self.read_stdin(&mut buf);
+            }
+            self.send_lines()?;
         }
-        // Send what is ready: every complete line, or in prompt mode one at a time
-        // (the next when the previous got its reply or timed out).
+    }
+
+    fn read_stdin(&mut self, buf: &mut [u8]) {
+        match self.input.read(buf).unwrap_or(0) {
+            0 => {
+                self.input.close(&self.poller);
+                self.input_ended = true;
+            }
+            n => self.lines.push(&buf[..n]),
+        }
+    }
+
+    /// Sends what is ready: every complete line, or in prompt mode one at a time (the
+    /// next when the previous got its reply or timed out). A last line without a
+    /// newline is still a datagram.
+    fn send_lines(&mut self) -> Result<(), ClientError> {
+        let state = &mut self.state;
         while !state.stop_sent && (!state.opts.prompt || state.waiting == 0) {
-            let line: Vec<u8> = match partial.iter().position(|&b| b == b'\n') {
-                Some(end) => partial.drain(..=end).collect(),
-                // A last line without a newline is still a datagram.
-                None if input_ended && !partial.is_empty() => std::mem::take(&mut partial),
-                None => break,
+            let Some(line) = self.lines.next_line(self.input_ended) else {
+                break;
             };
             if state.opts.prompt && line.trim_ascii() == b"STOP" {
                 state.stop_sent = true;
-                input.close(&poller);
+                self.input.close(&self.poller);
             }
-            state.send(&line)?;
+            state.send(line)?;
         }
+        Ok(())
     }
 }
 
+/// The datagrams sent, their replies and what is shown of them.
 struct State {
     sock: UdpSocket,
     opts: UdpOptions,
@@ -149,40 +181,39 @@ impl State {
     fn receive(&mut self, buf: &mut [u8]) -> Result<(), ClientError> {
         loop {
             match self.sock.recv(buf) {
-                Ok(n) => {
-                    let data = &buf[..n];
-                    trace!(
-                        Layer::Udp,
-                        "datagram from {}: {n} bytes {}",
-                        self.opts.peer,
-                        Preview(data)
-                    );
-                    if self.opts.prompt {
-                        let text = data.strip_suffix(b"\n").unwrap_or(data);
-                        self.out.raw(b"Reply: ");
-                        self.out.raw(text);
-                        self.out.raw(b"\n");
-                    } else {
-                        self.out.raw(data);
-                        if !data.ends_with(b"\n") {
-                            self.out.raw(b"\n");
-                        }
-                    }
-                    self.waiting = self.waiting.saturating_sub(1);
-                    if self.waiting == 0 {
-                        self.deadline = None;
-                        if !self.stop_sent {
-                            self.show_prompt_into();
-                        }
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Ok(n) => self.reply(&buf[..n]),
+                Err(e) if would_block(&e) => break,
                 Err(e) => return Err(self.failure(e)),
             }
         }
         self.out.flush();
         Ok(())
+    }
+
+    fn reply(&mut self, data: &[u8]) {
+        trace!(
+            Layer::Udp,
+            "datagram from {}: {} bytes {}",
+            self.opts.peer,
+            data.len(),
+            Preview(data)
+        );
+        if self.opts.prompt {
+            self.out
+                .labelled(b"Reply: ", data.strip_suffix(b"\n").unwrap_or(data));
+        } else {
+            self.out.raw(data);
+            if !data.ends_with(b"\n") {
+                self.out.raw(b"\n");
+            }
+        }
+        self.waiting = self.waiting.saturating_sub(1);
+        if self.waiting == 0 {
+            self.deadline = None;
+            if !self.stop_sent {
+                self.show_prompt_into();
+            }
+        }
     }
 
     fn timed_out(&mut self) {
@@ -218,7 +249,7 @@ impl State {
 
     fn show_prompt_into(&mut self) {
         if self.opts.prompt {
-            self.out.raw(b">> ");
+            self.out.prompt();
         }
     }
 

@@ -4,11 +4,11 @@
 //! One request and one reply line: plain blocking I/O with a deadline is all this
 //! needs, so there is no poll loop here.
 
-use super::fail;
-use super::{exit, parse_secs};
-use crate::client::{ClientError, connect};
+use super::tcp::seconds;
+use super::{exit, fail};
+use crate::client::{ClientError, connect, read_within};
 use crate::proto::command::{Reply, parse_reply};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 const ABOUT: &str = "\
@@ -38,33 +38,8 @@ pub fn main(args: &[String]) -> i32 {
         let Some(m) = super::parse_options(&o, args, ABOUT).map_err(ClientError::Usage)? else {
             return Ok(());
         };
-        let timeout = match m.opt_str("w") {
-            Some(v) => parse_secs(&v, "--timeout")
-                .map_err(ClientError::Usage)?
-                .unwrap_or(Duration::from_secs(5)),
-            None => Duration::from_secs(5),
-        };
-        let (target, request, label) = match m.free.as_slice() {
-            [t, op, a, b] if op.eq_ignore_ascii_case("add") || op.eq_ignore_ascii_case("sub") => {
-                let (verb, label) = if op.eq_ignore_ascii_case("add") {
-                    ("ADD", "Add")
-                } else {
-                    ("SUB", "Subtract")
-                };
-                for n in [a, b] {
-                    n.parse::<i64>().map_err(|_| {
-                        ClientError::Usage(format!("'{n}' is not a signed 64-bit integer"))
-                    })?;
-                }
-                (t, format!("{verb} {a} {b}\n"), label)
-            }
-            [t, op] if op.eq_ignore_ascii_case("quit") => (t, "QUIT\n".to_string(), "Quit"),
-            _ => {
-                return Err(ClientError::Usage(
-                    "expected HOST:PORT add|sub A B, or HOST:PORT quit".into(),
-                ));
-            }
-        };
+        let timeout = seconds(&m, "timeout")?.unwrap_or(Duration::from_secs(5));
+        let (target, request, label) = request(&m.free)?;
         let reply = call(target, &request, timeout)?;
         match parse_reply(reply.as_bytes()) {
             Reply::Error(reason) => Err(ClientError::Failed(format!(
@@ -80,6 +55,29 @@ pub fn main(args: &[String]) -> i32 {
     match result {
         Ok(()) => exit::OK,
         Err(e) => fail("rpc", &e),
+    }
+}
+
+/// The target, the request line and the label of the reply, from the arguments.
+fn request(free: &[String]) -> Result<(&str, String, &'static str), ClientError> {
+    match free {
+        [t, op, a, b] if op.eq_ignore_ascii_case("add") || op.eq_ignore_ascii_case("sub") => {
+            let (verb, label) = if op.eq_ignore_ascii_case("add") {
+                ("ADD", "Add")
+            } else {
+                ("SUB", "Subtract")
+            };
+            for n in [a, b] {
+                n.parse::<i64>().map_err(|_| {
+                    ClientError::Usage(format!("'{n}' is not a signed 64-bit integer"))
+                })?;
+            }
+            Ok((t, format!("{verb} {a} {b}\n"), label))
+        }
+        [t, op] if op.eq_ignore_ascii_case("quit") => Ok((t, "QUIT\n".to_string(), "Quit")),
+        _ => Err(ClientError::Usage(
+            "expected HOST:PORT add|sub A B, or HOST:PORT quit".into(),
+        )),
     }
 }
 
@@ -101,20 +99,15 @@ fn call(target: &str, request: &str, timeout: Duration) -> Result<String, Client
             )));
         }
         sock.set_read_timeout(Some(left)).map_err(failed)?;
-        match sock.read(&mut buf) {
-            Ok(0) => {
+        match read_within(&mut sock, &mut buf).map_err(failed)? {
+            Some(0) => {
                 return Err(ClientError::Failed(format!(
                     "{target} closed the connection without a reply — is it a sockloop cmd service?"
                 )));
             }
-            Ok(n) => reply.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
-            Err(e) => return Err(failed(e)),
+            Some(n) => reply.extend_from_slice(&buf[..n]),
+            // Timed out: the deadline above says so.
+            None => {}
         }
     }
     let line = reply.split(|&b| b == b'\n').next().unwrap_or_default();

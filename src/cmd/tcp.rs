@@ -1,5 +1,5 @@
 //! `sockloop tcp HOST:PORT` — a full-duplex TCP client like `nc`. The option parsing
-//! here is shared with `sockloop unix`.
+//! here is shared with `sockloop unix`, and the first steps of it with every client.
 
 use super::{exit, fail, parse_secs};
 use crate::client::stream::{self, StreamOptions};
@@ -44,18 +44,37 @@ pub struct Parsed {
     pub connect_timeout: Duration,
 }
 
-/// Parses the shared options; `Ok(None)` means help was printed.
-pub fn parse(args: &[String], about: &str, what: &str) -> Result<Option<Parsed>, ClientError> {
-    let opts = options();
-    let Some(m) = super::parse_options(&opts, args, about).map_err(ClientError::Usage)? else {
+/// What every client's command line starts with (`tcp`, `unix`, `udp`, `ws`): `-h`,
+/// after which there is nothing to do (`Ok(None)`), the trace options, and the one
+/// positional argument, which `what` names in the error.
+pub fn command_line(
+    opts: &getopts::Options,
+    args: &[String],
+    about: &str,
+    what: &str,
+) -> Result<Option<(getopts::Matches, String)>, ClientError> {
+    let Some(m) = super::parse_options(opts, args, about).map_err(ClientError::Usage)? else {
         return Ok(None);
     };
     crate::trace::from_matches(&m).map_err(ClientError::Usage)?;
     let target = super::one_argument(&m.free, what).map_err(ClientError::Usage)?;
-    let timeout = match m.opt_str("w") {
-        Some(v) => parse_secs(&v, "--timeout").map_err(ClientError::Usage)?,
-        None => None,
+    Ok(Some((m, target)))
+}
+
+/// The seconds given to `--name`, if any (0, "off", counts as none).
+pub fn seconds(m: &getopts::Matches, name: &str) -> Result<Option<Duration>, ClientError> {
+    match m.opt_str(name) {
+        Some(v) => parse_secs(&v, &format!("--{name}")).map_err(ClientError::Usage),
+        None => Ok(None),
+    }
+}
+
+/// Parses the shared options; `Ok(None)` means help was printed.
+pub fn parse(args: &[String], about: &str, what: &str) -> Result<Option<Parsed>, ClientError> {
+    let Some((m, target)) = command_line(&options(), args, about, what)? else {
+        return Ok(None);
     };
+    let timeout = seconds(&m, "timeout")?;
     let send = match m.opt_str("e") {
         Some(text) => {
             let mut bytes = unescape(&text)?;

@@ -1,10 +1,10 @@
 //! `sockloop udp HOST:PORT` — one datagram per line, each reply printed.
 
-use super::fail;
-use super::{exit, parse_secs};
+use super::tcp::command_line;
+use super::{exit, fail, parse_secs};
 use crate::client::udp::{self, UdpOptions};
 use crate::client::{ClientError, connect, unescape};
-use std::net::UdpSocket;
+use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
 const ABOUT: &str = "\
@@ -23,6 +23,37 @@ exit codes: 0 every datagram answered, 1 a datagram got no reply or the port is
 unreachable, 2 bad command line";
 
 pub fn main(args: &[String]) -> i32 {
+    let result = command_line(&options(), args, ABOUT, "HOST:PORT").and_then(|parsed| {
+        let Some((m, target)) = parsed else {
+            return Ok(());
+        };
+        let timeout = match m.opt_str("w") {
+            Some(v) => parse_secs(&v, "--timeout")
+                .map_err(ClientError::Usage)?
+                .ok_or_else(|| ClientError::Usage("--timeout must be more than 0".into()))?,
+            None => Duration::from_secs(2),
+        };
+        let send = m.opt_str("e").map(|t| unescape(&t)).transpose()?;
+        let (sock, addr) = connected(&target)?;
+        if m.opt_present("v") {
+            eprintln!("The UDP server is {addr}");
+        }
+        let opts = UdpOptions {
+            send,
+            prompt: m.opt_present("prompt"),
+            timeout,
+            verbose: m.opt_present("v"),
+            peer: addr.to_string(),
+        };
+        udp::run(sock, opts)
+    });
+    match result {
+        Ok(()) => exit::OK,
+        Err(e) => fail("udp", &e),
+    }
+}
+
+fn options() -> getopts::Options {
     let mut o = getopts::Options::new();
     o.optopt(
         "e",
@@ -44,47 +75,21 @@ pub fn main(args: &[String]) -> i32 {
     o.optflag("v", "verbose", "print which server is used");
     o.optflag("h", "help", "show this help");
     crate::trace::add_options(&mut o);
-    let result = (|| -> Result<(), ClientError> {
-        let Some(m) = super::parse_options(&o, args, ABOUT).map_err(ClientError::Usage)? else {
-            return Ok(());
-        };
-        crate::trace::from_matches(&m).map_err(ClientError::Usage)?;
-        let target = super::one_argument(&m.free, "HOST:PORT").map_err(ClientError::Usage)?;
-        let timeout = match m.opt_str("w") {
-            Some(v) => parse_secs(&v, "--timeout")
-                .map_err(ClientError::Usage)?
-                .ok_or_else(|| ClientError::Usage("--timeout must be more than 0".into()))?,
-            None => Duration::from_secs(2),
-        };
-        let send = m.opt_str("e").map(|t| unescape(&t)).transpose()?;
-        let addr = connect::resolve(&target)?[0];
-        let local = if addr.is_ipv6() {
-            "[::]:0"
-        } else {
-            "0.0.0.0:0"
-        };
-        let sock =
-            UdpSocket::bind(local).map_err(|e| ClientError::io("cannot open a UDP socket", e))?;
-        // Connected: replies from anyone else are filtered out by the kernel, and ICMP
-        // errors come back to us as ECONNREFUSED.
-        sock.connect(addr)
-            .map_err(|e| ClientError::io(&format!("udp {addr}"), e))?;
-        if m.opt_present("v") {
-            eprintln!("The UDP server is {addr}");
-        }
-        udp::run(
-            sock,
-            UdpOptions {
-                send,
-                prompt: m.opt_present("prompt"),
-                timeout,
-                verbose: m.opt_present("v"),
-                peer: addr.to_string(),
-            },
-        )
-    })();
-    match result {
-        Ok(()) => exit::OK,
-        Err(e) => fail("udp", &e),
-    }
+    o
+}
+
+/// A UDP socket connected to the first address of `target`: replies from anyone else
+/// are filtered out by the kernel, and ICMP errors come back to us as ECONNREFUSED.
+fn connected(target: &str) -> Result<(UdpSocket, SocketAddr), ClientError> {
+    let addr = connect::resolve(target)?[0];
+    let local = if addr.is_ipv6() {
+        "[::]:0"
+    } else {
+        "0.0.0.0:0"
+    };
+    let sock =
+        UdpSocket::bind(local).map_err(|e| ClientError::io("cannot open a UDP socket", e))?;
+    sock.connect(addr)
+        .map_err(|e| ClientError::io(&format!("udp {addr}"), e))?;
+    Ok((sock, addr))
 }

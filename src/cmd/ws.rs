@@ -1,7 +1,7 @@
 //! `sockloop ws ws://HOST:PORT/PATH` — an interactive WebSocket client like websocat.
 
-use super::fail;
-use super::{exit, parse_secs};
+use super::tcp::{command_line, seconds};
+use super::{exit, fail, parse_secs};
 use crate::client::ClientError;
 use crate::client::ws::{self, WsOptions};
 use std::time::Duration;
@@ -26,6 +26,18 @@ exit codes: 0 closed cleanly, 1 network or protocol error (refused, handshake
 refused, closed without a close frame, closed with an error code), 2 bad command line";
 
 pub fn main(args: &[String]) -> i32 {
+    let parsed = command_line(&options(), args, ABOUT, "ws://HOST:PORT/PATH");
+    let result = parsed.and_then(|parsed| match parsed {
+        Some((m, url)) => ws::run(settings(&m, url)?),
+        None => Ok(()),
+    });
+    match result {
+        Ok(()) => exit::OK,
+        Err(e) => fail("ws", &e),
+    }
+}
+
+fn options() -> getopts::Options {
     let mut o = getopts::Options::new();
     o.optflag("", "binary", "send each line as a binary message");
     o.optflag("", "raw", "print binary messages as raw bytes, not hex");
@@ -81,60 +93,54 @@ pub fn main(args: &[String]) -> i32 {
     );
     o.optflag("h", "help", "show this help");
     crate::trace::add_options(&mut o);
-    let result = (|| -> Result<(), ClientError> {
-        let Some(m) = super::parse_options(&o, args, ABOUT).map_err(ClientError::Usage)? else {
-            return Ok(());
-        };
-        crate::trace::from_matches(&m).map_err(ClientError::Usage)?;
-        let url =
-            super::one_argument(&m.free, "ws://HOST:PORT/PATH").map_err(ClientError::Usage)?;
-        let secs = |name: &str| -> Result<Option<Duration>, ClientError> {
-            m.opt_str(name)
-                .map(|v| parse_secs(&v, &format!("--{name}")).map_err(ClientError::Usage))
-                .transpose()
-                .map(Option::flatten)
-        };
-        let count = |name: &str, default: usize| -> Result<usize, ClientError> {
-            m.opt_str(name).map_or(Ok(default), |v| {
-                v.parse::<usize>().ok().filter(|&n| n > 0).ok_or_else(|| {
-                    ClientError::Usage(format!("--{name} '{v}' is not a positive number"))
-                })
+    o
+}
+
+/// The client's settings from its command line.
+fn settings(m: &getopts::Matches, url: String) -> Result<WsOptions, ClientError> {
+    let count = |name: &str, default: usize| -> Result<usize, ClientError> {
+        m.opt_str(name).map_or(Ok(default), |v| {
+            v.parse::<usize>().ok().filter(|&n| n > 0).ok_or_else(|| {
+                ClientError::Usage(format!("--{name} '{v}' is not a positive number"))
             })
-        };
-        let mut headers = Vec::new();
-        for h in m.opt_strs("H") {
+        })
+    };
+    Ok(WsOptions {
+        url,
+        binary: m.opt_present("binary"),
+        raw: m.opt_present("raw"),
+        echo: m.opt_present("echo"),
+        verbose: m.opt_present("v"),
+        headers: headers(m)?,
+        origin: m.opt_str("origin"),
+        protocols: m.opt_strs("protocol"),
+        ping_interval: seconds(m, "ping-interval")?,
+        idle_prompt: seconds(m, "idle-prompt")?,
+        idle_max: u32::try_from(count("idle-max", 5)?).unwrap_or(u32::MAX),
+        max_message: count("max-message", 64 << 20)?,
+        connect_timeout: seconds(m, "timeout")?.unwrap_or(Duration::from_secs(10)),
+        linger: match m.opt_str("linger") {
+            // Here 0 is a value (close at once), not "not given" as `seconds` reads it.
+            Some(v) => parse_secs(&v, "--linger")
+                .map_err(ClientError::Usage)?
+                .unwrap_or_default(),
+            None => Duration::from_millis(500),
+        },
+    })
+}
+
+/// `-H 'Name: value'`, each checked to be a header.
+fn headers(m: &getopts::Matches) -> Result<Vec<(String, String)>, ClientError> {
+    m.opt_strs("H")
+        .iter()
+        .map(|h| {
             let (name, value) = h
                 .split_once(':')
                 .filter(|(n, _)| crate::proto::http::is_token(n.trim().as_bytes()))
                 .ok_or_else(|| {
                     ClientError::Usage(format!("bad header '{h}': write 'Name: value'"))
                 })?;
-            headers.push((name.trim().to_string(), value.trim().to_string()));
-        }
-        ws::run(WsOptions {
-            url,
-            binary: m.opt_present("binary"),
-            raw: m.opt_present("raw"),
-            echo: m.opt_present("echo"),
-            verbose: m.opt_present("v"),
-            headers,
-            origin: m.opt_str("origin"),
-            protocols: m.opt_strs("protocol"),
-            ping_interval: secs("ping-interval")?,
-            idle_prompt: secs("idle-prompt")?,
-            idle_max: u32::try_from(count("idle-max", 5)?).unwrap_or(u32::MAX),
-            max_message: count("max-message", 64 << 20)?,
-            connect_timeout: secs("timeout")?.unwrap_or(Duration::from_secs(10)),
-            linger: match m.opt_str("linger") {
-                Some(v) => parse_secs(&v, "--linger")
-                    .map_err(ClientError::Usage)?
-                    .unwrap_or_default(),
-                None => Duration::from_millis(500),
-            },
+            Ok((name.trim().to_string(), value.trim().to_string()))
         })
-    })();
-    match result {
-        Ok(()) => exit::OK,
-        Err(e) => fail("ws", &e),
-    }
+        .collect()
 }

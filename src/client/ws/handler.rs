@@ -1,0 +1,108 @@
+//! What the session's events do in the client: messages are printed (or echoed back
+//! with `--echo`), pings and pongs are reported with `-v`, and the server's Close is
+//! kept to say at the end how the session went.
+
+use super::WsOptions;
+use crate::client::ClientError;
+use crate::client::output::Output;
+use crate::proto::ws::codes;
+use crate::proto::ws::frame;
+use crate::proto::ws::session::{Event, Handler, MessageKind};
+use crate::trace;
+use crate::trace::Layer;
+use rand::RngExt;
+
+pub(super) struct ClientHandler {
+    /// Frames of the message in progress, for the trace.
+    fragments: u16,
+    echo: bool,
+    raw: bool,
+    verbose: bool,
+    pub out: Output,
+    /// The server's Close, once it came: (code, reason).
+    pub close: Option<(Option<u16>, String)>,
+}
+
+/// A fresh masking key from the OS-seeded cryptographic generator (RFC 6455 §5.3):
+/// one per frame we send.
+pub(super) fn mask_key() -> [u8; 4] {
+    rand::rng().random()
+}
+
+impl ClientHandler {
+    pub fn new(opts: &WsOptions) -> ClientHandler {
+        ClientHandler {
+            fragments: 0,
+            echo: opts.echo,
+            raw: opts.raw,
+            verbose: opts.verbose,
+            out: Output::default(),
+            close: None,
+        }
+    }
+
+    /// The server closed TCP (or we stopped waiting): how the session ended, as the
+    /// client's result.
+    pub fn outcome(&self, url: &str) -> Result<(), ClientError> {
+        let Some((code, reason)) = &self.close else {
+            return Err(ClientError::Failed(format!(
+                "{url} closed the connection without a close frame (1006, abnormal closure)"
+            )));
+        };
+        if self.verbose {
+            let code = code.map_or("no status code".to_string(), |c| {
+                format!("{c} ({})", codes::close_code_name(c))
+            });
+            eprintln!("sockloop: closed by {url}: {code}, reason {reason:?}");
+        }
+        match code {
+            Some(c) if codes::is_error_close_code(*c) => Err(ClientError::Failed(format!(
+                "server closed with {c} ({}){}",
+                codes::close_code_name(*c),
+                if reason.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {reason}")
+                }
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Handler for ClientHandler {
+    fn on_event(&mut self, event: Event<'_>, out: &mut Vec<u8>) {
+        if trace::on(Layer::Ws) {
+            trace::ws_event(&event, &mut self.fragments);
+        }
+        match event {
+            Event::Message { kind, data } if self.echo => {
+                frame::write_frame(out, true, kind.opcode(), data, Some(mask_key()));
+            }
+            Event::Message {
+                kind: MessageKind::Text,
+                data,
+            } => self.out.line(data),
+            Event::Message {
+                kind: MessageKind::Binary,
+                data,
+            } if self.raw => self.out.raw(data),
+            Event::Message {
+                kind: MessageKind::Binary,
+                data,
+            } => self.out.hex_line(data),
+            Event::Ping(payload) if self.verbose => {
+                eprintln!("sockloop: ping ({} bytes), pong sent", payload.len());
+            }
+            Event::Pong(payload) if self.verbose => {
+                eprintln!("sockloop: pong ({} bytes)", payload.len());
+            }
+            Event::Close { code, reason } => self.close = Some((code, reason.to_string())),
+            _ => {}
+        }
+    }
+
+    fn mask_key(&mut self) -> [u8; 4] {
+        mask_key()
+    }
+}
