@@ -12,6 +12,7 @@ pub mod unix;
 pub mod ws;
 
 use crate::client::ClientError;
+use std::time::Duration;
 
 /// `sockloop bench` in a binary built without the load generator: a usage error that
 /// says why, rather than "unknown command", so nobody hunts for a typo.
@@ -35,6 +36,14 @@ pub mod exit {
     pub const USAGE: i32 = 2;
 }
 
+/// The exit code of a client's run, with its error printed if it failed.
+pub fn exit_code(command: &str, result: Result<(), ClientError>) -> i32 {
+    match result {
+        Ok(()) => exit::OK,
+        Err(e) => fail(command, &e),
+    }
+}
+
 /// Prints a client's error and gives the exit code it calls for.
 pub fn fail(command: &str, e: &ClientError) -> i32 {
     eprintln!("sockloop {command}: {e}");
@@ -44,6 +53,31 @@ pub fn fail(command: &str, e: &ClientError) -> i32 {
             exit::USAGE
         }
         ClientError::Failed(_) => exit::FAILURE,
+    }
+}
+
+/// What every client's command line starts with (`tcp`, `unix`, `udp`, `ws`): `-h`,
+/// after which there is nothing to do (`Ok(None)`), the trace options, and the one
+/// positional argument, which `what` names in the error.
+pub fn command_line(
+    opts: &getopts::Options,
+    args: &[String],
+    about: &str,
+    what: &str,
+) -> Result<Option<(getopts::Matches, String)>, ClientError> {
+    let Some(m) = parse_options(opts, args, about).map_err(ClientError::Usage)? else {
+        return Ok(None);
+    };
+    crate::trace::from_matches(&m).map_err(ClientError::Usage)?;
+    let target = one_argument(&m.free, what).map_err(ClientError::Usage)?;
+    Ok(Some((m, target)))
+}
+
+/// The seconds given to `--name`, if any (0, "off", counts as none).
+pub fn seconds(m: &getopts::Matches, name: &str) -> Result<Option<Duration>, ClientError> {
+    match m.opt_str(name) {
+        Some(v) => parse_secs(&v, &format!("--{name}")).map_err(ClientError::Usage),
+        None => Ok(None),
     }
 }
 
@@ -71,12 +105,10 @@ pub fn one_argument(free: &[String], what: &str) -> Result<String, String> {
 }
 
 /// Parses a duration in seconds, fractions allowed ("0.5", "120"); 0 means "off".
-pub fn parse_secs(text: &str, what: &str) -> Result<Option<std::time::Duration>, String> {
+pub fn parse_secs(text: &str, what: &str) -> Result<Option<Duration>, String> {
     match text.parse::<f64>() {
         Ok(0.0) => Ok(None),
-        Ok(s) if s.is_finite() && s > 0.0 && s < 1e9 => {
-            Ok(Some(std::time::Duration::from_secs_f64(s)))
-        }
+        Ok(s) if s.is_finite() && s > 0.0 && s < 1e9 => Ok(Some(Duration::from_secs_f64(s))),
         _ => Err(format!("{what} '{text}' is not a number of seconds")),
     }
 }

@@ -4,8 +4,8 @@
 //! One request and one reply line: plain blocking I/O with a deadline is all this
 //! needs, so there is no poll loop here.
 
-use super::tcp::seconds;
-use super::{exit, fail};
+use super::exit_code;
+use super::seconds;
 use crate::client::{ClientError, connect, read_within};
 use crate::proto::command::{Reply, parse_reply};
 use std::io::Write;
@@ -52,10 +52,7 @@ pub fn main(args: &[String]) -> i32 {
             }
         }
     })();
-    match result {
-        Ok(()) => exit::OK,
-        Err(e) => fail("rpc", &e),
-    }
+    exit_code("rpc", result)
 }
 
 /// The target, the request line and the label of the reply, from the arguments.

@@ -1,7 +1,7 @@
 //! `sockloop tcp HOST:PORT` — a full-duplex TCP client like `nc`. The option parsing
 //! here is shared with `sockloop unix`, and the first steps of it with every client.
 
-use super::{exit, fail, parse_secs};
+use super::{command_line, exit_code, seconds};
 use crate::client::stream::{self, StreamOptions};
 use crate::client::{ClientError, connect, unescape};
 use crate::runtime::transport::Stream;
@@ -42,31 +42,6 @@ pub struct Parsed {
     pub target: String,
     pub stream: StreamOptions,
     pub connect_timeout: Duration,
-}
-
-/// What every client's command line starts with (`tcp`, `unix`, `udp`, `ws`): `-h`,
-/// after which there is nothing to do (`Ok(None)`), the trace options, and the one
-/// positional argument, which `what` names in the error.
-pub fn command_line(
-    opts: &getopts::Options,
-    args: &[String],
-    about: &str,
-    what: &str,
-) -> Result<Option<(getopts::Matches, String)>, ClientError> {
-    let Some(m) = super::parse_options(opts, args, about).map_err(ClientError::Usage)? else {
-        return Ok(None);
-    };
-    crate::trace::from_matches(&m).map_err(ClientError::Usage)?;
-    let target = super::one_argument(&m.free, what).map_err(ClientError::Usage)?;
-    Ok(Some((m, target)))
-}
-
-/// The seconds given to `--name`, if any (0, "off", counts as none).
-pub fn seconds(m: &getopts::Matches, name: &str) -> Result<Option<Duration>, ClientError> {
-    match m.opt_str(name) {
-        Some(v) => parse_secs(&v, &format!("--{name}")).map_err(ClientError::Usage),
-        None => Ok(None),
-    }
 }
 
 /// Parses the shared options; `Ok(None)` means help was printed.
@@ -119,8 +94,5 @@ pub fn main(args: &[String]) -> i32 {
         p.stream.exit_words = "TCP client exiting...";
         stream::run(Stream::Tcp(sock), p.stream)
     });
-    match result {
-        Ok(()) => exit::OK,
-        Err(e) => fail("tcp", &e),
-    }
+    exit_code("tcp", result)
 }

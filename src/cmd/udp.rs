@@ -1,7 +1,7 @@
 //! `sockloop udp HOST:PORT` — one datagram per line, each reply printed.
 
-use super::tcp::command_line;
-use super::{exit, fail, parse_secs};
+use super::command_line;
+use super::{exit_code, parse_secs};
 use crate::client::udp::{self, UdpOptions};
 use crate::client::{ClientError, connect, unescape};
 use std::net::{SocketAddr, UdpSocket};
@@ -47,10 +47,7 @@ pub fn main(args: &[String]) -> i32 {
         };
         udp::run(sock, opts)
     });
-    match result {
-        Ok(()) => exit::OK,
-        Err(e) => fail("udp", &e),
-    }
+    exit_code("udp", result)
 }
 
 fn options() -> getopts::Options {

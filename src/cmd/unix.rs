@@ -1,7 +1,6 @@
 //! `sockloop unix PATH` — the same full-duplex client over a Unix stream socket.
 
-use super::exit;
-use super::fail;
+use super::exit_code;
 use super::tcp::parse;
 use crate::client::{connect, stream};
 use crate::runtime::transport::Stream;
@@ -32,8 +31,5 @@ pub fn main(args: &[String]) -> i32 {
         p.stream.exit_words = "Unix client exiting...";
         stream::run(Stream::Unix(sock), p.stream)
     });
-    match result {
-        Ok(()) => exit::OK,
-        Err(e) => fail("unix", &e),
-    }
+    exit_code("unix", result)
 }

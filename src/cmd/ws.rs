@@ -1,7 +1,7 @@
 //! `sockloop ws ws://HOST:PORT/PATH` — an interactive WebSocket client like websocat.
 
-use super::tcp::{command_line, seconds};
-use super::{exit, fail, parse_secs};
+use super::{command_line, seconds};
+use super::{exit_code, parse_secs};
 use crate::client::ClientError;
 use crate::client::ws::{self, WsOptions};
 use std::time::Duration;
@@ -31,10 +31,7 @@ pub fn main(args: &[String]) -> i32 {
         Some((m, url)) => ws::run(settings(&m, url)?),
         None => Ok(()),
     });
-    match result {
-        Ok(()) => exit::OK,
-        Err(e) => fail("ws", &e),
-    }
+    exit_code("ws", result)
 }
 
 fn options() -> getopts::Options {
