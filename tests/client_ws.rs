@@ -507,6 +507,30 @@ fn ws_gives_up_waiting_for_a_close_that_never_comes() {
 }
 
 #[test]
+fn ws_closes_tcp_itself_when_the_server_answers_close_but_keeps_tcp_open() {
+    let Some((mut peer, url)) = raw_peer("linger") else {
+        return;
+    };
+    let mut client = Proc::spawn(sockloop(&["ws", "-v", &url]));
+    client.write(b"hi\n");
+    client.close_stdin();
+    assert_eq!(peer.wait_line("CLOSE"), "CLOSE 1000");
+    let answered = Instant::now();
+    // Both Closes are exchanged: the client waits a moment for the server's FIN,
+    // then ends the connection itself, once, and succeeds.
+    let done = client.wait();
+    let waited = answered.elapsed();
+    done.assert_code(0);
+    assert!(
+        waited < Duration::from_secs(4),
+        "took {waited:?} to give up on the server's FIN"
+    );
+    let reports = done.stderr.matches("closed by").count();
+    assert_eq!(reports, 1, "{}", done.stderr);
+    peer.wait_line("EOF");
+}
+
+#[test]
 fn ws_close_timeout_message_says_the_server_did_not_answer() {
     let Some((_peer, url)) = raw_peer("mute") else {
         return;

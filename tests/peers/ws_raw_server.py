@@ -7,6 +7,8 @@ usage: ws_raw_server.py MODE
          (not even a Close): the client has to give up waiting on its own
   drop   complete the handshake, send the text message "last words", then end
          TCP (FIN) without a Close frame (the client should report 1006)
+  linger answer a Close with the same Close, then keep TCP open and wait: closing
+         it is left to the client (RFC 6455 §7.1.1 wants the server to do it)
 
 Prints `READY 127.0.0.1:PORT`, then one line per event, flushed at once:
   TEXT <message>        a text frame received (unfragmented)
@@ -99,6 +101,8 @@ def main():
             elif opcode == 0x8:
                 code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else "none"
                 say("CLOSE", code)
+                if mode == "linger":
+                    conn.sendall(bytes([0x88, len(payload)]) + payload)
             else:
                 say("OTHER", opcode)
     except EOFError:
