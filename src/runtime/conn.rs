@@ -1,11 +1,10 @@
 //! One accepted stream connection (TCP or Unix): its transport, its service session,
 //! its life ([`state`]) and the two buffers it may need — in one box that exists only
 //! while either holds bytes, so an idle connection is this struct and nothing else
-//! (about 100 bytes on 64-bit Linux).
+//! (104 bytes on 64-bit Linux).
 
 pub mod state;
 
-use super::poll::Registration;
 use super::transport::{Stream, would_block};
 use crate::service::StreamSession;
 use crate::trace;
@@ -14,29 +13,37 @@ use state::ConnState;
 use std::io;
 use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
 
-/// Where a connection came from, for logs. 16 bytes rather than a `SocketAddr`'s 32:
-/// an IPv6 address (28 bytes with flow and scope) is boxed.
+/// Where a connection came from, for logs: the listener that accepted it (its index)
+/// and the peer's address. 16 bytes rather than a `SocketAddr`'s 32: an IPv6 address
+/// (28 bytes with flow and scope) is boxed, and the index fits beside either address.
 #[derive(Clone, Debug)]
 pub enum Peer {
-    V4(SocketAddrV4),
-    V6(Box<SocketAddrV6>),
-    Unix,
+    V4(SocketAddrV4, u16),
+    V6(Box<SocketAddrV6>, u16),
+    Unix(u16),
 }
 
 impl Peer {
-    pub fn ip(addr: SocketAddr) -> Peer {
+    pub fn ip(addr: SocketAddr, listener: u16) -> Peer {
         match addr {
-            SocketAddr::V4(a) => Peer::V4(a),
-            SocketAddr::V6(a) => Peer::V6(Box::new(a)),
+            SocketAddr::V4(a) => Peer::V4(a, listener),
+            SocketAddr::V6(a) => Peer::V6(Box::new(a), listener),
         }
     }
 
     /// The peer's IP address and port; `None` for a Unix socket client.
     pub fn addr(&self) -> Option<SocketAddr> {
         match self {
-            Peer::V4(a) => Some(SocketAddr::V4(*a)),
-            Peer::V6(a) => Some(SocketAddr::V6(**a)),
-            Peer::Unix => None,
+            Peer::V4(a, _) => Some(SocketAddr::V4(*a)),
+            Peer::V6(a, _) => Some(SocketAddr::V6(**a)),
+            Peer::Unix(_) => None,
+        }
+    }
+
+    /// The index of the listener that accepted the connection.
+    pub fn listener(&self) -> usize {
+        match self {
+            Peer::V4(_, l) | Peer::V6(_, l) | Peer::Unix(l) => usize::from(*l),
         }
     }
 }
@@ -61,10 +68,6 @@ pub struct Conn {
     queues: Option<Box<Queues>>,
     pub bytes_in: u64,
     pub bytes_out: u64,
-    /// Index of the listener that accepted it.
-    pub listener: u16,
-    /// What the poller watches it for.
-    pub registration: Registration,
 }
 
 /// A connection's waiting bytes.
@@ -90,10 +93,8 @@ impl Conn {
         stream: Stream,
         peer: Peer,
         id: u64,
-        listener: u16,
         session: StreamSession,
         state: ConnState,
-        registration: Registration,
     ) -> Conn {
         Conn {
             stream,
@@ -104,8 +105,6 @@ impl Conn {
             queues: None,
             bytes_in: 0,
             bytes_out: 0,
-            listener,
-            registration,
         }
     }
 

@@ -78,6 +78,13 @@ impl Registration {
     pub fn interest(&self) -> Interest {
         self.interest
     }
+
+    /// A registration as if `interest` had been registered, for tests that drive a
+    /// connection's state without a poller.
+    #[cfg(test)]
+    pub fn assumed(interest: Interest) -> Registration {
+        Registration { interest }
+    }
 }
 
 /// Stops watching `source`; to be called before the source is closed (see the module

@@ -292,7 +292,7 @@ impl Server {
     /// Tags the trace events that follow with this connection: `#3 tcp 127.0.0.1:5000`.
     fn trace_context(&self, slot: usize) {
         if let Some(conn) = self.conns.get(slot) {
-            let info = &self.listeners[usize::from(conn.listener)].info;
+            let info = &self.listeners[conn.peer.listener()].info;
             match conn.peer.addr() {
                 Some(addr) => {
                     trace::set_context(format_args!("#{} {} {addr}", conn.id, info.transport))

@@ -21,7 +21,7 @@
 //! once the output has drained to the low mark).
 
 use crate::clock::Millis;
-use crate::runtime::poll::Interest;
+use crate::runtime::poll::{Interest, Registration};
 use crate::service::Next;
 use std::time::Duration;
 
@@ -108,6 +108,10 @@ pub enum Due {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConnState {
+    /// What the poller watches the connection for. The loop changes it
+    /// ([`Registration::set`], after the transport's say); it is kept here, where its
+    /// two bytes fill room the state has anyway.
+    pub registration: Registration,
     /// Open and flushing: the last activity (bytes either way). Draining: when our FIN
     /// went, and it stays so, so that the drain has a fixed end.
     last_active: Millis,
@@ -122,8 +126,9 @@ pub struct ConnState {
 }
 
 impl ConnState {
-    pub fn new(now: Millis) -> ConnState {
+    pub fn new(now: Millis, registration: Registration) -> ConnState {
         ConnState {
+            registration,
             last_active: now,
             timer_at: None,
             phase: Phase::Open,

@@ -240,6 +240,7 @@ impl Server {
         }
         let wanted = conn.stream.interest(settled.interest);
         if let Err(e) = conn
+            .state
             .registration
             .set(&self.poller, &conn.stream, slot, wanted)
         {

@@ -39,16 +39,18 @@ impl Server {
     }
 
     fn accept_all(&mut self, index: usize) {
+        // Listener indexes are small: the command line names each listener.
+        let tag = index as u16;
         for _ in 0..ACCEPT_BATCH {
             let Some(listener) = self.listeners.get_mut(index) else {
                 return;
             };
             let accepted = match &listener.socket {
                 Some(ListenSocket::Tcp(l)) => {
-                    l.accept().map(|(s, a)| (Stream::Tcp(s), Peer::ip(a)))
+                    l.accept().map(|(s, a)| (Stream::Tcp(s), Peer::ip(a, tag)))
                 }
                 Some(ListenSocket::Unix(l, _)) => {
-                    l.accept().map(|(s, _)| (Stream::Unix(s), Peer::Unix))
+                    l.accept().map(|(s, _)| (Stream::Unix(s), Peer::Unix(tag)))
                 }
                 _ => return,
             };
@@ -136,9 +138,8 @@ impl Server {
                 return;
             }
         };
-        // Listener indexes are small: the command line names each listener.
-        let state = ConnState::new(now);
-        let conn = Conn::new(stream, peer, id, index as u16, session, state, registration);
+        let state = ConnState::new(now, registration);
+        let conn = Conn::new(stream, peer, id, session, state);
         let slot = self.conns.insert(conn);
         if trace::any() {
             self.trace_accept(slot, index);

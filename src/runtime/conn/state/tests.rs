@@ -19,7 +19,7 @@ fn at(ms: u64) -> Millis {
 #[test]
 fn an_open_connection_reads_and_arms_its_idle_timeout() {
     let p = policy(Some(5));
-    let mut s = ConnState::new(at(0));
+    let mut s = ConnState::new(at(0), Registration::assumed(Interest::READ));
     let settled = s.settle(0, at(0), &p, None);
     assert_eq!(settled.interest, Interest::READ);
     assert_eq!(settled.arm, Some(at(5000)));
@@ -36,7 +36,7 @@ fn an_open_connection_reads_and_arms_its_idle_timeout() {
 #[test]
 fn backpressure_pauses_at_the_cap_and_resumes_at_a_quarter() {
     let p = policy(None);
-    let mut s = ConnState::new(at(0));
+    let mut s = ConnState::new(at(0), Registration::assumed(Interest::READ));
     let on = s.settle(MAX, at(1), &p, None);
     assert_eq!(on.paused, Some(true));
     assert_eq!(on.interest, Interest::WRITE);
@@ -51,7 +51,7 @@ fn backpressure_pauses_at_the_cap_and_resumes_at_a_quarter() {
 #[test]
 fn a_backlog_stops_reading_until_output_drains_and_survives_other_steps() {
     let p = policy(None);
-    let mut s = ConnState::new(at(0));
+    let mut s = ConnState::new(at(0), Registration::assumed(Interest::READ));
     assert!(!s.served(Next::Backlog));
     // Not read from, but woken by writability to serve the backlog.
     assert_eq!(s.settle(MAX / 2, at(1), &p, None).interest, Interest::WRITE);
@@ -70,7 +70,7 @@ fn a_backlog_stops_reading_until_output_drains_and_survives_other_steps() {
 #[test]
 fn close_flushes_then_sends_fin_then_drains_for_a_fixed_time() {
     let p = policy(Some(60));
-    let mut s = ConnState::new(at(0));
+    let mut s = ConnState::new(at(0), Registration::assumed(Interest::READ));
     assert!(
         s.served(Next::Close),
         "stopped serving: drop unserved input"
@@ -100,7 +100,7 @@ fn close_flushes_then_sends_fin_then_drains_for_a_fixed_time() {
 #[test]
 fn a_peer_that_finished_first_is_closed_once_the_replies_are_sent() {
     let p = policy(None);
-    let mut s = ConnState::new(at(0));
+    let mut s = ConnState::new(at(0), Registration::assumed(Interest::READ));
     assert_eq!(s.on_peer_fin(), PeerFin::Finish);
     s.served(Next::Close);
     assert!(!s.settle(5, at(1), &p, None).close);
@@ -112,7 +112,7 @@ fn a_peer_that_finished_first_is_closed_once_the_replies_are_sent() {
 #[test]
 fn activity_moves_the_idle_deadline_and_a_late_entry_rechecks() {
     let p = policy(Some(1));
-    let mut s = ConnState::new(at(0));
+    let mut s = ConnState::new(at(0), Registration::assumed(Interest::READ));
     let first = s.settle(0, at(0), &p, None).arm;
     assert_eq!(first, Some(at(1000)));
     s.on_input(at(600));
@@ -132,12 +132,12 @@ fn activity_moves_the_idle_deadline_and_a_late_entry_rechecks() {
 #[test]
 fn the_service_deadline_comes_first_and_closing_deadlines_give_up() {
     let p = policy(Some(60));
-    let mut s = ConnState::new(at(0));
+    let mut s = ConnState::new(at(0), Registration::assumed(Interest::READ));
     let arm = s.settle(0, at(0), &p, Some(at(50))).arm;
     assert_eq!(arm, Some(at(50)));
     assert_eq!(s.on_timer(at(50), at(50), &p, Some(at(50))), Due::Session);
 
-    let mut flushing = ConnState::new(at(0));
+    let mut flushing = ConnState::new(at(0), Registration::assumed(Interest::READ));
     flushing.served(Next::Close);
     let arm = flushing.settle(1, at(0), &p, None).arm.unwrap();
     assert_eq!(
@@ -145,7 +145,7 @@ fn the_service_deadline_comes_first_and_closing_deadlines_give_up() {
         Due::Close("peer stopped reading")
     );
 
-    let mut draining = ConnState::new(at(0));
+    let mut draining = ConnState::new(at(0), Registration::assumed(Interest::READ));
     draining.served(Next::Close);
     let arm = draining.settle(0, at(0), &p, None).arm.unwrap();
     assert_eq!(arm, at(2000));
@@ -158,16 +158,16 @@ fn the_service_deadline_comes_first_and_closing_deadlines_give_up() {
 #[test]
 fn without_an_idle_timeout_an_open_connection_has_no_timer() {
     let p = policy(None);
-    let mut s = ConnState::new(at(0));
+    let mut s = ConnState::new(at(0), Registration::assumed(Interest::READ));
     assert_eq!(s.settle(0, at(0), &p, None).arm, None);
 }
 
 #[test]
 fn shutdown_asks_only_open_connections() {
-    let mut open = ConnState::new(at(0));
+    let mut open = ConnState::new(at(0), Registration::assumed(Interest::READ));
     assert!(open.on_shutdown(at(7)));
     assert_eq!(open.last_active(), at(7));
-    let mut flushing = ConnState::new(at(0));
+    let mut flushing = ConnState::new(at(0), Registration::assumed(Interest::READ));
     flushing.served(Next::Close);
     assert!(!flushing.on_shutdown(at(7)));
 }
