@@ -1,5 +1,5 @@
-//! Fuzz target `command`: the `cmd` line protocol parser and reply formatter
-//! (src/proto/command.rs), with a deterministic `Env`.
+//! Fuzz target `command`: the `cmd` line protocol parser (src/proto/command.rs) and
+//! reply formatter (src/proto/command/answer.rs), with a deterministic `Env`.
 //!
 //! Input: a fixed header — clock (i64), two numbers `a` and `b` (i64), a format byte, a
 //! count (u16) and a random seed (u64), all little-endian — then a raw request line.

@@ -1,4 +1,5 @@
-//! Fuzz target `dns_message`: the DNS message parser and emitter (src/proto/dns.rs).
+//! Fuzz target `dns_message`: the DNS message parser and emitter (src/proto/dns.rs and
+//! src/proto/dns/: message.rs, name.rs, record.rs, tcp.rs, wire.rs).
 //!
 //! Input: raw bytes, read three ways — as one DNS message (a UDP datagram), as a TCP
 //! byte stream of length-prefixed messages, and (its first bytes) as a name in

@@ -1,5 +1,6 @@
-//! Fuzz target `http_request`: the HTTP/1.1 head parsers (src/proto/http.rs) and the
-//! WebSocket upgrade validation (src/proto/ws/handshake.rs).
+//! Fuzz target `http_request`: the HTTP/1.1 head parsers (src/proto/http.rs and
+//! src/proto/http/: request.rs, response.rs, fields.rs) and the WebSocket upgrade
+//! validation (src/proto/ws/handshake.rs).
 //!
 //! Input: `max_head` (u16, little-endian, taken modulo 4097), `max_headers` (one byte),
 //! the chunking header of `sockloop_fuzz`, then the bytes as a client (or, for

@@ -1,5 +1,6 @@
 //! Fuzz target `ws_frame`: the WebSocket frame header and frame parser
-//! (src/proto/ws/frame.rs) on arbitrary bytes, read as a stream of frames.
+//! (src/proto/ws/frame.rs) and the payload masking (src/proto/ws/mask.rs) on arbitrary
+//! bytes, read as a stream of frames.
 //!
 //! Input: raw bytes (a seed is just frames as they are sent on the wire). Checks:
 //! - never panics; an error is a 1002 close with a reason, the same from

@@ -1,5 +1,6 @@
-//! Fuzz target `ws_session`: a whole WebSocket session (src/proto/ws/session.rs), server
-//! or client role, fed an arbitrary byte stream cut into arbitrary chunks.
+//! Fuzz target `ws_session`: a whole WebSocket session (src/proto/ws/session.rs and
+//! src/proto/ws/session/), server or client role, fed an arbitrary byte stream cut into
+//! arbitrary chunks.
 //!
 //! Input, front to back: a flags byte (bit 0: client role, bit 1: trace frame headers),
 //! `max_message` (u16, little-endian), the chunking header of `sockloop_fuzz`, a count

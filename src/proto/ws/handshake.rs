@@ -5,9 +5,9 @@
 //! the accept key; then either [`write_upgrade_response`] (101) or [`write_rejection`]
 //! (the matching 4xx with a short text body). Client: [`ClientHandshake`] writes the
 //! request and reads the response as it arrives, in any chunking — the same code for
-//! the blocking `ws` client and the load generator's non-blocking connections — with
-//! [`write_client_request`] and [`validate_server_response`] (§4.1, last part) as its
-//! steps.
+//! the `ws` client (whose handshake blocks: it has nothing else to do yet) and the
+//! load generator's non-blocking connections — with [`write_client_request`] and
+//! [`validate_server_response`] (§4.1, last part) as its steps.
 //!
 //! Choices: a missing `Sec-WebSocket-Version` is a malformed handshake (400), while a
 //! version other than 13 gets 426 with `Sec-WebSocket-Version: 13` (§4.4). No extensions
