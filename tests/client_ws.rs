@@ -2,7 +2,7 @@
 //! against the independent PyPI `websockets` server (`tests/peers/ws_server.py`, in
 //! the venv `target/test-venv`), and against a bare standard-library peer
 //! (`tests/peers/ws_raw_server.py`) for servers that misbehave: one that never
-//! answers a Close, one that drops TCP without one.
+//! answers a Close, one that drops TCP without one, one that resets after its Close.
 //!
 //! Tests that need the venv print `skipping: ...` and pass when it is missing, unless
 //! SOCKLOOP_REQUIRE_TEST_DEPS=1 (CI), where they fail instead.
@@ -454,6 +454,23 @@ fn ws_server_dropping_tcp_without_close_is_1006() {
             "{url} closed the connection without a close frame (1006, abnormal closure)"
         ));
     peer.wait_line("EOF");
+}
+
+#[test]
+fn ws_reset_after_the_servers_close_is_a_normal_end() {
+    // Servers that close TCP right after sending their Close (Autobahn's fuzzing
+    // server does for /getCaseCount) reset our answering Close: the session had
+    // already ended normally, so the client must say so and exit 0.
+    let Some((mut peer, url)) = raw_peer("reset") else {
+        return;
+    };
+    let client = Proc::spawn(sockloop(&["ws", "-v", &url]));
+    peer.wait_line("RESET");
+    client
+        .wait()
+        .assert_code(0)
+        .assert_stdout("count 7\n")
+        .assert_stderr_has(&closed_normally(&url));
 }
 
 #[test]

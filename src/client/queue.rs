@@ -25,6 +25,12 @@ impl Outgoing {
         self.buf.len() - self.sent
     }
 
+    /// Forgets what is waiting: the peer is gone and will never read it.
+    pub fn clear(&mut self) {
+        self.buf.clear();
+        self.sent = 0;
+    }
+
     pub fn push(&mut self, data: &[u8]) {
         self.make_room();
         self.buf.extend_from_slice(data);

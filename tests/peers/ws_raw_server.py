@@ -9,6 +9,9 @@ usage: ws_raw_server.py MODE
          TCP (FIN) without a Close frame (the client should report 1006)
   linger answer a Close with the same Close, then keep TCP open and wait: closing
          it is left to the client (RFC 6455 §7.1.1 wants the server to do it)
+  reset  send the text message "count 7" and a Close 1000, wait until the client's
+         answering Close is in our receive queue, then close without reading it:
+         the kernel sends RST, as a server that closes right after its Close does
 
 Prints `READY 127.0.0.1:PORT`, then one line per event, flushed at once:
   TEXT <message>        a text frame received (unfragmented)
@@ -93,6 +96,16 @@ def main():
             while conn.recv(65536):
                 pass
             say("EOF")
+            return
+        if mode == "reset":
+            payload = b"count 7"
+            conn.sendall(bytes([0x81, len(payload)]) + payload + b"\x88\x02\x03\xe8")
+            # Wait for the client's Close (a masked frame: 2 + 4 + 2 bytes) without
+            # consuming it, so that close() finds unread data and resets.
+            while len(conn.recv(8, socket.MSG_PEEK)) < 8:
+                pass
+            say("RESET")
+            conn.close()
             return
         while True:
             opcode, payload = read_frame(conn)

@@ -149,7 +149,14 @@ impl Loop {
             self.flush()?;
         }
         if ev.readable {
-            match read_now(self.sock.read(buf), &self.opts.url)? {
+            let read = self.sock.read(buf);
+            if read.is_err() && self.handler.close.is_some() {
+                // The server's Close has arrived, so the session is over: a server that
+                // closes TCP before our answering Close reaches it gets a reset from its
+                // kernel, and that reset is how this connection ends, not a failure.
+                return self.finish().map(|()| Break(()));
+            }
+            match read_now(read, &self.opts.url)? {
                 Some(0) => return self.finish().map(|()| Break(())),
                 Some(n) => {
                     self.feed(&mut buf[..n])?;
@@ -263,9 +270,19 @@ impl Loop {
 
     fn flush(&mut self) -> Result<(), ClientError> {
         let sock = &mut self.sock;
-        self.to_sock
-            .flush(|pending| sock.write(pending))
-            .map_err(|e| ClientError::Failed(format!("cannot send to {}: {e}", self.opts.url)))
+        match self.to_sock.flush(|pending| sock.write(pending)) {
+            Ok(()) => Ok(()),
+            // After the server's Close it may close TCP before our answer arrives; the
+            // answer is then undeliverable and unneeded. The read side sees the end.
+            Err(_) if self.handler.close.is_some() => {
+                self.to_sock.clear();
+                Ok(())
+            }
+            Err(e) => Err(ClientError::Failed(format!(
+                "cannot send to {}: {e}",
+                self.opts.url
+            ))),
+        }
     }
 
     /// The server closed TCP (or we stopped waiting): report how the session ended.
