@@ -31,8 +31,9 @@ set -euo pipefail
 
 # The server under test, run from the repository root. It must print a banner
 # line like "  http  127.0.0.1:43127  ws ..." (transport word, bound address) on
-# stdout: that is where the port comes from, so port 0 works.
-SERVER_CMD=${SERVER_CMD:-target/release/sockloop serve -q -l http://127.0.0.1:0}
+# stdout: that is where the port comes from, so port 0 works. Section 9 sends
+# messages of up to 16 MiB, past the 1 MiB default of --max-message.
+SERVER_CMD=${SERVER_CMD:-target/release/sockloop serve -q --max-message 16777216 -l http://127.0.0.1:0}
 # Path of the WebSocket echo endpoint on that listener.
 AUTOBAHN_PATH=${AUTOBAHN_PATH:-/ws}
 # Set to ws://HOST:PORT/PATH to test an already running server (no build, no start).

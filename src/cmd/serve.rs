@@ -62,6 +62,10 @@ fn default_listeners() -> Vec<ListenSpec> {
     ]
 }
 
+/// Below this a single large reply would be refused: the budget must hold a few
+/// connections' worth of a read buffer.
+const MIN_MEMORY: usize = 1 << 20;
+
 fn options() -> getopts::Options {
     let mut o = getopts::Options::new();
     o.optmulti("l", "listen", "add a listener (see above)", "SPEC");
@@ -121,7 +125,13 @@ fn options() -> getopts::Options {
     o.optopt(
         "",
         "max-message",
-        "largest WebSocket message in bytes (default 64 MiB)",
+        "largest WebSocket message in bytes (default 1 MiB)",
+        "BYTES",
+    );
+    o.optopt(
+        "",
+        "max-memory",
+        "budget for all that is buffered for peers: messages, lines, output (default 64 MiB)",
         "BYTES",
     );
     o.optopt(
@@ -237,8 +247,15 @@ fn services(m: &getopts::Matches) -> Result<Settings, String> {
         ping_interval: seconds(m, "ws-ping-interval", None)?,
         ..defaults
     };
+    let max_memory = number(m, "max-memory", Settings::default().max_memory)?;
+    if max_memory < MIN_MEMORY {
+        return Err(format!(
+            "--max-memory {max_memory} is too small: at least {MIN_MEMORY} bytes (1 MiB)"
+        ));
+    }
     Ok(Settings {
         max_line: number(m, "max-line", Settings::default().max_line)?,
+        max_memory,
         web,
     })
 }

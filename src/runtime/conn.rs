@@ -175,6 +175,15 @@ impl Conn {
         Ok(written)
     }
 
+    /// Heap bytes held for the peer: the input and output buffers and what the
+    /// session keeps (an unfinished WebSocket message). The memory budget counts this.
+    pub fn footprint(&self) -> usize {
+        let queues = self.queues.as_ref().map_or(0, |q| {
+            std::mem::size_of::<Queues>() + q.input.capacity() + q.output.capacity()
+        });
+        queues + self.session.heap_bytes()
+    }
+
     /// Output accepted from the services but not yet taken by the kernel.
     pub fn queued(&self) -> usize {
         self.queues.as_ref().map_or(0, |q| q.output.len() - q.sent)

@@ -209,6 +209,8 @@ impl Server {
                     break;
                 }
             }
+            #[cfg(debug_assertions)]
+            self.check_memory_count();
         }
         let active_at_exit = self.conns.len() as u64;
         for slot in self.conns.keys() {
@@ -220,6 +222,25 @@ impl Server {
             active_at_exit,
             forced: self.forced,
         })
+    }
+
+    /// Debug builds (every test run) check after each turn that the memory budget's
+    /// count is exactly what the connections hold: a buffer that grew or shrank
+    /// outside the places that count would show here.
+    #[cfg(debug_assertions)]
+    fn check_memory_count(&self) {
+        let held: usize = self
+            .conns
+            .keys()
+            .into_iter()
+            .filter_map(|slot| self.conns.get(slot))
+            .map(Conn::footprint)
+            .sum();
+        debug_assert_eq!(
+            held,
+            self.shared.memory.used(),
+            "memory budget count drifted from what connections hold"
+        );
     }
 
     fn on_signal(&mut self) {

@@ -24,6 +24,7 @@ pub struct Shared {
     pub max_line: usize,
     /// Settings of the web service.
     pub web: super::web::WebConfig,
+    pub memory: super::memory::MemoryBudget,
 }
 
 impl Shared {
@@ -40,6 +41,7 @@ impl Shared {
             requests: 0,
             max_line: settings.max_line,
             web: settings.web,
+            memory: super::memory::MemoryBudget::new(settings.max_memory),
         }
     }
 

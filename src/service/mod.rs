@@ -5,6 +5,7 @@
 //! touch a socket. The loop owns the sockets and the per-connection buffers.
 
 mod env;
+pub mod memory;
 mod stream;
 pub mod web;
 
@@ -19,6 +20,8 @@ use std::fmt;
 pub struct Settings {
     /// `--max-line`: the longest request line of the line services.
     pub max_line: usize,
+    /// `--max-memory`: the budget for everything buffered on behalf of peers.
+    pub max_memory: usize,
     pub web: web::WebConfig,
 }
 
@@ -26,6 +29,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             max_line: 1024,
+            max_memory: memory::DEFAULT_LIMIT,
             web: web::WebConfig::default(),
         }
     }

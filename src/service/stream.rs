@@ -122,6 +122,29 @@ impl StreamSession {
         Next::Continue
     }
 
+    /// Heap bytes the session holds for its peer besides the loop's input and output
+    /// buffers (a WebSocket's unfinished message), for the memory budget.
+    pub fn heap_bytes(&self) -> usize {
+        match &self.state {
+            State::Web(web) => web.heap_bytes(),
+            _ => 0,
+        }
+    }
+
+    /// The memory budget has no room for what this connection asked for: its
+    /// protocol's busy answer, before the loop closes it.
+    pub fn on_memory_shed(&mut self, shared: &mut Shared, out: &mut Vec<u8>) {
+        match &mut self.state {
+            State::Lines(_) => {
+                out.extend_from_slice(b"ERR server out of memory; try again later\n");
+            }
+            State::Web(web) => web.on_memory_shed(shared, out),
+            // An echo stream has no place for a message of ours: it is just closed.
+            State::Echo(_) | State::Done => {}
+        }
+        self.state = State::Done;
+    }
+
     /// The peer finished sending: an unterminated last line is still a request.
     pub fn on_eof(&mut self, pending: &mut Vec<u8>, shared: &mut Shared, out: &mut Vec<u8>) {
         match &mut self.state {

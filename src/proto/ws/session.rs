@@ -31,7 +31,7 @@ use super::frame::{self, FrameHeader, MAX_HEADER_LEN, Opcode};
 use super::mask;
 use super::utf8::Utf8Validator;
 use event::violation;
-pub use event::{Event, Handler, MessageKind, SessionError};
+pub use event::{Event, Handler, MessageKind, SessionError, TRY_AGAIN_LATER};
 use message_buf::MessageBuf;
 
 mod control;

@@ -73,8 +73,11 @@ impl Server {
         let Some(conn) = self.conns.get_mut(slot) else {
             return false;
         };
+        let before = conn.footprint();
         match conn.flush() {
             Ok(n) => {
+                // Output only shrinks here, so the budget cannot refuse it.
+                self.shared.memory.resize(before, conn.footprint());
                 took_output(conn, &mut self.shared, n);
                 true
             }
@@ -141,6 +144,7 @@ impl Server {
         let Some(conn) = self.conns.get_mut(slot) else {
             return;
         };
+        let before = conn.footprint();
         let (shared, out) = (&mut self.shared, &mut self.scratch);
         let (next, fed) = match step {
             Step::Data(_) | Step::Backlog => {
@@ -171,10 +175,13 @@ impl Server {
             Step::Shutdown => (conn.session.on_shutdown(shared, out), false),
         };
         let sent = conn.send(out);
-        out.clear();
+        release_scratch(out);
         match sent {
             Ok(n) => took_output(conn, shared, n),
-            Err(e) => return self.close(slot, &format!("write failed: {e}")),
+            Err(e) => {
+                shared.memory.resize(before, conn.footprint());
+                return self.close(slot, &format!("write failed: {e}"));
+            }
         }
         let stopped = if fed {
             conn.state.served(next)
@@ -184,6 +191,40 @@ impl Server {
         if stopped {
             drop(conn.take_input()); // never served now
         }
+        if !shared.memory.resize(before, conn.footprint()) {
+            self.shed(slot);
+        }
+    }
+
+    /// The connection grew past what the memory budget allows: it gets its service's
+    /// busy answer (if its output is not in the middle of something) and is closed,
+    /// and what it held goes back to the budget.
+    fn shed(&mut self, slot: usize) {
+        let Some(conn) = self.conns.get_mut(slot) else {
+            return;
+        };
+        let memory = &mut self.shared.memory;
+        memory.refused += 1;
+        if !memory.episode_logged {
+            memory.episode_logged = true;
+            crate::info!(
+                "memory budget reached ({} of {} bytes in use): shedding connections that ask for more",
+                memory.used(),
+                memory.limit()
+            );
+        }
+        debug!(
+            "#{} shed: {} bytes held would take the memory budget past its limit",
+            conn.id,
+            conn.footprint()
+        );
+        if conn.queued() == 0 {
+            let out = &mut self.scratch;
+            conn.session.on_memory_shed(&mut self.shared, out);
+            let _ = conn.send(out);
+            out.clear();
+        }
+        self.close(slot, "shed: over the memory budget");
     }
 
     /// Serves input a service set aside when its output budget ran out, now that the
@@ -290,6 +331,7 @@ impl Server {
         let Some(conn) = self.conns.remove(slot) else {
             return;
         };
+        self.shared.memory.release(conn.footprint());
         poll::remove(&self.poller, &conn.stream);
         self.shared.conns_active -= 1;
         crate::trace!(
@@ -314,6 +356,17 @@ impl Server {
             (false, false, false) => "nothing",
         };
         crate::trace!(Layer::Loop, "ready: {what}");
+    }
+}
+
+/// Most of its capacity the scratch buffer keeps between steps: a step that wrote a
+/// large reply (a 1 MiB echo) must not leave the loop holding that much for good.
+const SCRATCH_KEEP: usize = 64 * 1024;
+
+fn release_scratch(out: &mut Vec<u8>) {
+    out.clear();
+    if out.capacity() > SCRATCH_KEEP {
+        out.shrink_to(SCRATCH_KEEP);
     }
 }
 

@@ -40,6 +40,14 @@ impl App {
         }
     }
 
+    /// Heap bytes the app holds for its client (the `/random` queue).
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            App::Random(queue) => queue.capacity() * std::mem::size_of::<(u32, i64, i64)>(),
+            _ => 0,
+        }
+    }
+
     pub fn has_pending_output(&self) -> bool {
         matches!(self, App::Random(queue) if !queue.is_empty())
     }
@@ -101,6 +109,19 @@ impl Handler for AppHandler<'_> {
             }
             _ => {}
         }
+    }
+
+    fn may_grow(&mut self, more: usize, total: usize) -> bool {
+        let ok = self.shared.memory.may_grow(more, total);
+        if !ok {
+            self.shared.memory.refused += 1;
+            crate::debug!(
+                "WebSocket message refused with 1013: {total} bytes would take the memory budget past its limit ({} of {} bytes in use)",
+                self.shared.memory.used(),
+                self.shared.memory.limit()
+            );
+        }
+        ok
     }
 }
 

@@ -52,7 +52,8 @@ impl Default for WebConfig {
         Self {
             allow_origins: Vec::new(),
             protocols: Vec::new(),
-            max_message: 64 << 20,
+            // nginx's default body limit; the memory budget bounds the sum.
+            max_message: 1 << 20,
             handshake_timeout: Duration::from_secs(10),
             ping_interval: None,
             close_timeout: Duration::from_secs(2),
@@ -187,6 +188,31 @@ impl WebConn {
     fn done(&mut self) -> After {
         self.phase = Phase::Done;
         After::Close
+    }
+
+    /// Heap bytes held for the peer besides the loop's input and output buffers.
+    pub fn heap_bytes(&self) -> usize {
+        match &self.phase {
+            Phase::Ws(ws) => ws.heap_bytes(),
+            _ => 0,
+        }
+    }
+
+    /// The memory budget has no room for this connection: say so in its protocol
+    /// (close 1013 on a WebSocket, 503 otherwise) before it is closed.
+    pub fn on_memory_shed(&mut self, shared: &mut Shared, out: &mut Vec<u8>) {
+        match &mut self.phase {
+            Phase::Ws(ws) => ws.close(
+                1013,
+                "server out of memory; try again later",
+                None,
+                shared,
+                out,
+            ),
+            Phase::Head { .. } => out.extend_from_slice(&pages::memory_busy_response()),
+            Phase::Done => {}
+        }
+        self.phase = Phase::Done;
     }
 
     /// The peer finished sending.

@@ -162,8 +162,24 @@ pub fn write_timeout(out: &mut Vec<u8>) {
 pub fn busy_response(max_conns: usize) -> Vec<u8> {
     let mut out = Vec::new();
     let body = format!("server busy: {max_conns} connections open (the limit); try again later\n");
-    http::write_response(
+    busy_page(&mut out, &body);
+    out
+}
+
+/// What a request gets when the memory budget has no room for it.
+pub fn memory_busy_response() -> Vec<u8> {
+    let mut out = Vec::new();
+    busy_page(
         &mut out,
+        "server busy: out of memory for requests; try again later\n",
+    );
+    out
+}
+
+/// A 503 that asks the client to come back in a second.
+fn busy_page(out: &mut Vec<u8>, body: &str) {
+    http::write_response(
+        out,
         503,
         &[
             ("Content-Type", TEXT),
@@ -172,7 +188,6 @@ pub fn busy_response(max_conns: usize) -> Vec<u8> {
         ],
         body.as_bytes(),
     );
-    out
 }
 
 /// The request head as parsed, with the headers that matter here.

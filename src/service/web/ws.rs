@@ -91,6 +91,11 @@ impl WsConn {
         After::Continue
     }
 
+    /// Heap bytes held for the peer: an unfinished message, the app's queue.
+    pub fn heap_bytes(&self) -> usize {
+        self.session.heap_capacity() + self.app.heap_bytes()
+    }
+
     /// Writes what the app owes (random numbers) until `out` reaches `budget`.
     pub fn produce(&mut self, shared: &mut Shared, out: &mut Vec<u8>, budget: usize) {
         traced(out, |out| self.app.produce(shared, out, budget));

@@ -59,6 +59,14 @@ pub trait Handler {
     fn mask_key(&mut self) -> [u8; 4] {
         [0; 4]
     }
+
+    /// The session is about to take `more` bytes of heap for a message still arriving,
+    /// `total` in all. Answering `false` refuses: the session then fails with 1013 (try
+    /// again later), as a server at its memory budget does. Allowed by default.
+    fn may_grow(&mut self, more: usize, total: usize) -> bool {
+        let _ = (more, total);
+        true
+    }
 }
 
 /// A protocol violation by the peer, with the close code that was sent for it.
@@ -70,6 +78,10 @@ pub struct SessionError {
 
 impl fmt::Display for SessionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.code == TRY_AGAIN_LATER {
+            // Not the peer's fault: our side had no room for its message.
+            return write!(f, "WebSocket closed with {}: {}", self.code, self.reason);
+        }
         write!(
             f,
             "WebSocket peer broke the protocol ({}): {}",
@@ -77,6 +89,9 @@ impl fmt::Display for SessionError {
         )
     }
 }
+
+/// The close code of a refusal for want of memory (IANA's registry: "Try Again Later").
+pub const TRY_AGAIN_LATER: u16 = 1013;
 
 impl std::error::Error for SessionError {}
 

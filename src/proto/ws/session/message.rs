@@ -6,7 +6,7 @@
 //! `data_payload` is on the per-message path of an echo; it is `#[inline]` so that
 //! having it apart from the frame loop costs nothing.
 
-use super::event::{Event, Handler, MessageKind, SessionError, violation};
+use super::event::{Event, Handler, MessageKind, SessionError, TRY_AGAIN_LATER, violation};
 use super::{Piece, Session};
 use crate::proto::ws::frame::{FrameHeader, Opcode};
 
@@ -59,14 +59,16 @@ impl Session {
                 .map_err(|_| violation(1007, "invalid UTF-8 in text message"))?;
         }
         if !piece.done || !h.fin {
+            let mut room = chunk.len();
             if piece.offset == 0 && !chunk.is_empty() {
                 // The first piece of a frame that will be buffered: make room for the
                 // whole frame now (it was checked against the size limit), so it is
                 // not copied again each time the buffer doubles. Only up to a cap: a
                 // peer must not get memory reserved by merely announcing a length.
                 let frame_len = usize::try_from(h.payload_len).unwrap_or(usize::MAX);
-                self.buf.reserve(frame_len.min(RESERVE_CAP));
+                room = room.max(frame_len.min(RESERVE_CAP));
             }
+            self.make_room(room, handler)?;
             self.buf.extend_from_slice(chunk);
             return Ok(());
         }
@@ -80,10 +82,28 @@ impl Session {
             // The whole message is this one frame: deliver it straight from the input.
             self.deliver(kind, chunk, out, handler);
         } else {
+            self.make_room(chunk.len(), handler)?;
             self.buf.extend_from_slice(chunk);
             // Taking the buffer frees it once the message is delivered.
             let message = self.buf.take();
             self.deliver(kind, &message, out, handler);
+        }
+        Ok(())
+    }
+
+    /// Grows the message buffer to hold `more` bytes, if the handler agrees to the
+    /// heap that takes (a server asks its memory budget).
+    fn make_room(&mut self, more: usize, handler: &mut impl Handler) -> Result<(), SessionError> {
+        let before = self.buf.capacity();
+        let after = self.buf.capacity_for(more);
+        if after > before {
+            if !handler.may_grow(after - before, after) {
+                return Err(violation(
+                    TRY_AGAIN_LATER,
+                    "server is out of memory for messages; try again later",
+                ));
+            }
+            self.buf.grow_to(after);
         }
         Ok(())
     }

@@ -28,11 +28,24 @@ impl MessageBuf {
         }
     }
 
-    /// Makes room for `additional` more bytes.
-    pub(super) fn reserve(&mut self, additional: usize) {
-        if additional > 0 {
-            self.0.get_or_insert_default().reserve(additional);
+    /// The capacity the buffer grows to if it must hold `additional` more bytes: what
+    /// it has if that is enough, else double (at least 64 bytes, at least the need).
+    /// Growth is done here rather than by `Vec`'s own policy so that a memory budget
+    /// can be asked for the exact amount beforehand.
+    pub(super) fn capacity_for(&self, additional: usize) -> usize {
+        let need = self.len().saturating_add(additional);
+        let cap = self.capacity();
+        if need <= cap {
+            cap
+        } else {
+            need.max(cap.saturating_mul(2)).max(64)
         }
+    }
+
+    /// Grows the heap to `capacity` (from [`capacity_for`](Self::capacity_for)).
+    pub(super) fn grow_to(&mut self, capacity: usize) {
+        let v = self.0.get_or_insert_default();
+        v.reserve_exact(capacity.saturating_sub(v.len()));
     }
 
     /// Takes the bytes out, leaving the buffer empty and without heap.
@@ -72,6 +85,18 @@ mod tests {
         b.put(Vec::new());
         assert_eq!(b.capacity(), 0);
         b.extend_from_slice(b"x");
+        b.clear();
+        assert_eq!(
+            b.capacity_for(10),
+            64,
+            "a first allocation is at least 64 bytes"
+        );
+        b.grow_to(b.capacity_for(100));
+        assert_eq!(b.capacity(), 100);
+        b.extend_from_slice(&[0; 100]);
+        assert_eq!(b.capacity_for(0), 100, "no growth needed");
+        assert_eq!(b.capacity_for(1), 200, "then double");
+        assert_eq!(b.capacity_for(500), 600, "or the need, if larger");
         b.clear();
         assert!(b.is_empty() && b.capacity() == 0);
         assert_eq!(std::mem::size_of::<MessageBuf>(), 8);

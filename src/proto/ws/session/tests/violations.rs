@@ -117,3 +117,83 @@ fn failing_on_a_split_header_drops_it() {
     assert_eq!(err.code, 1002);
     assert_eq!(s.buffered_bytes(), 0);
 }
+
+/// A handler with a memory budget of `left` bytes.
+struct Budgeted {
+    left: usize,
+    asked: Vec<(usize, usize)>,
+    echo: Echo,
+}
+
+impl Handler for Budgeted {
+    fn on_event(&mut self, event: Event<'_>, out: &mut Vec<u8>) {
+        self.echo.on_event(event, out);
+    }
+
+    fn may_grow(&mut self, more: usize, total: usize) -> bool {
+        self.asked.push((more, total));
+        let ok = more <= self.left;
+        if ok {
+            self.left -= more;
+        }
+        ok
+    }
+}
+
+#[test]
+fn a_message_the_budget_cannot_hold_is_refused_with_1013() {
+    let mut s = Session::new(Role::Server, Limits::default());
+    let mut h = Budgeted {
+        left: 500,
+        asked: Vec::new(),
+        echo: Echo::default(),
+    };
+    let mut out = Vec::new();
+    // A message in fragments is buffered: each growth is asked for beforehand, and
+    // the buffer grows by doubling, so the amounts asked are exactly what it takes.
+    let mut input = cframe(false, Opcode::Binary, &[1; 100]);
+    input.extend(cframe(false, Opcode::Continuation, &[2; 100]));
+    s.feed(&mut input, &mut out, &mut h).unwrap();
+    assert_eq!(h.asked, [(100, 100), (100, 200)]);
+    assert_eq!(s.heap_capacity(), 200);
+    // The next fragment needs 400 bytes of heap in all (200 more): granted; then 800
+    // (400 more) is past the 100 left.
+    s.feed(
+        &mut cframe(false, Opcode::Continuation, &[3; 200]),
+        &mut out,
+        &mut h,
+    )
+    .unwrap();
+    assert_eq!(s.heap_capacity(), 400);
+    let err = s
+        .feed(
+            &mut cframe(false, Opcode::Continuation, &[4; 1]),
+            &mut out,
+            &mut h,
+        )
+        .unwrap_err();
+    assert_eq!(err.code, TRY_AGAIN_LATER);
+    assert!(err.to_string().contains("out of memory"), "{err}");
+    assert!(!err.to_string().contains("broke the protocol"), "{err}");
+    assert_eq!(s.heap_capacity(), 0, "the refused message is freed");
+    let sent = frames(&out);
+    let (op, payload) = sent.last().unwrap();
+    assert_eq!(*op, Opcode::Close);
+    assert_eq!(u16::from_be_bytes([payload[0], payload[1]]), 1013);
+    assert!(h.echo.events.is_empty(), "nothing was delivered");
+}
+
+#[test]
+fn a_whole_frame_in_one_read_needs_no_budget() {
+    let mut s = Session::new(Role::Server, Limits::default());
+    let mut h = Budgeted {
+        left: 0,
+        asked: Vec::new(),
+        echo: Echo::default(),
+    };
+    let mut out = Vec::new();
+    s.feed(&mut cframe(true, Opcode::Text, b"hello"), &mut out, &mut h)
+        .unwrap();
+    assert!(h.asked.is_empty());
+    assert_eq!(frames(&out), [(Opcode::Text, b"hello".to_vec())]);
+}

@@ -1,0 +1,162 @@
+//! The server's memory budget: one bound on everything it buffers on behalf of peers
+//! (unfinished lines, HTTP heads and WebSocket messages, output the peer has not read),
+//! whatever the peers do, so that no number of connections can push a small machine
+//! out of memory.
+//!
+//! The count is exact at the end of every step of a connection: the loop measures the
+//! connection's heap before and after and adds the difference (`resize`), and takes
+//! it all back when the connection closes (`release`). Inside a step, a WebSocket
+//! session asks before its message buffer grows (`may_grow`).
+//!
+//! The rules, at `--max-memory` = L:
+//! - A connection holding at most [`SMALL`] bytes may grow until the total reaches L.
+//! - A connection holding more ("bulk": a large message, a big reply the peer is not
+//!   reading) may grow only while the total stays under ¾ L. So peers that hold large
+//!   buffers can never take the last quarter, and small requests keep being served
+//!   while an attacker holds all it can.
+//! - A growth that breaks the rule is refused: a WebSocket message gets close 1013
+//!   ("try again later"); any other connection that grew past it is shed with its
+//!   protocol's busy answer (`ERR`, HTTP 503) and closed.
+//! - With the total at L, new connections are refused with the same busy answers.
+
+/// What one connection may hold and still count as small: a read's worth.
+pub const SMALL: usize = 64 * 1024;
+
+/// The default `--max-memory`: 64 MiB, an eighth of a 512 MiB machine, leaving the
+/// rest to the kernel's socket buffers and everything else on it. At the default
+/// 1 MiB `--max-message`, 48 large messages can be in flight at once.
+pub const DEFAULT_LIMIT: usize = 64 << 20;
+
+#[derive(Debug)]
+pub struct MemoryBudget {
+    limit: usize,
+    /// Bytes held by all connections at the end of their last step.
+    used: usize,
+    /// Granted during the current step and not yet counted in `used`.
+    granted: usize,
+    peak: usize,
+    /// Growths refused (WebSocket 1013s and connections shed).
+    pub refused: u64,
+    /// New connections turned away because the budget was full.
+    pub refused_conns: u64,
+    /// The budget ran out and that has been logged; cleared once use falls to half.
+    pub episode_logged: bool,
+}
+
+impl MemoryBudget {
+    pub fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            used: 0,
+            granted: 0,
+            peak: 0,
+            refused: 0,
+            refused_conns: 0,
+            episode_logged: false,
+        }
+    }
+
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    pub fn used(&self) -> usize {
+        self.used
+    }
+
+    pub fn peak(&self) -> usize {
+        self.peak
+    }
+
+    /// The most a connection holding `held` bytes lets the total reach.
+    fn ceiling(&self, held: usize) -> usize {
+        if held <= SMALL {
+            self.limit
+        } else {
+            self.limit - self.limit / 4
+        }
+    }
+
+    /// May a connection take `more` bytes, to hold `held` in all?
+    pub fn may_grow(&mut self, more: usize, held: usize) -> bool {
+        let total = self.used.saturating_add(self.granted).saturating_add(more);
+        let ok = total <= self.ceiling(held);
+        if ok {
+            self.granted += more;
+        }
+        ok
+    }
+
+    /// A connection's step is over: it held `before` bytes and now holds `after`.
+    /// Returns false when it grew past what the rules allow (the caller sheds it).
+    pub fn resize(&mut self, before: usize, after: usize) -> bool {
+        self.granted = 0;
+        self.used = self.used.saturating_sub(before).saturating_add(after);
+        self.peak = self.peak.max(self.used);
+        if self.used <= self.limit / 2 {
+            self.episode_logged = false;
+        }
+        after <= before || self.used <= self.ceiling(after)
+    }
+
+    /// A connection that held `bytes` is gone.
+    pub fn release(&mut self, bytes: usize) {
+        self.resize(bytes, 0);
+    }
+
+    /// No room left at all: new connections are turned away.
+    pub fn is_full(&self) -> bool {
+        self.used >= self.limit
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_holders_may_use_it_all_bulk_holders_three_quarters() {
+        let mut m = MemoryBudget::new(400 * SMALL);
+        // A bulk holder grows to ¾ and no further.
+        assert!(m.may_grow(299 * SMALL, 299 * SMALL));
+        assert!(m.resize(0, 299 * SMALL));
+        assert!(m.may_grow(SMALL, 300 * SMALL));
+        assert!(!m.may_grow(1, 300 * SMALL + 1), "past three quarters");
+        assert!(m.resize(299 * SMALL, 300 * SMALL));
+        // Small holders still get the last quarter.
+        for _ in 0..100 {
+            assert!(m.may_grow(SMALL, SMALL));
+        }
+        assert!(!m.may_grow(1, 1), "and nothing past the limit");
+        assert_eq!(m.used(), 300 * SMALL);
+    }
+
+    #[test]
+    fn resize_counts_exactly_and_reports_who_grew_past() {
+        let mut m = MemoryBudget::new(4 * SMALL);
+        assert!(m.resize(0, 2 * SMALL));
+        assert!(m.resize(0, SMALL), "small: up to the whole limit");
+        assert!(!m.resize(0, 2 * SMALL), "bulk past three quarters");
+        assert_eq!(m.used(), 5 * SMALL);
+        assert!(m.is_full());
+        assert!(m.resize(2 * SMALL, SMALL), "shrinking is always fine");
+        m.release(SMALL);
+        m.release(SMALL);
+        m.release(2 * SMALL);
+        assert_eq!(m.used(), 0);
+        assert_eq!(m.peak(), 5 * SMALL);
+        assert!(!m.is_full());
+    }
+
+    #[test]
+    fn grants_count_until_the_step_ends() {
+        let mut m = MemoryBudget::new(4 * SMALL);
+        assert!(m.may_grow(2 * SMALL, 2 * SMALL));
+        assert!(
+            !m.may_grow(2 * SMALL, 4 * SMALL),
+            "the first grant is counted"
+        );
+        assert!(m.resize(0, 2 * SMALL));
+        assert!(m.may_grow(SMALL, 3 * SMALL), "and cleared by resize");
+    }
+}
