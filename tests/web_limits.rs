@@ -69,6 +69,16 @@ fn max_message_is_enforced_from_headers() {
 }
 
 #[test]
+fn max_message_takes_a_size_with_a_unit_and_k_is_1024() {
+    let (_server, addr) = serve_one("http", "web", &["--max-message", "1k"]);
+    let mut ws = WsClient::connect(addr, "/ws");
+    ws.send_binary(&[7; 1024]);
+    assert_eq!(ws.recv_message(Opcode::Binary), vec![7; 1024]);
+    ws.send_binary(&[8; 1025]);
+    ws.expect_failure(1009, "1025 bytes over --max-message 1k");
+}
+
+#[test]
 fn sigterm_closes_websockets_with_1001_and_exits_0() {
     let (mut server, addr) = serve_one("http", "web", &[]);
     let mut a = WsClient::connect(addr, "/ws");

@@ -1,6 +1,6 @@
 //! `sockloop serve`: bind the listeners, print the banner, run the loop, report.
 
-use super::{exit, parse_secs};
+use super::{exit, parse_secs, size};
 use crate::log::{self, Level};
 use crate::runtime::{BindOptions, Config, Endpoint, Limits, ListenSpec, Server};
 use crate::service::web::WebConfig;
@@ -30,6 +30,8 @@ services:
   cmd      line protocol: HELP, ECHO, TIME, TIMESTAMP, RANDOM, RANDOMS, COUNT, ADD,
            SUB, STATS, STOP/QUIT — one reply line per request
   web      HTTP/1.1 and WebSocket (RFC 6455), the service of http:// listeners
+
+SIZE: bytes, or with k/KiB (1024 bytes), M/MiB (1024 KiB), G/GiB: 4k, 64MiB.
 
 SIGINT/SIGTERM stop gracefully (a second one exits at once).
 exit codes: 0 ok, 1 cannot listen / runtime error, 2 bad command line";
@@ -68,8 +70,8 @@ fn options() -> getopts::Options {
     o.optopt(
         "",
         "max-line",
-        "longest request line in bytes (default 1024)",
-        "BYTES",
+        "longest request line (default 1024)",
+        "SIZE",
     );
     o.optopt(
         "",
@@ -86,8 +88,8 @@ fn options() -> getopts::Options {
     o.optopt(
         "",
         "max-output",
-        "queued output per connection before reading pauses (default 262144)",
-        "BYTES",
+        "queued output per connection before reading pauses (default 256k)",
+        "SIZE",
     );
     o.optopt("", "backlog", "listen backlog (default 1024)", "N");
     o.optflag(
@@ -121,8 +123,8 @@ fn options() -> getopts::Options {
     o.optopt(
         "",
         "max-message",
-        "largest WebSocket message in bytes (default 64 MiB)",
-        "BYTES",
+        "largest WebSocket message (default 64M)",
+        "SIZE",
     );
     o.optopt(
         "",
@@ -203,7 +205,7 @@ fn limits(m: &getopts::Matches) -> Result<Limits, String> {
     Ok(Limits {
         idle_timeout: seconds(m, "idle-timeout", defaults.idle_timeout)?,
         max_conns: number(m, "max-conns", defaults.max_conns)?,
-        max_output: number(m, "max-output", defaults.max_output)?,
+        max_output: size::option(m, "max-output", defaults.max_output, 1)?,
     })
 }
 
@@ -232,13 +234,13 @@ fn services(m: &getopts::Matches) -> Result<Settings, String> {
     let web = WebConfig {
         allow_origins: m.opt_strs("allow-origin"),
         protocols: m.opt_strs("protocol"),
-        max_message: number(m, "max-message", defaults.max_message)?,
+        max_message: size::option(m, "max-message", defaults.max_message, 1)?,
         handshake_timeout,
         ping_interval: seconds(m, "ws-ping-interval", None)?,
         ..defaults
     };
     Ok(Settings {
-        max_line: number(m, "max-line", Settings::default().max_line)?,
+        max_line: size::option(m, "max-line", Settings::default().max_line, 1)?,
         web,
     })
 }

@@ -67,8 +67,8 @@ fn options() -> getopts::Options {
     o.optopt(
         "",
         "max-message",
-        "largest message accepted in bytes (default 64 MiB)",
-        "BYTES",
+        "largest message accepted (default 64M; k = 1024 bytes, M = 1024 KiB)",
+        "SIZE",
     );
     o.optopt(
         "w",
@@ -114,7 +114,8 @@ fn settings(m: &getopts::Matches, url: String) -> Result<WsOptions, ClientError>
         ping_interval: seconds(m, "ping-interval")?,
         idle_prompt: seconds(m, "idle-prompt")?,
         idle_max: u32::try_from(count("idle-max", 5)?).unwrap_or(u32::MAX),
-        max_message: count("max-message", 64 << 20)?,
+        max_message: super::size::option(m, "max-message", 64 << 20, 1)
+            .map_err(ClientError::Usage)?,
         connect_timeout: seconds(m, "timeout")?.unwrap_or(Duration::from_secs(10)),
         linger: match m.opt_str("linger") {
             // Here 0 is a value (close at once), not "not given" as `seconds` reads it.
