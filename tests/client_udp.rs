@@ -184,7 +184,9 @@ fn udp_verbose_and_usage_errors() {
         &["udp", "127.0.0.1:9", "extra"],
     ];
     for args in cases {
-        run(args, b"").assert_code(2).assert_stderr_has("--help");
+        run(args, b"")
+            .assert_code(2)
+            .assert_stderr_has("sockloop udp: ");
     }
 }
 

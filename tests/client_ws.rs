@@ -208,7 +208,9 @@ fn ws_connection_refused_and_usage_errors() {
         &["ws", "--ping-interval", "often", "ws://127.0.0.1:9/"],
     ];
     for args in cases {
-        run(args, b"").assert_code(2).assert_stderr_has("--help");
+        run(args, b"")
+            .assert_code(2)
+            .assert_stderr_has("sockloop ws: ");
     }
 }
 

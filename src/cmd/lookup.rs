@@ -451,10 +451,7 @@ pub fn main(args: &[String]) -> i32 {
     let settings = match parse_args(args) {
         Ok(Some(settings)) => settings,
         Ok(None) => return exit::OK,
-        Err(e) => {
-            eprintln!("sockloop lookup: {e}\n(see sockloop lookup --help)");
-            return exit::USAGE;
-        }
+        Err(e) => return super::usage_error("lookup", &e),
     };
     match lookup(&settings, &Files::from_env()) {
         Ok(lines) => {

@@ -47,14 +47,20 @@ pub fn exit_code(command: &str, result: Result<(), ClientError>) -> i32 {
 
 /// Prints a client's error and gives the exit code it calls for.
 pub fn fail(command: &str, e: &ClientError) -> i32 {
-    eprintln!("sockloop {command}: {e}");
     match e {
-        ClientError::Usage(_) => {
-            eprintln!("(see sockloop {command} --help)");
-            exit::USAGE
+        ClientError::Usage(why) => usage_error(command, why),
+        ClientError::Failed(_) => {
+            eprintln!("sockloop {command}: {e}");
+            exit::FAILURE
         }
-        ClientError::Failed(_) => exit::FAILURE,
     }
+}
+
+/// Every usage error, of every subcommand, is this one line: scripts and people see
+/// the command and what was wrong with it, and nothing else on stderr.
+pub fn usage_error(command: &str, why: &str) -> i32 {
+    eprintln!("sockloop {command}: {why}");
+    exit::USAGE
 }
 
 /// What every client's command line starts with (`tcp`, `unix`, `udp`, `ws`): `-h`,
@@ -88,12 +94,33 @@ pub fn parse_options(
     args: &[String],
     about: &str,
 ) -> Result<Option<getopts::Matches>, String> {
-    let m = opts.parse(args).map_err(|e| e.to_string())?;
+    let m = opts.parse(args).map_err(|e| option_error(&e))?;
     if m.opt_present("h") {
         println!("{}", opts.usage(about));
         return Ok(None);
     }
     Ok(Some(m))
+}
+
+/// The option parser's complaint in our words: the option written as it is typed
+/// (`--max-line`, `-l`), and what to do about it.
+fn option_error(e: &getopts::Fail) -> String {
+    let typed = |name: &str| {
+        if name.chars().count() == 1 {
+            format!("-{name}")
+        } else {
+            format!("--{name}")
+        }
+    };
+    match e {
+        getopts::Fail::ArgumentMissing(n) => format!("{} needs a value", typed(n)),
+        getopts::Fail::UnrecognizedOption(n) => {
+            format!("unknown option '{}' (--help lists the options)", typed(n))
+        }
+        getopts::Fail::OptionMissing(n) => format!("{} is required", typed(n)),
+        getopts::Fail::OptionDuplicated(n) => format!("{} is given more than once", typed(n)),
+        getopts::Fail::UnexpectedArgument(n) => format!("{} takes no value", typed(n)),
+    }
 }
 
 /// The one positional argument a client takes (`what` names it in the error).

@@ -249,10 +249,7 @@ pub fn main(args: &[String]) -> i32 {
     let config = match parse(args) {
         Ok(Some(config)) => config,
         Ok(None) => return exit::OK,
-        Err(e) => {
-            eprintln!("sockloop serve: {e}\n(see sockloop serve --help)");
-            return exit::USAGE;
-        }
+        Err(e) => return super::usage_error("serve", &e),
     };
     let server = match Server::bind(config) {
         Ok(server) => server,
