@@ -110,7 +110,12 @@ fn parse_args(args: &[String]) -> Result<Option<Settings>, String> {
     let text = match m.free.as_slice() {
         [one] => one.as_str(),
         [] => return Err("what should I look up? give a NAME or an IP address".into()),
-        [_, extra, ..] => return Err(format!("unexpected argument '{extra}' (one NAME or IP)")),
+        [_, extra, ..] => {
+            let note = super::bare_trace_note(&m);
+            return Err(format!(
+                "unexpected argument '{extra}' (one NAME or IP){note}"
+            ));
+        }
     };
     let ip = parse_ip_argument(text)?;
     let target = match (m.opt_present("ns"), ip) {

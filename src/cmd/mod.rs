@@ -76,7 +76,8 @@ pub fn command_line(
         return Ok(None);
     };
     crate::trace::from_matches(&m).map_err(ClientError::Usage)?;
-    let target = one_argument(&m.free, what).map_err(ClientError::Usage)?;
+    let target = one_argument(&m.free, what)
+        .map_err(|e| ClientError::Usage(format!("{e}{}", bare_trace_note(&m))))?;
     Ok(Some((m, target)))
 }
 
@@ -94,12 +95,51 @@ pub fn parse_options(
     args: &[String],
     about: &str,
 ) -> Result<Option<getopts::Matches>, String> {
-    let m = opts.parse(args).map_err(|e| option_error(&e))?;
+    let m = opts
+        .parse(attach_trace_layers(args))
+        .map_err(|e| option_error(&e))?;
     if m.opt_present("h") {
         println!("{}", opts.usage(about));
         return Ok(None);
     }
     Ok(Some(m))
+}
+
+/// `--trace ws` read as `--trace=ws`. getopts, like GNU getopt, never takes an optional
+/// value from the next argument (else `--trace` could not come before a positional
+/// one), so `ws` would become the target and the real target an "unexpected argument".
+/// The next argument is joined only when it reads as layers ([`crate::trace::looks_like_layers`]);
+/// anything after `--` is left alone.
+fn attach_trace_layers(args: &[String]) -> Vec<String> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        if arg == "--" {
+            out.push(arg.clone());
+            out.extend(rest.cloned());
+            break;
+        }
+        let layers = rest.as_slice().first();
+        match layers {
+            Some(l) if arg == "--trace" && crate::trace::looks_like_layers(l) => {
+                out.push(format!("--trace={l}"));
+                rest.next();
+            }
+            _ => out.push(arg.clone()),
+        }
+    }
+    out
+}
+
+/// Said after an "unexpected argument" when `--trace` came without layers: the
+/// argument after it may have been meant as layers that are not ones we know.
+pub fn bare_trace_note(m: &getopts::Matches) -> &'static str {
+    if m.opt_defined("trace") && m.opt_present("trace") && m.opt_str("trace").is_none() {
+        "; if the argument after --trace was meant as its layers, \
+         they are loop, line, http, ws, udp, dns (--trace=ws,http)"
+    } else {
+        ""
+    }
 }
 
 /// The option parser's complaint in our words: the option written as it is typed

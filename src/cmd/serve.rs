@@ -152,7 +152,8 @@ fn parse(args: &[String]) -> Result<Option<Config>, String> {
     };
     if let Some(extra) = m.free.first() {
         return Err(format!(
-            "unexpected argument '{extra}' (listeners go after -l)"
+            "unexpected argument '{extra}' (listeners go after -l){}",
+            super::bare_trace_note(&m)
         ));
     }
     let mut listeners = Vec::new();
