@@ -35,6 +35,9 @@ pub mod exit {
     pub const FAILURE: i32 = 1;
     /// The command line was wrong.
     pub const USAGE: i32 = 2;
+    /// Stopped by a second SIGINT/SIGTERM before finishing: 128 + SIGINT, what a shell
+    /// reports for a program that Ctrl-C killed, so scripts see one value for both.
+    pub const INTERRUPTED: i32 = 130;
 }
 
 /// The exit code of a client's run, with its error printed if it failed.
@@ -53,6 +56,7 @@ pub fn fail(command: &str, e: &ClientError) -> i32 {
             eprintln!("sockloop {command}: {e}");
             exit::FAILURE
         }
+        ClientError::Interrupted => exit::INTERRUPTED,
     }
 }
 

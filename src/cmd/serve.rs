@@ -267,7 +267,11 @@ pub fn main(args: &[String]) -> i32 {
                 summary.served,
                 summary.active_at_exit
             );
-            if summary.forced { 130 } else { exit::OK }
+            if summary.forced {
+                exit::INTERRUPTED
+            } else {
+                exit::OK
+            }
         }
         Err(e) => {
             crate::error!("the loop failed: {e}");

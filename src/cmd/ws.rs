@@ -13,7 +13,7 @@ Sends each line of standard input as a text message (--binary: binary) and print
 each message received (binary as hex unless --raw). At the end of input it waits
 until the server has been quiet for --linger (0.5 s; its replies are printed), then
 sends close 1000 and waits up to 2 s for the server's close. Ctrl-C sends close 1000
-at once; Ctrl-C again exits at once.
+at once; Ctrl-C again exits at once (exit code 130).
 
 examples:
   sockloop ws ws://127.0.0.1:8080/ws
@@ -23,7 +23,8 @@ examples:
   sockloop ws --echo ws://127.0.0.1:9001/runCase?case=1       echo back (conformance testing)
 
 exit codes: 0 closed cleanly, 1 network or protocol error (refused, handshake
-refused, closed without a close frame, closed with an error code), 2 bad command line";
+refused, closed without a close frame, closed with an error code), 2 bad command line,
+130 a second Ctrl-C";
 
 pub fn main(args: &[String]) -> i32 {
     let parsed = command_line(&options(), args, ABOUT, "ws://HOST:PORT/PATH");

@@ -173,7 +173,7 @@ impl Loop {
         if self.session.close_sent() {
             self.handler.out.flush();
             eprintln!("sockloop: interrupted again; exiting without waiting");
-            return Err(ClientError::Failed("interrupted".into()));
+            return Err(ClientError::Interrupted);
         }
         if self.opts.verbose {
             eprintln!("sockloop: interrupted; sending close 1000");
