@@ -296,7 +296,8 @@ pub fn ws_event(event: &Event<'_>, fragments: &mut u16) {
         Event::Message { kind, data } => {
             let frames = std::mem::take(fragments).max(1);
             emit(format_args!(
-                "ws > message complete: {kind:?}, {} bytes in {frames} frame{}",
+                "ws > message complete: {}, {} bytes in {frames} frame{}",
+                kind.opcode().name(),
                 data.len(),
                 if frames == 1 { "" } else { "s" }
             ));

@@ -2,6 +2,7 @@
 //! (`/cmd`) and a random-number stream (`/random`).
 
 use crate::proto::command::{self, MAX_RANDOMS, Request};
+use crate::proto::ws::codes::close_code_name;
 use crate::proto::ws::frame::{self, Opcode};
 use crate::proto::ws::session::{Event, Handler, MessageKind};
 use crate::service::{ServerEnv, Shared};
@@ -74,6 +75,8 @@ pub struct AppHandler<'a> {
     shared: &'a mut Shared,
     /// Frames of the message in progress, for the trace's "fragment k".
     fragments: &'a mut u16,
+    /// Our Close was sent before this feed: a Close now is the peer's answer.
+    our_close_sent: bool,
 }
 
 impl<'a> AppHandler<'a> {
@@ -82,7 +85,15 @@ impl<'a> AppHandler<'a> {
             app,
             shared,
             fragments,
+            our_close_sent: false,
         }
+    }
+
+    /// Says whether our Close has gone already, so that the log tells a peer's answer
+    /// from a peer closing first.
+    pub fn after_our_close(mut self, sent: bool) -> Self {
+        self.our_close_sent = sent;
+        self
     }
 }
 
@@ -97,9 +108,31 @@ impl Handler for AppHandler<'_> {
                 self.on_message(kind, data, out);
             }
             Event::Close { code, reason } => {
-                crate::debug!("WebSocket close from peer: {code:?} {reason:?}");
+                let said = ClosedWith(code, reason);
+                if self.our_close_sent {
+                    crate::debug!("WebSocket peer answered our Close {said}");
+                } else {
+                    crate::debug!("WebSocket peer closed first {said}; answered in kind");
+                }
             }
             _ => {}
+        }
+    }
+}
+
+/// A peer's Close as the log says it: `with 1001 (going away), reason "bye"`.
+struct ClosedWith<'a>(Option<u16>, &'a str);
+
+impl std::fmt::Display for ClosedWith<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(c) => write!(f, "with {c} ({})", close_code_name(c))?,
+            None => f.write_str("without a status code")?,
+        }
+        // The peer's own text: escaped, so that it cannot forge log lines.
+        match self.1 {
+            "" => f.write_str(" and no reason"),
+            reason => write!(f, ", reason \"{}\"", reason.escape_debug()),
         }
     }
 }
