@@ -1,7 +1,7 @@
 //! What the WebSocket endpoints do with messages: echo (`/ws`), the `cmd` protocol
 //! (`/cmd`) and a random-number stream (`/random`).
 
-use crate::proto::command::{self, MAX_RANDOMS, Request};
+use crate::proto::command;
 use crate::proto::ws::codes::close_code_name;
 use crate::proto::ws::frame::{self, Opcode};
 use crate::proto::ws::session::{Event, Handler, MessageKind};
@@ -162,14 +162,12 @@ impl AppHandler<'_> {
                 frame::write_frame(out, true, Opcode::Text, &reply, None);
             }
             App::Random(queue) => {
-                // The message is `N` or `N MIN MAX`, exactly RANDOMS's arguments.
-                let mut request = b"RANDOMS ".to_vec();
-                request.extend_from_slice(data.get(..64).unwrap_or(data));
-                let reply = match command::parse(&request) {
+                // The message is `N` or `N MIN MAX`, RANDOMS's arguments without the verb.
+                let reply = match command::parse_random_request(data) {
                     _ if kind == MessageKind::Binary => {
                         Err("ERR send the count as a text message".to_string())
                     }
-                    Ok(Request::Randoms { count, min, max }) => {
+                    Ok((count, min, max)) => {
                         if queue.len() >= MAX_QUEUED {
                             Err(format!(
                                 "ERR {MAX_QUEUED} requests already waiting; read some numbers first"
@@ -179,9 +177,6 @@ impl AppHandler<'_> {
                             Ok(())
                         }
                     }
-                    Ok(_) => Err(format!(
-                        "ERR send a count from 1 to {MAX_RANDOMS}, or N MIN MAX"
-                    )),
                     Err(e) => Err(format!("ERR {e}")),
                 };
                 if let Err(text) = reply {
