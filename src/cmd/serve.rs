@@ -2,6 +2,7 @@
 
 use super::{exit, parse_secs, size};
 use crate::log::{self, Level};
+use crate::plural;
 use crate::runtime::{BindOptions, Config, Endpoint, Limits, ListenSpec, Server};
 use crate::service::web::WebConfig;
 use crate::service::{Service, Settings};
@@ -263,8 +264,8 @@ pub fn main(args: &[String]) -> i32 {
     match server.run() {
         Ok(summary) => {
             crate::info!(
-                "served {} clients, {} active at exit",
-                summary.served,
+                "served {}, {} active at exit",
+                plural::count(summary.served, "client"),
                 summary.active_at_exit
             );
             if summary.forced {

@@ -90,10 +90,12 @@ impl Handler for ClientHandler {
                 data,
             } => self.out.hex_line(data),
             Event::Ping(payload) if self.verbose => {
-                eprintln!("sockloop: ping ({} bytes), pong sent", payload.len());
+                let size = crate::plural::count(payload.len() as u64, "byte");
+                eprintln!("sockloop: ping ({size}), pong sent");
             }
             Event::Pong(payload) if self.verbose => {
-                eprintln!("sockloop: pong ({} bytes)", payload.len());
+                let size = crate::plural::count(payload.len() as u64, "byte");
+                eprintln!("sockloop: pong ({size})");
             }
             Event::Close { code, reason } => self.closes.received(code, reason),
             _ => {}

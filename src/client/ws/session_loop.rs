@@ -205,7 +205,8 @@ impl Loop {
         if let Some(n) = self.timers.reminder_due(now) {
             eprintln!("Please give me input! {n}");
             if n >= self.opts.idle_max {
-                eprintln!("sockloop: no input after {n} reminders; closing");
+                let reminders = crate::plural::count(n.into(), "reminder");
+                eprintln!("sockloop: no input after {reminders}; closing");
                 self.input.close(&self.poller);
                 self.close(1000, "");
             }
