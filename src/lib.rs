@@ -10,6 +10,7 @@ pub mod client;
 pub mod clock;
 pub mod cmd;
 pub mod log;
+pub mod plural;
 pub mod proto;
 pub mod runtime;
 pub mod service;

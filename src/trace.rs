@@ -79,6 +79,19 @@ pub fn configure(layers: Option<&str>, preview_bytes: usize) -> Result<(), Strin
     Ok(())
 }
 
+/// Whether `text`, the argument after a bare `--trace`, is meant as its layers: every
+/// comma-separated name is a layer (or `all`), or it is a list naming at least one, so
+/// that `ws,htp` is reported as an unknown layer rather than taken for an address.
+pub fn looks_like_layers(text: &str) -> bool {
+    let known = |name: &str| name == "all" || LAYERS.iter().any(|(n, _)| *n == name);
+    let mut names = text.split(',').map(str::trim);
+    if text.contains(',') {
+        names.any(known)
+    } else {
+        names.all(known)
+    }
+}
+
 /// Adds `--trace[=LAYERS]` and `--trace-bytes N` to a subcommand's options.
 pub fn add_options(opts: &mut getopts::Options) {
     opts.optflagopt(
@@ -283,7 +296,8 @@ pub fn ws_event(event: &Event<'_>, fragments: &mut u16) {
         Event::Message { kind, data } => {
             let frames = std::mem::take(fragments).max(1);
             emit(format_args!(
-                "ws > message complete: {kind:?}, {} bytes in {frames} frame{}",
+                "ws > message complete: {}, {} bytes in {frames} frame{}",
+                kind.opcode().name(),
                 data.len(),
                 if frames == 1 { "" } else { "s" }
             ));
@@ -326,6 +340,23 @@ impl fmt::Display for CloseFrame<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_reads_as_layers() {
+        for yes in ["ws", "all", "loop,line", "ws, http", "ws,htp", "nope,dns"] {
+            assert!(looks_like_layers(yes), "{yes}");
+        }
+        for no in [
+            "",
+            "wss",
+            "ws://127.0.0.1:1/",
+            "127.0.0.1:1234",
+            "localhost",
+            "a,b",
+        ] {
+            assert!(!looks_like_layers(no), "{no}");
+        }
+    }
 
     #[test]
     fn previews_and_headers() {

@@ -90,7 +90,9 @@ fn rpc_bad_numbers_and_usage_exit_2() {
         vec![],
         vec!["-w", "soon", addr.as_str(), "quit"],
     ] {
-        rpc(&args).assert_code(2).assert_stderr_has("--help");
+        rpc(&args)
+            .assert_code(2)
+            .assert_stderr_has("sockloop rpc: ");
     }
     rpc(&[&addr, "add", "x", "1"]).assert_stderr_has("'x' is not a signed 64-bit integer");
 }

@@ -348,7 +348,8 @@ fn tcp_usage_errors_exit_2() {
     ];
     for args in cases {
         let done: Finished = run(args, b"");
-        done.assert_code(2).assert_stderr_has("--help");
+        done.assert_code(2)
+            .assert_stderr_has(&format!("sockloop {}: ", args[0]));
     }
 }
 

@@ -58,8 +58,18 @@ fn raw_peer(mode: &str) -> Option<(Peer, String)> {
     Some((peer, url))
 }
 
-fn closed_normally(url: &str) -> String {
-    format!("closed by {url}: 1000 (normal closure), reason \"\"")
+/// What `-v` says when our Close 1000 went first and the server echoed it.
+fn we_closed_first(url: &str) -> String {
+    format!(
+        "we closed first with 1000 (normal closure), no reason; \
+         {url} answered 1000 (normal closure), no reason"
+    )
+}
+
+/// What `-v` says when the server's Close went first: `said` is its code and reason,
+/// which our answer echoes.
+fn server_closed_first(url: &str, said: &str) -> String {
+    format!("{url} closed first with {said}; we answered {said}")
 }
 
 // ---------------------------------------------------------------------------------
@@ -74,7 +84,7 @@ fn ws_echo_text_against_sockloop_then_close_1000() {
         .assert_code(0)
         .assert_stdout("hello\nwörld ✓\n\n")
         .assert_stderr_has(&format!("connected to {url}"))
-        .assert_stderr_has(&closed_normally(&url));
+        .assert_stderr_has(&we_closed_first(&url));
 }
 
 #[test]
@@ -118,7 +128,7 @@ fn ws_end_of_input_after_100_lines_against_sockloop() {
     run(&["ws", "-v", &url], input.as_bytes())
         .assert_code(0)
         .assert_stdout(&input)
-        .assert_stderr_has(&closed_normally(&url));
+        .assert_stderr_has(&we_closed_first(&url));
 }
 
 #[test]
@@ -151,7 +161,7 @@ fn ws_idle_reminders_then_close() {
     done.assert_code(0)
         .assert_stderr_has("Please give me input! 1\nPlease give me input! 2\n")
         .assert_stderr_has("no input after 2 reminders; closing")
-        .assert_stderr_has(&closed_normally(&url));
+        .assert_stderr_has(&we_closed_first(&url));
     assert!(
         !done.stderr.contains("Please give me input! 3"),
         "{}",
@@ -208,7 +218,9 @@ fn ws_connection_refused_and_usage_errors() {
         &["ws", "--ping-interval", "often", "ws://127.0.0.1:9/"],
     ];
     for args in cases {
-        run(args, b"").assert_code(2).assert_stderr_has("--help");
+        run(args, b"")
+            .assert_code(2)
+            .assert_stderr_has("sockloop ws: ");
     }
 }
 
@@ -230,7 +242,7 @@ fn ws_python_echo_text() {
         .wait()
         .assert_code(0)
         .assert_stdout("hello python\nüñí ✓\n")
-        .assert_stderr_has(&closed_normally(&url));
+        .assert_stderr_has(&we_closed_first(&url));
     assert_eq!(
         peer.lines_to_exit(),
         ["TEXT hello python", "TEXT üñí ✓", "CLOSE 1000 ", "DONE"]
@@ -297,8 +309,9 @@ fn ws_python_server_closes_with_4000_and_a_reason() {
     let done = client.wait();
     done.assert_code(0)
         .assert_stdout("first\n")
-        .assert_stderr_has(&format!(
-            "closed by {url}: 4000 (private use), reason \"custom goodbye\""
+        .assert_stderr_has(&server_closed_first(
+            &url,
+            "4000 (private use), reason \"custom goodbye\"",
         ));
     let lines = peer.lines_to_exit();
     assert_eq!(lines[0], "TEXT first");
@@ -315,8 +328,9 @@ fn ws_python_message_then_close_is_printed() {
     let done = Proc::spawn(sockloop(&["ws", "-v", &url])).wait();
     done.assert_code(0)
         .assert_stdout("pushed before close\n")
-        .assert_stderr_has(&format!(
-            "closed by {url}: 1000 (normal closure), reason \"done\""
+        .assert_stderr_has(&server_closed_first(
+            &url,
+            "1000 (normal closure), reason \"done\"",
         ));
     assert!(
         peer.lines_to_exit()
@@ -340,7 +354,7 @@ fn ws_python_sigint_sends_close_1000() {
     done.assert_code(0)
         .assert_stdout("before ctrl-c\n")
         .assert_stderr_has("interrupted; sending close 1000")
-        .assert_stderr_has(&closed_normally(&url));
+        .assert_stderr_has(&we_closed_first(&url));
     assert!(
         sent.elapsed() < Duration::from_millis(1500),
         "the close handshake took {:?}",
@@ -424,8 +438,9 @@ fn ws_python_echo_mode_sends_every_message_back() {
         .wait()
         .assert_code(0)
         .assert_stdout("")
-        .assert_stderr_has(&format!(
-            "closed by {url}: 1000 (normal closure), reason \"thanks\""
+        .assert_stderr_has(&server_closed_first(
+            &url,
+            "1000 (normal closure), reason \"thanks\"",
         ));
     let lines = peer.lines_to_exit();
     assert_eq!(
@@ -470,7 +485,10 @@ fn ws_reset_after_the_servers_close_is_a_normal_end() {
         .wait()
         .assert_code(0)
         .assert_stdout("count 7\n")
-        .assert_stderr_has(&closed_normally(&url));
+        .assert_stderr_has(&server_closed_first(
+            &url,
+            "1000 (normal closure), no reason",
+        ));
 }
 
 #[test]
@@ -491,7 +509,8 @@ fn ws_second_sigint_exits_at_once() {
     let second = Instant::now();
     client.signal("INT");
     let done = client.wait();
-    done.assert_code(1)
+    // 130, as `serve` exits on a second signal (and a shell after a Ctrl-C kill).
+    done.assert_code(130)
         .assert_stderr_has("interrupted again; exiting without waiting");
     assert!(
         second.elapsed() < Duration::from_millis(1000),
@@ -542,7 +561,7 @@ fn ws_closes_tcp_itself_when_the_server_answers_close_but_keeps_tcp_open() {
         waited < Duration::from_secs(4),
         "took {waited:?} to give up on the server's FIN"
     );
-    let reports = done.stderr.matches("closed by").count();
+    let reports = done.stderr.matches("closed first").count();
     assert_eq!(reports, 1, "{}", done.stderr);
     peer.wait_line("EOF");
 }

@@ -145,7 +145,7 @@ fn sigterm_stops_gracefully_and_removes_the_socket_file() {
     assert_eq!(status.code(), Some(0), "stderr: {}", server.stderr());
     let log = server.stderr();
     assert!(log.contains("shutting down"), "{log}");
-    assert!(log.contains("served 1 clients, 0 active at exit"), "{log}");
+    assert!(log.contains("served 1 client, 0 active at exit"), "{log}");
     assert!(!path.exists());
 }
 
@@ -227,7 +227,8 @@ fn second_signal_exits_at_once_with_130() {
     assert_eq!(status.code(), Some(130), "{}", server.stderr());
     let log = server.stderr();
     assert!(log.contains("second signal"), "{log}");
-    assert!(log.contains("served 1 clients, 1 active at exit"), "{log}");
+    assert!(log.contains("served 1 client, 1 active at exit"), "{log}");
+    assert!(log.contains("flushing 1 connection (signal"), "{log}");
 }
 
 #[test]

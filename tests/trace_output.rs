@@ -313,7 +313,7 @@ fn scripted_session_traces_every_layer() {
             "http < HTTP/1.1 101 Switching Protocols",
             "ws > frame FIN=1 RSV=000 opcode=1 (text) MASK=1 key=37fa213d len=5 (7-bit)",
             "ws >   payload 48 65 6c 6c 6f |Hello|",
-            "ws > message complete: Text, 5 bytes in 1 frame",
+            "ws > message complete: text, 5 bytes in 1 frame",
             "ws < frame FIN=1 RSV=000 opcode=1 (text) MASK=0 len=5 (7-bit)",
             "ws <   payload 48 65 6c 6c 6f |Hello|",
             "write 7 bytes",
@@ -403,7 +403,7 @@ fn sixteen_bit_length_and_short_preview() {
         &[
             "ws > frame FIN=1 RSV=000 opcode=1 (text) MASK=1 key=37fa213d len=200 (16-bit)",
             "ws >   payload 61 61 61 61 |aaaa| (+196 bytes)",
-            "ws > message complete: Text, 200 bytes in 1 frame",
+            "ws > message complete: text, 200 bytes in 1 frame",
             "ws < frame FIN=1 RSV=000 opcode=1 (text) MASK=0 len=200 (16-bit)",
             "ws <   payload 61 61 61 61 |aaaa| (+196 bytes)",
             "ws > close 1000 (normal closure)",
@@ -437,7 +437,7 @@ fn client_side_trace_of_the_ws_client() {
             "ws < frame FIN=1 RSV=000 opcode=1 (text) MASK=1 key=",
             "ws <   payload 48 69 |Hi|",
             "ws > frame FIN=1 RSV=000 opcode=1 (text) MASK=0 len=2 (7-bit)",
-            "ws > message complete: Text, 2 bytes in 1 frame",
+            "ws > message complete: text, 2 bytes in 1 frame",
         ],
         &trace,
     );

@@ -66,6 +66,13 @@ fn root_is_a_self_contained_test_page() {
     let body = resp.body_str();
     assert!(body.contains("new WebSocket("), "page opens no WebSocket");
     assert!(body.contains("/ws"), "page does not mention /ws");
+    // Every field a person fills in has a visible label, not only a tooltip.
+    for field in ["path", "reason"] {
+        assert!(
+            body.contains(&format!("<label for=\"{field}\">")),
+            "no visible label for #{field}"
+        );
+    }
     for external in ["src=\"http", "src='http", "src=\"//", "src='//"] {
         assert!(
             !body.contains(external),

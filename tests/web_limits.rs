@@ -13,6 +13,7 @@ mod support {
     pub mod procfs;
     pub mod server;
     pub mod signal;
+    pub mod stderr_wait;
     pub mod ws_client;
     pub mod ws_session;
 }
@@ -23,6 +24,7 @@ use std::time::{Duration, Instant};
 use support::bounded_read::ReadError;
 use support::http_client::Conn;
 use support::one_listener::serve_one;
+use support::server::Server;
 use support::ws_client::{WsClient, client_frame};
 use support::ws_session::raw_header;
 
@@ -69,6 +71,16 @@ fn max_message_is_enforced_from_headers() {
 }
 
 #[test]
+fn max_message_takes_a_size_with_a_unit_and_k_is_1024() {
+    let (_server, addr) = serve_one("http", "web", &["--max-message", "1k"]);
+    let mut ws = WsClient::connect(addr, "/ws");
+    ws.send_binary(&[7; 1024]);
+    assert_eq!(ws.recv_message(Opcode::Binary), vec![7; 1024]);
+    ws.send_binary(&[8; 1025]);
+    ws.expect_failure(1009, "1025 bytes over --max-message 1k");
+}
+
+#[test]
 fn sigterm_closes_websockets_with_1001_and_exits_0() {
     let (mut server, addr) = serve_one("http", "web", &[]);
     let mut a = WsClient::connect(addr, "/ws");
@@ -109,6 +121,42 @@ fn sigterm_closes_websockets_with_1001_and_exits_0() {
         "shutdown took {:?}",
         start.elapsed()
     );
+}
+
+/// `-v` logs each Close as a sentence that says who closed first, not Rust's debug
+/// text (`Some(1001) "server shutting down"`).
+#[test]
+fn verbose_log_says_who_closed_and_how_in_words() {
+    let mut server = Server::start(&["-v", "-l", "http://127.0.0.1:0"]);
+    let addr = server.addr("http", "web");
+    let within = Duration::from_secs(5);
+    let mut ws = WsClient::connect(addr, "/ws");
+    ws.send_close(4000, "done here");
+    assert_eq!(ws.expect_close(), (Some(4000), "done here".to_string()));
+    server.wait_stderr(
+        "WebSocket peer closed first with 4000 (private use), reason \"done here\"; \
+         answered in kind",
+        within,
+    );
+    ws.conn.expect_eof(Duration::from_secs(3));
+    drop(ws);
+
+    let mut ws = WsClient::connect(addr, "/ws");
+    assert_eq!(ws.request("hi"), "hi");
+    server.signal("TERM");
+    let (code, reason) = ws.expect_close();
+    assert_eq!(code, Some(1001), "reason {reason:?}");
+    ws.send_close(1001, &reason);
+    server.wait_stderr(
+        "WebSocket peer answered our Close with 1001 (going away), \
+         reason \"server shutting down\"",
+        within,
+    );
+    ws.conn.expect_eof(Duration::from_secs(3));
+    drop(ws);
+    assert!(server.wait_exit(within).success());
+    let log = server.stderr();
+    assert!(!log.contains("Some("), "debug text in the log: {log}");
 }
 
 #[test]

@@ -176,6 +176,29 @@ fn random_endpoint_streams_numbers() {
     }
 }
 
+/// `/random` takes `N [MIN MAX]`, and its errors quote that, not a `RANDOMS` command
+/// the user never typed.
+#[test]
+fn random_errors_speak_of_what_was_sent() {
+    let (_server, addr) = serve_one("http", "web", &[]);
+    let mut ws = WsClient::connect(addr, "/random");
+    for (sent, answer) in [
+        (
+            "abc",
+            "ERR 'abc' is not a count; send N (1 to 10000), or N MIN MAX",
+        ),
+        ("0", "ERR count 0 is not between 1 and 10000"),
+        ("10001", "ERR count 10001 is not between 1 and 10000"),
+        ("5 1", "ERR send a count N (1 to 10000), or N MIN MAX"),
+        ("5 one 6", "ERR 'one' is not a 64-bit whole number"),
+        ("3 9 1", "ERR MIN 9 is greater than MAX 1"),
+    ] {
+        assert_eq!(ws.request(sent), answer, "sent {sent:?}");
+    }
+    ws.send_text("1 7 7");
+    assert_eq!(ws.recv_text(), "7");
+}
+
 #[test]
 fn subprotocol_is_chosen_from_the_offer() {
     let (_server, addr) = serve_one(

@@ -118,7 +118,10 @@ pub fn run(opts: &Options, target: Target) -> Result<Report, String> {
     figures.held = held - idle.dropped;
     figures.dropped = idle.dropped;
 
-    progress.line(&format!("closing {} connections", figures.held));
+    progress.line(&format!(
+        "closing {}",
+        crate::plural::count(figures.held, "connection")
+    ));
     let unclean = idle.close_all(&mut waiter, &mut progress)?;
     progress.finish();
     figures.closed_clean = idle.closed_clean;
@@ -162,9 +165,10 @@ fn open_many(
         .as_deref()
         .map_or(String::new(), |e| format!(" (first failure: {e})"));
     progress.line(&format!(
-        "{} of {} connections open in {:.2} s{first_failure}",
+        "{} of {} connection{} open in {:.2} s{first_failure}",
         thousands(n - opened.failed),
         thousands(n),
+        if n == 1 { "" } else { "s" },
         opened.elapsed.as_secs_f64(),
     ));
     Ok(opened)

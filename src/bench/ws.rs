@@ -257,8 +257,9 @@ impl WsRx {
                 }
                 if header.opcode != wire.opcode {
                     return Err(format!(
-                        "a {:?} message came back for a {:?} one",
-                        header.opcode, wire.opcode
+                        "a {} message came back for a {} one",
+                        header.opcode.name(),
+                        wire.opcode.name()
                     ));
                 }
                 if in_flight == 0 {

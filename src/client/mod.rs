@@ -26,6 +26,9 @@ pub enum ClientError {
     Usage(String),
     /// Network or protocol trouble (exit 1).
     Failed(String),
+    /// A second Ctrl-C: stopped without finishing (exit 130, like `serve`). What was
+    /// cut short has been said already.
+    Interrupted,
 }
 
 impl ClientError {
@@ -43,6 +46,7 @@ impl fmt::Display for ClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ClientError::Usage(m) | ClientError::Failed(m) => f.write_str(m),
+            ClientError::Interrupted => f.write_str("interrupted"),
         }
     }
 }

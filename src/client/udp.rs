@@ -257,7 +257,8 @@ impl State {
         match self.unanswered {
             0 => Ok(()),
             n => Err(ClientError::Failed(format!(
-                "{n} datagram(s) to {} got no reply",
+                "{} to {} got no reply",
+                crate::plural::count(n, "datagram"),
                 self.opts.peer
             ))),
         }

@@ -45,8 +45,9 @@ const OPTIONS: &[(&str, &str, &str, &str)] = &[
     (
         "s",
         "size",
-        "bytes per message: payload, line with its newline, or datagram; k/m suffixes (default 64)",
-        "BYTES",
+        "bytes per message: payload, line with its newline, or datagram (default 64; \
+         k/KiB = 1024, M/MiB = 1024 KiB)",
+        "SIZE",
     ),
     (
         "d",
@@ -117,25 +118,6 @@ fn options() -> getopts::Options {
         }
     }
     o
-}
-
-/// "64", "16k", "16KiB", "1m" → bytes.
-pub fn parse_size(text: &str) -> Option<usize> {
-    let lower = text.trim().to_ascii_lowercase();
-    let (digits, mult) = if let Some(d) = lower
-        .strip_suffix("kib")
-        .or_else(|| lower.strip_suffix('k'))
-    {
-        (d, 1024)
-    } else if let Some(d) = lower
-        .strip_suffix("mib")
-        .or_else(|| lower.strip_suffix('m'))
-    {
-        (d, 1024 * 1024)
-    } else {
-        (lower.as_str(), 1)
-    };
-    digits.parse::<usize>().ok()?.checked_mul(mult)
 }
 
 /// Largest message: larger ones measure memory bandwidth, not sockets.
@@ -263,9 +245,10 @@ fn secs(m: &getopts::Matches, name: &str, default: f64) -> Result<Duration, Stri
 fn size(m: &getopts::Matches, mode: Mode) -> Result<usize, String> {
     let size = match m.opt_str("s") {
         None => 64,
-        Some(v) => parse_size(&v)
-            .filter(|&s| s <= MAX_SIZE)
-            .ok_or_else(|| format!("--size '{v}' is not a size up to 16m (e.g. 64, 16k)"))?,
+        Some(v) => match super::size::parse("--size", &v).map_err(|e| e.to_string())? {
+            s if s <= MAX_SIZE => s,
+            _ => return Err(format!("--size '{v}' is more than the most, 16M")),
+        },
     };
     let min_size = match mode {
         Mode::Ws | Mode::Idle => 0,
@@ -343,10 +326,10 @@ mod tests {
         assert_eq!((o.conns, o.size, o.depth), (10, 16384, 4));
         assert_eq!(o.duration, Duration::from_millis(500));
         assert!(o.binary && o.json && o.quiet);
-        assert_eq!(parse_size("64"), Some(64));
-        assert_eq!(parse_size("16KiB"), Some(16384));
-        assert_eq!(parse_size("1m"), Some(1 << 20));
-        assert_eq!(parse_size("x"), None);
+        assert_eq!(p("ws ws://h:1/ -s 16KiB").unwrap().size, 16384);
+        assert_eq!(p("ws ws://h:1/ -s 1M").unwrap().size, 1 << 20);
+        assert!(p("ws ws://h:1/ -s x").is_err());
+        assert!(p("ws ws://h:1/ -s 16m").is_ok());
         assert!(p("ws ws://h:1/ -s 17m").is_err());
         assert!(p("udp h:1 -s 16").is_err());
         assert!(p("udp h:1 -s 17").is_ok());

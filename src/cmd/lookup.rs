@@ -110,7 +110,12 @@ fn parse_args(args: &[String]) -> Result<Option<Settings>, String> {
     let text = match m.free.as_slice() {
         [one] => one.as_str(),
         [] => return Err("what should I look up? give a NAME or an IP address".into()),
-        [_, extra, ..] => return Err(format!("unexpected argument '{extra}' (one NAME or IP)")),
+        [_, extra, ..] => {
+            let note = super::bare_trace_note(&m);
+            return Err(format!(
+                "unexpected argument '{extra}' (one NAME or IP){note}"
+            ));
+        }
     };
     let ip = parse_ip_argument(text)?;
     let target = match (m.opt_present("ns"), ip) {
@@ -451,10 +456,7 @@ pub fn main(args: &[String]) -> i32 {
     let settings = match parse_args(args) {
         Ok(Some(settings)) => settings,
         Ok(None) => return exit::OK,
-        Err(e) => {
-            eprintln!("sockloop lookup: {e}\n(see sockloop lookup --help)");
-            return exit::USAGE;
-        }
+        Err(e) => return super::usage_error("lookup", &e),
     };
     match lookup(&settings, &Files::from_env()) {
         Ok(lines) => {

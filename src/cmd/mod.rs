@@ -6,6 +6,7 @@ pub mod bench;
 pub mod lookup;
 pub mod rpc;
 pub mod serve;
+pub mod size;
 pub mod tcp;
 pub mod udp;
 pub mod unix;
@@ -34,6 +35,9 @@ pub mod exit {
     pub const FAILURE: i32 = 1;
     /// The command line was wrong.
     pub const USAGE: i32 = 2;
+    /// Stopped by a second SIGINT/SIGTERM before finishing: 128 + SIGINT, what a shell
+    /// reports for a program that Ctrl-C killed, so scripts see one value for both.
+    pub const INTERRUPTED: i32 = 130;
 }
 
 /// The exit code of a client's run, with its error printed if it failed.
@@ -46,14 +50,21 @@ pub fn exit_code(command: &str, result: Result<(), ClientError>) -> i32 {
 
 /// Prints a client's error and gives the exit code it calls for.
 pub fn fail(command: &str, e: &ClientError) -> i32 {
-    eprintln!("sockloop {command}: {e}");
     match e {
-        ClientError::Usage(_) => {
-            eprintln!("(see sockloop {command} --help)");
-            exit::USAGE
+        ClientError::Usage(why) => usage_error(command, why),
+        ClientError::Failed(_) => {
+            eprintln!("sockloop {command}: {e}");
+            exit::FAILURE
         }
-        ClientError::Failed(_) => exit::FAILURE,
+        ClientError::Interrupted => exit::INTERRUPTED,
     }
+}
+
+/// Every usage error, of every subcommand, is this one line: scripts and people see
+/// the command and what was wrong with it, and nothing else on stderr.
+pub fn usage_error(command: &str, why: &str) -> i32 {
+    eprintln!("sockloop {command}: {why}");
+    exit::USAGE
 }
 
 /// What every client's command line starts with (`tcp`, `unix`, `udp`, `ws`): `-h`,
@@ -69,7 +80,8 @@ pub fn command_line(
         return Ok(None);
     };
     crate::trace::from_matches(&m).map_err(ClientError::Usage)?;
-    let target = one_argument(&m.free, what).map_err(ClientError::Usage)?;
+    let target = one_argument(&m.free, what)
+        .map_err(|e| ClientError::Usage(format!("{e}{}", bare_trace_note(&m))))?;
     Ok(Some((m, target)))
 }
 
@@ -87,12 +99,72 @@ pub fn parse_options(
     args: &[String],
     about: &str,
 ) -> Result<Option<getopts::Matches>, String> {
-    let m = opts.parse(args).map_err(|e| e.to_string())?;
+    let m = opts
+        .parse(attach_trace_layers(args))
+        .map_err(|e| option_error(&e))?;
     if m.opt_present("h") {
         println!("{}", opts.usage(about));
         return Ok(None);
     }
     Ok(Some(m))
+}
+
+/// `--trace ws` read as `--trace=ws`. getopts, like GNU getopt, never takes an optional
+/// value from the next argument (else `--trace` could not come before a positional
+/// one), so `ws` would become the target and the real target an "unexpected argument".
+/// The next argument is joined only when it reads as layers ([`crate::trace::looks_like_layers`]);
+/// anything after `--` is left alone.
+fn attach_trace_layers(args: &[String]) -> Vec<String> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        if arg == "--" {
+            out.push(arg.clone());
+            out.extend(rest.cloned());
+            break;
+        }
+        let layers = rest.as_slice().first();
+        match layers {
+            Some(l) if arg == "--trace" && crate::trace::looks_like_layers(l) => {
+                out.push(format!("--trace={l}"));
+                rest.next();
+            }
+            _ => out.push(arg.clone()),
+        }
+    }
+    out
+}
+
+/// Said after an "unexpected argument" when `--trace` came without layers: the
+/// argument after it may have been meant as layers that are not ones we know.
+pub fn bare_trace_note(m: &getopts::Matches) -> &'static str {
+    if m.opt_defined("trace") && m.opt_present("trace") && m.opt_str("trace").is_none() {
+        "; if the argument after --trace was meant as its layers, \
+         they are loop, line, http, ws, udp, dns (--trace=ws,http)"
+    } else {
+        ""
+    }
+}
+
+/// The option parser's complaint in our words: the option written as it is typed
+/// (`--max-line`, `-l`), and what to do about it.
+fn option_error(e: &getopts::Fail) -> String {
+    let typed = |name: &str| {
+        if name.chars().count() == 1 {
+            format!("-{name}")
+        } else {
+            format!("--{name}")
+        }
+    };
+    match e {
+        getopts::Fail::ArgumentMissing(n) => format!("{} needs a value", typed(n)),
+        getopts::Fail::UnrecognizedOption(n) => {
+            format!("unknown option '{}' (--help lists the options)", typed(n))
+        }
+        getopts::Fail::OptionMissing(n) => format!("{} is required", typed(n)),
+        getopts::Fail::OptionDuplicated(n) => format!("{} is given more than once", typed(n)),
+        getopts::Fail::UnexpectedArgument(n) => format!("{} takes no value", typed(n)),
+    }
 }
 
 /// The one positional argument a client takes (`what` names it in the error).

@@ -1,7 +1,8 @@
 //! `sockloop serve`: bind the listeners, print the banner, run the loop, report.
 
-use super::{exit, parse_secs};
+use super::{exit, parse_secs, size};
 use crate::log::{self, Level};
+use crate::plural;
 use crate::runtime::{BindOptions, Config, Endpoint, Limits, ListenSpec, Server};
 use crate::service::web::WebConfig;
 use crate::service::{Service, Settings};
@@ -30,6 +31,8 @@ services:
   cmd      line protocol: HELP, ECHO, TIME, TIMESTAMP, RANDOM, RANDOMS, COUNT, ADD,
            SUB, STATS, STOP/QUIT — one reply line per request
   web      HTTP/1.1 and WebSocket (RFC 6455), the service of http:// listeners
+
+SIZE: bytes, or with k/KiB (1024 bytes), M/MiB (1024 KiB), G/GiB: 4k, 64MiB.
 
 SIGINT/SIGTERM stop gracefully (a second one exits at once).
 exit codes: 0 ok, 1 cannot listen / runtime error, 2 bad command line";
@@ -72,8 +75,8 @@ fn options() -> getopts::Options {
     o.optopt(
         "",
         "max-line",
-        "longest request line in bytes (default 1024)",
-        "BYTES",
+        "longest request line (default 1024)",
+        "SIZE",
     );
     o.optopt(
         "",
@@ -90,8 +93,8 @@ fn options() -> getopts::Options {
     o.optopt(
         "",
         "max-output",
-        "queued output per connection before reading pauses (default 262144)",
-        "BYTES",
+        "queued output per connection before reading pauses (default 256k)",
+        "SIZE",
     );
     o.optopt("", "backlog", "listen backlog (default 1024)", "N");
     o.optflag(
@@ -125,14 +128,14 @@ fn options() -> getopts::Options {
     o.optopt(
         "",
         "max-message",
-        "largest WebSocket message in bytes (default 1 MiB)",
-        "BYTES",
+        "largest WebSocket message (default 1M)",
+        "SIZE",
     );
     o.optopt(
         "",
         "max-memory",
-        "budget for all that is buffered for peers: messages, lines, output (default 64 MiB)",
-        "BYTES",
+        "budget for all that is buffered for peers: messages, lines, output (default 64M)",
+        "SIZE",
     );
     o.optopt(
         "",
@@ -160,7 +163,8 @@ fn parse(args: &[String]) -> Result<Option<Config>, String> {
     };
     if let Some(extra) = m.free.first() {
         return Err(format!(
-            "unexpected argument '{extra}' (listeners go after -l)"
+            "unexpected argument '{extra}' (listeners go after -l){}",
+            super::bare_trace_note(&m)
         ));
     }
     let mut listeners = Vec::new();
@@ -213,7 +217,7 @@ fn limits(m: &getopts::Matches) -> Result<Limits, String> {
     Ok(Limits {
         idle_timeout: seconds(m, "idle-timeout", defaults.idle_timeout)?,
         max_conns: number(m, "max-conns", defaults.max_conns)?,
-        max_output: number(m, "max-output", defaults.max_output)?,
+        max_output: size::option(m, "max-output", defaults.max_output, 1)?,
     })
 }
 
@@ -242,19 +246,14 @@ fn services(m: &getopts::Matches) -> Result<Settings, String> {
     let web = WebConfig {
         allow_origins: m.opt_strs("allow-origin"),
         protocols: m.opt_strs("protocol"),
-        max_message: number(m, "max-message", defaults.max_message)?,
+        max_message: size::option(m, "max-message", defaults.max_message, 1)?,
         handshake_timeout,
         ping_interval: seconds(m, "ws-ping-interval", None)?,
         ..defaults
     };
-    let max_memory = number(m, "max-memory", Settings::default().max_memory)?;
-    if max_memory < MIN_MEMORY {
-        return Err(format!(
-            "--max-memory {max_memory} is too small: at least {MIN_MEMORY} bytes (1 MiB)"
-        ));
-    }
+    let max_memory = size::option(m, "max-memory", Settings::default().max_memory, MIN_MEMORY)?;
     Ok(Settings {
-        max_line: number(m, "max-line", Settings::default().max_line)?,
+        max_line: size::option(m, "max-line", Settings::default().max_line, 1)?,
         max_memory,
         web,
     })
@@ -264,10 +263,7 @@ pub fn main(args: &[String]) -> i32 {
     let config = match parse(args) {
         Ok(Some(config)) => config,
         Ok(None) => return exit::OK,
-        Err(e) => {
-            eprintln!("sockloop serve: {e}\n(see sockloop serve --help)");
-            return exit::USAGE;
-        }
+        Err(e) => return super::usage_error("serve", &e),
     };
     let server = match Server::bind(config) {
         Ok(server) => server,
@@ -280,11 +276,15 @@ pub fn main(args: &[String]) -> i32 {
     match server.run() {
         Ok(summary) => {
             crate::info!(
-                "served {} clients, {} active at exit",
-                summary.served,
+                "served {}, {} active at exit",
+                plural::count(summary.served, "client"),
                 summary.active_at_exit
             );
-            if summary.forced { 130 } else { exit::OK }
+            if summary.forced {
+                exit::INTERRUPTED
+            } else {
+                exit::OK
+            }
         }
         Err(e) => {
             crate::error!("the loop failed: {e}");

@@ -13,7 +13,7 @@ Sends each line of standard input as a text message (--binary: binary) and print
 each message received (binary as hex unless --raw). At the end of input it waits
 until the server has been quiet for --linger (0.5 s; its replies are printed), then
 sends close 1000 and waits up to 2 s for the server's close. Ctrl-C sends close 1000
-at once; Ctrl-C again exits at once.
+at once; Ctrl-C again exits at once (exit code 130).
 
 examples:
   sockloop ws ws://127.0.0.1:8080/ws
@@ -23,7 +23,8 @@ examples:
   sockloop ws --echo ws://127.0.0.1:9001/runCase?case=1       echo back (conformance testing)
 
 exit codes: 0 closed cleanly, 1 network or protocol error (refused, handshake
-refused, closed without a close frame, closed with an error code), 2 bad command line";
+refused, closed without a close frame, closed with an error code), 2 bad command line,
+130 a second Ctrl-C";
 
 pub fn main(args: &[String]) -> i32 {
     let parsed = command_line(&options(), args, ABOUT, "ws://HOST:PORT/PATH");
@@ -67,8 +68,8 @@ fn options() -> getopts::Options {
     o.optopt(
         "",
         "max-message",
-        "largest message accepted in bytes (default 64 MiB)",
-        "BYTES",
+        "largest message accepted (default 64M; k = 1024 bytes, M = 1024 KiB)",
+        "SIZE",
     );
     o.optopt(
         "w",
@@ -114,7 +115,8 @@ fn settings(m: &getopts::Matches, url: String) -> Result<WsOptions, ClientError>
         ping_interval: seconds(m, "ping-interval")?,
         idle_prompt: seconds(m, "idle-prompt")?,
         idle_max: u32::try_from(count("idle-max", 5)?).unwrap_or(u32::MAX),
-        max_message: count("max-message", 64 << 20)?,
+        max_message: super::size::option(m, "max-message", 64 << 20, 1)
+            .map_err(ClientError::Usage)?,
         connect_timeout: seconds(m, "timeout")?.unwrap_or(Duration::from_secs(10)),
         linger: match m.opt_str("linger") {
             // Here 0 is a value (close at once), not "not given" as `seconds` reads it.

@@ -18,16 +18,19 @@
 //! the random source and the counters come from the caller through [`Env`], so the
 //! parser and the formatter can be fuzzed with no server around them.
 //!
-//! This file parses requests; `answer.rs` writes the reply to each one and `reply.rs`
-//! has the two shapes of a reply line. The protocol is ours (no RFC); `TIME` answers in
+//! This file parses requests; `answer.rs` writes the reply to each one, `reply.rs`
+//! has the two shapes of a reply line and `random_request.rs` reads the WebSocket
+//! `/random` endpoint's `N [MIN MAX]`. The protocol is ours (no RFC); `TIME` answers in
 //! RFC 3339 (`super::rfc3339`).
 
 use std::fmt;
 
 mod answer;
+mod random_request;
 mod reply;
 
 pub use answer::{After, Env, HELP, Stats, answer, respond, write_stats};
+pub use random_request::{RandomRequestError, parse_random_request};
 pub use reply::{Reply, parse_reply, write_error, write_reply};
 
 /// Most integers one `RANDOMS` may ask for (keeps one reply line under ~210 KB).

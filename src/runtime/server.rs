@@ -259,8 +259,8 @@ impl Server {
     /// Stop accepting, let every connection send what it has queued, then close.
     fn begin_shutdown(&mut self) {
         info!(
-            "shutting down: closing listeners, flushing {} connection(s) (signal again to exit now)",
-            self.conns.len()
+            "shutting down: closing listeners, flushing {} (signal again to exit now)",
+            crate::plural::count(self.conns.len() as u64, "connection")
         );
         self.shutting_down = true;
         for listener in &mut self.listeners {
@@ -298,8 +298,8 @@ impl Server {
                 Timer::ShutdownDeadline => {
                     if self.shutting_down && !self.conns.is_empty() {
                         info!(
-                            "shutdown grace over: dropping {} connection(s)",
-                            self.conns.len()
+                            "shutdown grace over: dropping {}",
+                            crate::plural::count(self.conns.len() as u64, "connection")
                         );
                         for slot in self.conns.keys() {
                             self.close(slot, "shutdown");

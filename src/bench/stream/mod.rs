@@ -123,8 +123,8 @@ fn open_every(
         }
         progress.finish();
         return Err(format!(
-            "could not open all {} connections: {}",
-            opts.conns,
+            "could not open all {}: {}",
+            crate::plural::count(opts.conns as u64, "connection"),
             opened.first_error.unwrap_or_default()
         ));
     }

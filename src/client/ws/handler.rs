@@ -1,8 +1,9 @@
 //! What the session's events do in the client: messages are printed (or echoed back
-//! with `--echo`), pings and pongs are reported with `-v`, and the server's Close is
+//! with `--echo`), pings and pongs are reported with `-v`, and both sides' Closes are
 //! kept to say at the end how the session went.
 
 use super::WsOptions;
+use super::closing::Closes;
 use crate::client::ClientError;
 use crate::client::output::Output;
 use crate::proto::ws::codes;
@@ -19,8 +20,8 @@ pub(super) struct ClientHandler {
     raw: bool,
     verbose: bool,
     pub out: Output,
-    /// The server's Close, once it came: (code, reason).
-    pub close: Option<(Option<u16>, String)>,
+    /// Our Close and the server's, as they are sent and arrive.
+    pub closes: Closes,
 }
 
 /// A fresh masking key from the OS-seeded cryptographic generator (RFC 6455 §5.3):
@@ -37,32 +38,29 @@ impl ClientHandler {
             raw: opts.raw,
             verbose: opts.verbose,
             out: Output::default(),
-            close: None,
+            closes: Closes::default(),
         }
     }
 
     /// The server closed TCP (or we stopped waiting): how the session ended, as the
     /// client's result.
     pub fn outcome(&self, url: &str) -> Result<(), ClientError> {
-        let Some((code, reason)) = &self.close else {
+        let Some(theirs) = self.closes.theirs() else {
             return Err(ClientError::Failed(format!(
                 "{url} closed the connection without a close frame (1006, abnormal closure)"
             )));
         };
-        if self.verbose {
-            let code = code.map_or("no status code".to_string(), |c| {
-                format!("{c} ({})", codes::close_code_name(c))
-            });
-            eprintln!("sockloop: closed by {url}: {code}, reason {reason:?}");
+        if let Some(how) = self.closes.describe(url).filter(|_| self.verbose) {
+            eprintln!("sockloop: {how}");
         }
-        match code {
-            Some(c) if codes::is_error_close_code(*c) => Err(ClientError::Failed(format!(
+        match theirs.code {
+            Some(c) if codes::is_error_close_code(c) => Err(ClientError::Failed(format!(
                 "server closed with {c} ({}){}",
-                codes::close_code_name(*c),
-                if reason.is_empty() {
+                codes::close_code_name(c),
+                if theirs.reason.is_empty() {
                     String::new()
                 } else {
-                    format!(": {reason}")
+                    format!(": {}", theirs.reason)
                 }
             ))),
             _ => Ok(()),
@@ -92,12 +90,14 @@ impl Handler for ClientHandler {
                 data,
             } => self.out.hex_line(data),
             Event::Ping(payload) if self.verbose => {
-                eprintln!("sockloop: ping ({} bytes), pong sent", payload.len());
+                let size = crate::plural::count(payload.len() as u64, "byte");
+                eprintln!("sockloop: ping ({size}), pong sent");
             }
             Event::Pong(payload) if self.verbose => {
-                eprintln!("sockloop: pong ({} bytes)", payload.len());
+                let size = crate::plural::count(payload.len() as u64, "byte");
+                eprintln!("sockloop: pong ({size})");
             }
-            Event::Close { code, reason } => self.close = Some((code, reason.to_string())),
+            Event::Close { code, reason } => self.closes.received(code, reason),
             _ => {}
         }
     }

@@ -9,8 +9,10 @@
 //! Close; a second Ctrl-C exits at once.
 //!
 //! `url` reads the `ws://` URL, `handshake` opens the connection, `session_loop` runs
-//! it, with `handler` for what the session's events do and `timers` for its deadlines.
+//! it, with `handler` for what the session's events do, `closing` for the two Closes
+//! and `timers` for its deadlines.
 
+mod closing;
 mod handler;
 mod handshake;
 mod session_loop;

@@ -150,7 +150,7 @@ impl Loop {
         }
         if ev.readable {
             let read = self.sock.read(buf);
-            if read.is_err() && self.handler.close.is_some() {
+            if read.is_err() && self.handler.closes.theirs().is_some() {
                 // The server's Close has arrived, so the session is over: a server that
                 // closes TCP before our answering Close reaches it gets a reset from its
                 // kernel, and that reset is how this connection ends, not a failure.
@@ -173,7 +173,7 @@ impl Loop {
         if self.session.close_sent() {
             self.handler.out.flush();
             eprintln!("sockloop: interrupted again; exiting without waiting");
-            return Err(ClientError::Failed("interrupted".into()));
+            return Err(ClientError::Interrupted);
         }
         if self.opts.verbose {
             eprintln!("sockloop: interrupted; sending close 1000");
@@ -205,7 +205,8 @@ impl Loop {
         if let Some(n) = self.timers.reminder_due(now) {
             eprintln!("Please give me input! {n}");
             if n >= self.opts.idle_max {
-                eprintln!("sockloop: no input after {n} reminders; closing");
+                let reminders = crate::plural::count(n.into(), "reminder");
+                eprintln!("sockloop: no input after {reminders}; closing");
                 self.input.close(&self.poller);
                 self.close(1000, "");
             }
@@ -214,7 +215,7 @@ impl Loop {
     }
 
     fn close_wait_over(&mut self) -> Result<(), ClientError> {
-        if self.handler.close.is_some() {
+        if self.handler.closes.theirs().is_some() {
             // Both Closes exchanged; the server just did not close TCP: we do.
             return self.finish();
         }
@@ -229,6 +230,7 @@ impl Loop {
     /// Sends our Close (once) and starts waiting for the server's.
     fn close(&mut self, code: u16, reason: &str) {
         if !self.session.close_sent() {
+            self.handler.closes.sent(Some(code), reason);
             queue_frames(&mut self.to_sock, |q| {
                 self.session.send_close(code, reason, q, &mut self.handler);
             });
@@ -274,7 +276,7 @@ impl Loop {
             Ok(()) => Ok(()),
             // After the server's Close it may close TCP before our answer arrives; the
             // answer is then undeliverable and unneeded. The read side sees the end.
-            Err(_) if self.handler.close.is_some() => {
+            Err(_) if self.handler.closes.theirs().is_some() => {
                 self.to_sock.clear();
                 Ok(())
             }

@@ -134,7 +134,11 @@ impl fmt::Display for HandshakeError {
                 f.write_str("server enabled a WebSocket extension we did not offer")
             }
             HandshakeError::UnexpectedProtocol(p) => {
-                write!(f, "server chose subprotocol {p:?}, which we did not offer")
+                write!(
+                    f,
+                    "server chose subprotocol '{}', which we did not offer",
+                    p.escape_debug()
+                )
             }
         }
     }

@@ -1,7 +1,8 @@
 //! What the WebSocket endpoints do with messages: echo (`/ws`), the `cmd` protocol
 //! (`/cmd`) and a random-number stream (`/random`).
 
-use crate::proto::command::{self, MAX_RANDOMS, Request};
+use crate::proto::command;
+use crate::proto::ws::codes::close_code_name;
 use crate::proto::ws::frame::{self, Opcode};
 use crate::proto::ws::session::{Event, Handler, MessageKind};
 use crate::service::{ServerEnv, Shared};
@@ -82,6 +83,8 @@ pub struct AppHandler<'a> {
     shared: &'a mut Shared,
     /// Frames of the message in progress, for the trace's "fragment k".
     fragments: &'a mut u16,
+    /// Our Close was sent before this feed: a Close now is the peer's answer.
+    our_close_sent: bool,
 }
 
 impl<'a> AppHandler<'a> {
@@ -90,7 +93,15 @@ impl<'a> AppHandler<'a> {
             app,
             shared,
             fragments,
+            our_close_sent: false,
         }
+    }
+
+    /// Says whether our Close has gone already, so that the log tells a peer's answer
+    /// from a peer closing first.
+    pub fn after_our_close(mut self, sent: bool) -> Self {
+        self.our_close_sent = sent;
+        self
     }
 }
 
@@ -105,7 +116,12 @@ impl Handler for AppHandler<'_> {
                 self.on_message(kind, data, out);
             }
             Event::Close { code, reason } => {
-                crate::debug!("WebSocket close from peer: {code:?} {reason:?}");
+                let said = ClosedWith(code, reason);
+                if self.our_close_sent {
+                    crate::debug!("WebSocket peer answered our Close {said}");
+                } else {
+                    crate::debug!("WebSocket peer closed first {said}; answered in kind");
+                }
             }
             _ => {}
         }
@@ -122,6 +138,23 @@ impl Handler for AppHandler<'_> {
             );
         }
         ok
+    }
+}
+
+/// A peer's Close as the log says it: `with 1001 (going away), reason "bye"`.
+struct ClosedWith<'a>(Option<u16>, &'a str);
+
+impl std::fmt::Display for ClosedWith<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(c) => write!(f, "with {c} ({})", close_code_name(c))?,
+            None => f.write_str("without a status code")?,
+        }
+        // The peer's own text: escaped, so that it cannot forge log lines.
+        match self.1 {
+            "" => f.write_str(" and no reason"),
+            reason => write!(f, ", reason \"{}\"", reason.escape_debug()),
+        }
     }
 }
 
@@ -150,14 +183,12 @@ impl AppHandler<'_> {
                 frame::write_frame(out, true, Opcode::Text, &reply, None);
             }
             App::Random(queue) => {
-                // The message is `N` or `N MIN MAX`, exactly RANDOMS's arguments.
-                let mut request = b"RANDOMS ".to_vec();
-                request.extend_from_slice(data.get(..64).unwrap_or(data));
-                let reply = match command::parse(&request) {
+                // The message is `N` or `N MIN MAX`, RANDOMS's arguments without the verb.
+                let reply = match command::parse_random_request(data) {
                     _ if kind == MessageKind::Binary => {
                         Err("ERR send the count as a text message".to_string())
                     }
-                    Ok(Request::Randoms { count, min, max }) => {
+                    Ok((count, min, max)) => {
                         if queue.len() >= MAX_QUEUED {
                             Err(format!(
                                 "ERR {MAX_QUEUED} requests already waiting; read some numbers first"
@@ -167,9 +198,6 @@ impl AppHandler<'_> {
                             Ok(())
                         }
                     }
-                    Ok(_) => Err(format!(
-                        "ERR send a count from 1 to {MAX_RANDOMS}, or N MIN MAX"
-                    )),
                     Err(e) => Err(format!("ERR {e}")),
                 };
                 if let Err(text) = reply {

@@ -73,7 +73,8 @@ impl WsConn {
     /// caller traces the frames sent, after what this says.
     pub fn feed(&mut self, chunk: &mut [u8], shared: &mut Shared, out: &mut Vec<u8>) -> After {
         self.ping_outstanding = false;
-        let mut handler = AppHandler::new(&mut self.app, shared, &mut self.fragments);
+        let mut handler = AppHandler::new(&mut self.app, shared, &mut self.fragments)
+            .after_our_close(self.session.close_sent());
         let fed = self.session.feed(chunk, out, &mut handler);
         if let Err(err) = fed {
             crate::debug!("WebSocket closed: {err}");
