@@ -31,6 +31,12 @@ services:
            SUB, STATS, STOP/QUIT — one reply line per request
   web      HTTP/1.1 and WebSocket (RFC 6455), the service of http:// listeners
 
+UDP replies are never more than 3x their request on the wire (RFC 9000 8.1); a
+larger answer is refused with 'ERR reply too big for UDP ... use TCP port N'.
+Datagrams from the port of a datagram service (7, 9, 13, 19, 37, 53, 123, ... and
+our own UDP ports) are dropped unanswered, so no loop can start. Both are counted
+in STATS.
+
 SIGINT/SIGTERM stop gracefully (a second one exits at once).
 exit codes: 0 ok, 1 cannot listen / runtime error, 2 bad command line";
 

@@ -93,6 +93,9 @@ pub struct Summary {
 struct Listener {
     socket: Option<ListenSocket>,
     info: ListenerInfo,
+    /// For a UDP listener: the port of a TCP listener with the same service, which
+    /// refusals of over-large replies point to.
+    tcp_port: Option<u16>,
     /// Accepting is paused after EMFILE; logged once per episode.
     paused: bool,
     fd_exhaustion_logged: bool,
@@ -111,6 +114,9 @@ pub struct Server {
     read_buf: Box<[u8]>,
     /// Services write replies here; it is sent and cleared right away.
     scratch: Vec<u8>,
+    /// The ports of our UDP listeners: datagrams from them are never answered (two
+    /// sockloops, or a sockloop and itself, must not ping-pong).
+    udp_ports: Vec<u16>,
     next_conn_id: u64,
     shutting_down: bool,
     forced: bool,
@@ -136,6 +142,7 @@ impl Server {
             signals: None,
             read_buf: vec![0u8; READ_BUF].into_boxed_slice(),
             scratch: Vec::with_capacity(4096),
+            udp_ports: Vec::new(),
             next_conn_id: 1,
             shutting_down: false,
             forced: false,
@@ -151,7 +158,37 @@ impl Server {
                 return Err(e);
             }
         }
+        server.link_udp_to_tcp();
         Ok(server)
+    }
+
+    /// Notes our own UDP ports, and for each UDP listener the TCP port of the same
+    /// service (where a client whose answer is too big for a datagram should ask).
+    fn link_udp_to_tcp(&mut self) {
+        let port_of = |l: &Listener| match &l.socket {
+            Some(ListenSocket::Tcp(s)) => s.local_addr().ok().map(|a| a.port()),
+            Some(ListenSocket::Udp(s)) => s.local_addr().ok().map(|a| a.port()),
+            _ => None,
+        };
+        let udp = |l: &Listener| matches!(l.socket, Some(ListenSocket::Udp(_)));
+        self.udp_ports = self
+            .listeners
+            .iter()
+            .filter(|l| udp(l))
+            .filter_map(port_of)
+            .collect();
+        let tcp_ports: Vec<(Service, Option<u16>)> = self
+            .listeners
+            .iter()
+            .filter(|l| matches!(l.socket, Some(ListenSocket::Tcp(_))))
+            .map(|l| (l.info.service, port_of(l)))
+            .collect();
+        for listener in self.listeners.iter_mut().filter(|l| udp(l)) {
+            listener.tcp_port = tcp_ports
+                .iter()
+                .find(|(service, _)| *service == listener.info.service)
+                .and_then(|(_, port)| *port);
+        }
     }
 
     fn add_listener(&mut self, spec: &ListenSpec, options: &BindOptions) -> Result<(), BindError> {
@@ -174,6 +211,7 @@ impl Server {
                 address,
                 service: spec.service,
             },
+            tcp_port: None,
             paused: false,
             fd_exhaustion_logged: false,
         });

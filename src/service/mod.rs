@@ -4,6 +4,7 @@
 //! Services see bytes and write bytes into the loop's shared output buffer; they never
 //! touch a socket. The loop owns the sockets and the per-connection buffers.
 
+pub mod datagram;
 mod env;
 mod stream;
 pub mod web;
@@ -112,6 +113,8 @@ impl fmt::Display for Service {
 /// Answers one datagram: writes the reply datagram into `out`. Every request gets a
 /// reply (for echo, an empty datagram gets an empty one back).
 /// Each datagram is one request; one trailing newline (LF or CRLF) is optional.
+/// The loop calls it through [`datagram::serve`], which applies the UDP rules (no
+/// reply to a service's port, none larger than 3× its request).
 pub fn on_datagram(service: Service, data: &[u8], shared: &mut Shared, out: &mut Vec<u8>) {
     shared.requests += 1;
     let request = data

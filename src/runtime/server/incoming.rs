@@ -11,6 +11,7 @@ use crate::runtime::listener::ListenSocket;
 use crate::runtime::poll::{Interest, Registration};
 use crate::runtime::timers::Timer;
 use crate::runtime::transport::Stream;
+use crate::service::datagram::{self, DatagramService};
 use crate::service::{self, Service, StreamSession};
 use crate::trace::{self, Layer, Preview};
 use crate::{debug, error};
@@ -119,6 +120,7 @@ impl Server {
             return;
         }
         if self.conns.len() >= self.limits.max_conns {
+            self.shared.refused_max_conns += 1;
             refuse_busy(stream, service, self.limits.max_conns);
             debug!("refused {peer}: at --max-conns {}", self.limits.max_conns);
             return;
@@ -174,7 +176,10 @@ impl Server {
         let Some(listener) = self.listeners.get(index) else {
             return;
         };
-        let service = listener.info.service;
+        let rules = DatagramService {
+            service: listener.info.service,
+            tcp_port: listener.tcp_port,
+        };
         let Some(ListenSocket::Udp(socket)) = &listener.socket else {
             return;
         };
@@ -189,20 +194,33 @@ impl Server {
                 }
             };
             self.shared.bytes_in += n as u64;
+            let data = self.read_buf.get(..n).unwrap_or_default();
             if trace::any() {
                 trace::set_context(format_args!("udp {}", listener.info.address));
                 crate::trace!(
                     Layer::Udp,
                     "datagram from {peer}: {n} bytes {}",
-                    Preview(&self.read_buf[..n])
+                    Preview(data)
                 );
             }
-            service::on_datagram(
-                service,
-                &self.read_buf[..n],
+            let answer = datagram::serve(
+                &rules,
+                data,
+                &peer,
+                &self.udp_ports,
                 &mut self.shared,
                 &mut self.scratch,
             );
+            if !answer {
+                // Counted in STATS; not logged, or a flood of them would flood the log.
+                crate::trace!(
+                    Layer::Udp,
+                    "dropped, not answered: source port {} is a datagram service's \
+                     (a reply could start a loop)",
+                    peer.port()
+                );
+                continue;
+            }
             match socket.send_to(&self.scratch, peer) {
                 Ok(sent) => {
                     self.shared.bytes_out += sent as u64;
