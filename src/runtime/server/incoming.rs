@@ -12,7 +12,7 @@ use crate::runtime::poll::{Interest, Registration};
 use crate::runtime::timers::Timer;
 use crate::runtime::transport::Stream;
 use crate::service::datagram::{self, DatagramService};
-use crate::service::{self, Service, StreamSession};
+use crate::service::{self, Busy, Service, StreamSession};
 use crate::trace::{self, Layer, Preview};
 use crate::{debug, error};
 use polling::{Event, PollMode};
@@ -121,7 +121,7 @@ impl Server {
         }
         if self.conns.len() >= self.limits.max_conns {
             self.shared.refused_max_conns += 1;
-            refuse_busy(stream, service, self.limits.max_conns);
+            refuse_busy(stream, service, Busy::MaxConns(self.limits.max_conns));
             debug!("refused {peer}: at --max-conns {}", self.limits.max_conns);
             return;
         }
@@ -244,9 +244,9 @@ fn out_of_descriptors(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(23 | 24 | 105 | 12))
 }
 
-/// Over `--max-conns`: tell the client why (in its service's protocol) and hang up.
-fn refuse_busy(mut stream: Stream, service: Service, max_conns: usize) {
-    let reply = service::busy_reply(service, max_conns);
+/// Over a limit: tell the client why (in its service's protocol) and hang up.
+fn refuse_busy(mut stream: Stream, service: Service, why: Busy) {
+    let reply = service::busy_reply(service, why);
     if !reply.is_empty() {
         let _ = stream.write(&reply);
     }
