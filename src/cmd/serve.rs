@@ -91,6 +91,14 @@ fn options() -> getopts::Options {
     );
     o.optopt(
         "",
+        "max-conns-per-ip",
+        "most open connections from one address (an IPv6 /64; Unix clients are not \
+         counted); more are refused politely; 0 = no limit (default 128: it takes 79 \
+         addresses to fill 10000)",
+        "N",
+    );
+    o.optopt(
+        "",
         "max-output",
         "queued output per connection before reading pauses (default 262144)",
         "BYTES",
@@ -192,6 +200,16 @@ fn number(m: &getopts::Matches, name: &str, default: usize) -> Result<usize, Str
     }
 }
 
+/// `--NAME N`, a whole number where 0 turns the limit off, or `default` without it.
+fn count(m: &getopts::Matches, name: &str, default: usize) -> Result<usize, String> {
+    match m.opt_str(name) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<usize>()
+            .map_err(|_| format!("--{name} '{v}' is not a whole number (0 = no limit)")),
+    }
+}
+
 /// `--NAME SECS` (0 is off), or `default` without the option.
 fn seconds(
     m: &getopts::Matches,
@@ -209,6 +227,7 @@ fn limits(m: &getopts::Matches) -> Result<Limits, String> {
     Ok(Limits {
         idle_timeout: seconds(m, "idle-timeout", defaults.idle_timeout)?,
         max_conns: number(m, "max-conns", defaults.max_conns)?,
+        max_conns_per_ip: count(m, "max-conns-per-ip", defaults.max_conns_per_ip)?,
         max_output: number(m, "max-output", defaults.max_output)?,
     })
 }

@@ -33,6 +33,7 @@ use std::time::Duration;
 
 mod connection;
 mod incoming;
+mod per_ip;
 
 use connection::Step;
 
@@ -46,11 +47,19 @@ const READ_BUF: usize = 64 * 1024;
 /// How long graceful shutdown waits for queued output to drain.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
+/// The default `--max-conns-per-ip`: enough for a NAT'ed office of browsers (six or
+/// so connections each, plus WebSockets), small enough that it takes 79 addresses to
+/// fill the default 10,000 connections. nginx's `limit_conn` has no default; its docs
+/// show 1 (downloads) to 10s, which shared addresses (carrier-grade NAT) outgrow.
+pub const DEFAULT_MAX_CONNS_PER_IP: usize = 128;
+
 /// The loop's own limits; the services' settings are in [`Settings`].
 #[derive(Clone, Debug)]
 pub struct Limits {
     pub idle_timeout: Option<Duration>,
     pub max_conns: usize,
+    /// Open connections from one address (an IPv6 /64) at most; 0 is no limit.
+    pub max_conns_per_ip: usize,
     /// Queued output per connection above which we stop reading from it.
     pub max_output: usize,
 }
@@ -60,6 +69,7 @@ impl Default for Limits {
         Self {
             idle_timeout: Some(Duration::from_secs(120)),
             max_conns: 10_000,
+            max_conns_per_ip: DEFAULT_MAX_CONNS_PER_IP,
             max_output: 256 * 1024,
         }
     }
@@ -108,6 +118,8 @@ pub struct Server {
     timers: Timers,
     shared: Shared,
     limits: Limits,
+    /// Open connections per client address (`--max-conns-per-ip`).
+    per_ip: per_ip::PerIp,
     /// The limits that shape each connection's life (from `limits`).
     policy: Policy,
     signals: Option<SignalPipe>,
@@ -138,6 +150,7 @@ impl Server {
                 max_output: config.limits.max_output,
                 idle_timeout: config.limits.idle_timeout,
             },
+            per_ip: per_ip::PerIp::new(config.limits.max_conns_per_ip),
             limits: config.limits,
             signals: None,
             read_buf: vec![0u8; READ_BUF].into_boxed_slice(),

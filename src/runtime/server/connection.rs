@@ -292,6 +292,7 @@ impl Server {
         };
         poll::remove(&self.poller, &conn.stream);
         self.shared.conns_active -= 1;
+        self.release_address(&conn.peer);
         crate::trace!(
             Layer::Loop,
             "close ({why}): {} bytes in, {} bytes out",
