@@ -401,6 +401,10 @@ fn bad_command_lines_exit_2() {
         (&["-l", "unix:=cmd"], "empty socket path"),
         (&["--max-line", "0"], "--max-line"),
         (&["--max-conns", "-3"], "--max-conns"),
+        (
+            &["--max-conns-per-ip", "some"],
+            "--max-conns-per-ip 'some' is not a whole number",
+        ),
         (&["--idle-timeout", "soon"], "--idle-timeout"),
         (&["--idle-timeout", "-1"], "--idle-timeout"),
         (&["--backlog", "0"], "--backlog"),

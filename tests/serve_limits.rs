@@ -29,7 +29,14 @@ use support::udp_client::Udp;
 #[test]
 fn many_concurrent_clients_one_thread() {
     const N: usize = 250;
-    let server = Server::start(&["-l", "tcp://127.0.0.1:0=cmd", "-q"]);
+    // All from 127.0.0.1: over the default --max-conns-per-ip (128).
+    let server = Server::start(&[
+        "-l",
+        "tcp://127.0.0.1:0=cmd",
+        "-q",
+        "--max-conns-per-ip",
+        "0",
+    ]);
     let addr = server.addr("tcp", "cmd");
     // Every connection open before any request is sent.
     let mut clients: Vec<Client> = (0..N).map(|_| Client::tcp(addr)).collect();

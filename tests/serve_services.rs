@@ -264,10 +264,23 @@ fn random_udp_ranges() {
 }
 
 /// Checks every command of the `cmd` protocol through `ask` (request line without
-/// terminator in, reply line without `\n` out).
-fn check_every_command(ask: &mut dyn FnMut(&str) -> String) {
-    assert_eq!(ask("HELP"), HELP);
-    assert_eq!(ask("help"), HELP, "verbs are case-insensitive");
+/// terminator in, reply line without `\n` out). Over UDP no reply may be more than 3×
+/// its request on the wire, so the long ones are refused there (and STATS is checked
+/// by the caller, over TCP).
+fn check_every_command(ask: &mut dyn FnMut(&str) -> String, over_udp: bool) {
+    if over_udp {
+        for request in ["HELP", "help", "RANDOMS 10000 4 4", "STATS"] {
+            let reply = ask(request);
+            assert!(
+                reply.starts_with("ERR reply too big for UDP") && reply.contains("use TCP"),
+                "{request:?} over UDP: {reply:?}"
+            );
+        }
+    } else {
+        assert_eq!(ask("HELP"), HELP);
+        assert_eq!(ask("help"), HELP, "verbs are case-insensitive");
+        assert_eq!(ask("RANDOMS 10000 4 4").len(), 10000 * 2 - 1);
+    }
     assert_eq!(ask("ECHO hello  world "), "hello  world ");
     assert_eq!(ask("ECHO"), "");
     assert_eq!(ask("echo ünïcödé ✓"), "ünïcödé ✓");
@@ -302,7 +315,6 @@ fn check_every_command(ask: &mut dyn FnMut(&str) -> String) {
         ask("RANDOMS 10001"),
         "ERR RANDOMS count 10001 is not between 1 and 10000"
     );
-    assert_eq!(ask("RANDOMS 10000 4 4").len(), 10000 * 2 - 1);
     let count = ask("COUNT");
     let n: u64 = count
         .strip_prefix("Client number: ")
@@ -325,7 +337,19 @@ fn check_every_command(ask: &mut dyn FnMut(&str) -> String) {
     assert_eq!(ask("ADD x 2"), "ERR 'x' is not a 64-bit whole number");
     assert_eq!(ask("ADD 1"), "ERR usage: ADD A B");
     assert_eq!(ask("SUB 1 2 3"), "ERR usage: SUB A B");
-    let stats = ask("STATS");
+    if !over_udp {
+        check_stats(&ask("STATS"), 30);
+    }
+    assert_eq!(ask("FROB x"), "ERR unknown command 'FROB'; try HELP");
+    assert_eq!(ask(""), "ERR empty request; try HELP");
+    assert_eq!(ask("HELP me"), "ERR usage: HELP");
+    assert_eq!(ask("QUIT now"), "ERR usage: STOP | QUIT");
+    // After all those errors the session still answers.
+    assert_eq!(ask("ECHO still here"), "still here");
+}
+
+/// A STATS reply: every key in order, numbers only, and at least `requests` served.
+fn check_stats(stats: &str, requests: u64) {
     let fields: Vec<(&str, u64)> = stats
         .split(' ')
         .map(|kv| {
@@ -347,7 +371,11 @@ fn check_every_command(ask: &mut dyn FnMut(&str) -> String) {
             "conns_total",
             "bytes_in",
             "bytes_out",
-            "requests"
+            "requests",
+            "refused_max_conns",
+            "refused_per_ip",
+            "udp_too_big",
+            "udp_dropped"
         ],
         "{stats:?}"
     );
@@ -358,22 +386,19 @@ fn check_every_command(ask: &mut dyn FnMut(&str) -> String) {
             .map(|(_, v)| *v)
             .unwrap()
     };
-    assert!(get("requests") >= 30, "{stats:?}: we made 30+ requests");
+    assert!(
+        get("requests") >= requests,
+        "{stats:?}: we made {requests}+ requests"
+    );
     assert!(get("bytes_in") > 0 && get("bytes_out") > 0, "{stats:?}");
     assert!(get("conns_active") <= get("conns_total"), "{stats:?}");
-    assert_eq!(ask("FROB x"), "ERR unknown command 'FROB'; try HELP");
-    assert_eq!(ask(""), "ERR empty request; try HELP");
-    assert_eq!(ask("HELP me"), "ERR usage: HELP");
-    assert_eq!(ask("QUIT now"), "ERR usage: STOP | QUIT");
-    // After all those errors the session still answers.
-    assert_eq!(ask("ECHO still here"), "still here");
 }
 
 #[test]
 fn cmd_tcp_every_command() {
     let server = Server::start(&["-l", "tcp://127.0.0.1:0=cmd"]);
     let mut c = Client::tcp(server.addr("tcp", "cmd"));
-    check_every_command(&mut |line| c.request(line));
+    check_every_command(&mut |line| c.request(line), false);
     // STATS sees this connection.
     let stats = c.request("STATS");
     assert!(stats.contains("conns_active=1 conns_total=1 "), "{stats:?}");
@@ -392,29 +417,38 @@ fn cmd_unix_every_command() {
     let (path, spec) = (&unix.path, &unix.spec);
     let _server = Server::start(&["-l", spec]);
     let mut c = Client::unix(path);
-    check_every_command(&mut |line| c.request(line));
+    check_every_command(&mut |line| c.request(line), false);
     assert_eq!(c.request("COUNT"), "Client number: 1");
 }
 
 #[test]
 fn cmd_udp_every_command() {
-    let server = Server::start(&["-l", "udp://127.0.0.1:0=cmd"]);
+    let server = Server::start(&["-l", "udp://127.0.0.1:0=cmd", "-l", "tcp://127.0.0.1:0=cmd"]);
     let udp = Udp::new(server.addr("udp", "cmd"));
     let mut with_newline = true;
-    check_every_command(&mut |line| {
-        // Alternate: the trailing newline of a datagram is optional.
-        with_newline = !with_newline;
-        let request = if with_newline {
-            format!("{line}\n")
-        } else {
-            line.to_string()
-        };
-        let reply = udp.request_str(&request);
-        reply
-            .strip_suffix('\n')
-            .unwrap_or_else(|| panic!("UDP reply without newline: {reply:?}"))
-            .to_string()
-    });
+    check_every_command(
+        &mut |line| {
+            // Alternate: the trailing newline of a datagram is optional.
+            with_newline = !with_newline;
+            let request = if with_newline {
+                format!("{line}\n")
+            } else {
+                line.to_string()
+            };
+            let reply = udp.request_str(&request);
+            reply
+                .strip_suffix('\n')
+                .unwrap_or_else(|| panic!("UDP reply without newline: {reply:?}"))
+                .to_string()
+        },
+        true,
+    );
+    // What UDP refused, TCP answers; and STATS counts the refusals.
+    let mut tcp = Client::tcp(server.addr("tcp", "cmd"));
+    assert_eq!(tcp.request("HELP"), HELP);
+    let stats = tcp.request("STATS");
+    check_stats(&stats, 30);
+    assert!(stats.contains(" udp_too_big=4 udp_dropped=0"), "{stats:?}");
     assert_eq!(udp.request_str("ADD 2 3\r\n"), "5\n");
     // No connection to close: STOP and QUIT just say BYE, and the socket goes on.
     assert_eq!(udp.request_str("STOP\n"), "BYE\n");

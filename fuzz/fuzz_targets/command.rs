@@ -59,6 +59,7 @@ impl Env for FixedEnv {
             bytes_in: 0,
             bytes_out: 7,
             requests: 3,
+            ..Stats::default()
         }
     }
 }

@@ -34,6 +34,12 @@ services:
 
 SIZE: bytes, or with k/KiB (1024 bytes), M/MiB (1024 KiB), G/GiB: 4k, 64MiB.
 
+UDP replies are never more than 3x their request on the wire (RFC 9000 8.1); a
+larger answer is refused with 'ERR reply too big for UDP ... use TCP port N'.
+Datagrams from the port of a datagram service (7, 9, 13, 19, 37, 53, 123, ... and
+our own UDP ports) are dropped unanswered, so no loop can start. Both are counted
+in STATS.
+
 SIGINT/SIGTERM stop gracefully (a second one exits at once).
 exit codes: 0 ok, 1 cannot listen / runtime error, 2 bad command line";
 
@@ -88,6 +94,14 @@ fn options() -> getopts::Options {
         "",
         "max-conns",
         "most open connections; more are refused politely (default 10000)",
+        "N",
+    );
+    o.optopt(
+        "",
+        "max-conns-per-ip",
+        "most open connections from one address (an IPv6 /64; Unix clients are not \
+         counted); more are refused politely; 0 = no limit (default 128: it takes 79 \
+         addresses to fill 10000)",
         "N",
     );
     o.optopt(
@@ -200,6 +214,16 @@ fn number(m: &getopts::Matches, name: &str, default: usize) -> Result<usize, Str
     }
 }
 
+/// `--NAME N`, a whole number where 0 turns the limit off, or `default` without it.
+fn count(m: &getopts::Matches, name: &str, default: usize) -> Result<usize, String> {
+    match m.opt_str(name) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<usize>()
+            .map_err(|_| format!("--{name} '{v}' is not a whole number (0 = no limit)")),
+    }
+}
+
 /// `--NAME SECS` (0 is off), or `default` without the option.
 fn seconds(
     m: &getopts::Matches,
@@ -217,6 +241,7 @@ fn limits(m: &getopts::Matches) -> Result<Limits, String> {
     Ok(Limits {
         idle_timeout: seconds(m, "idle-timeout", defaults.idle_timeout)?,
         max_conns: number(m, "max-conns", defaults.max_conns)?,
+        max_conns_per_ip: count(m, "max-conns-per-ip", defaults.max_conns_per_ip)?,
         max_output: size::option(m, "max-output", defaults.max_output, 1)?,
     })
 }

@@ -33,6 +33,7 @@ use std::time::Duration;
 
 mod connection;
 mod incoming;
+mod per_ip;
 
 use connection::Step;
 
@@ -46,11 +47,19 @@ const READ_BUF: usize = 64 * 1024;
 /// How long graceful shutdown waits for queued output to drain.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
+/// The default `--max-conns-per-ip`: enough for a NAT'ed office of browsers (six or
+/// so connections each, plus WebSockets), small enough that it takes 79 addresses to
+/// fill the default 10,000 connections. nginx's `limit_conn` has no default; its docs
+/// show 1 (downloads) to 10s, which shared addresses (carrier-grade NAT) outgrow.
+pub const DEFAULT_MAX_CONNS_PER_IP: usize = 128;
+
 /// The loop's own limits; the services' settings are in [`Settings`].
 #[derive(Clone, Debug)]
 pub struct Limits {
     pub idle_timeout: Option<Duration>,
     pub max_conns: usize,
+    /// Open connections from one address (an IPv6 /64) at most; 0 is no limit.
+    pub max_conns_per_ip: usize,
     /// Queued output per connection above which we stop reading from it.
     pub max_output: usize,
 }
@@ -60,6 +69,7 @@ impl Default for Limits {
         Self {
             idle_timeout: Some(Duration::from_secs(120)),
             max_conns: 10_000,
+            max_conns_per_ip: DEFAULT_MAX_CONNS_PER_IP,
             max_output: 256 * 1024,
         }
     }
@@ -93,6 +103,9 @@ pub struct Summary {
 struct Listener {
     socket: Option<ListenSocket>,
     info: ListenerInfo,
+    /// For a UDP listener: the port of a TCP listener with the same service, which
+    /// refusals of over-large replies point to.
+    tcp_port: Option<u16>,
     /// Accepting is paused after EMFILE; logged once per episode.
     paused: bool,
     fd_exhaustion_logged: bool,
@@ -105,12 +118,17 @@ pub struct Server {
     timers: Timers,
     shared: Shared,
     limits: Limits,
+    /// Open connections per client address (`--max-conns-per-ip`).
+    per_ip: per_ip::PerIp,
     /// The limits that shape each connection's life (from `limits`).
     policy: Policy,
     signals: Option<SignalPipe>,
     read_buf: Box<[u8]>,
     /// Services write replies here; it is sent and cleared right away.
     scratch: Vec<u8>,
+    /// The ports of our UDP listeners: datagrams from them are never answered (two
+    /// sockloops, or a sockloop and itself, must not ping-pong).
+    udp_ports: Vec<u16>,
     next_conn_id: u64,
     shutting_down: bool,
     forced: bool,
@@ -132,10 +150,12 @@ impl Server {
                 max_output: config.limits.max_output,
                 idle_timeout: config.limits.idle_timeout,
             },
+            per_ip: per_ip::PerIp::new(config.limits.max_conns_per_ip),
             limits: config.limits,
             signals: None,
             read_buf: vec![0u8; READ_BUF].into_boxed_slice(),
             scratch: Vec::with_capacity(4096),
+            udp_ports: Vec::new(),
             next_conn_id: 1,
             shutting_down: false,
             forced: false,
@@ -151,7 +171,37 @@ impl Server {
                 return Err(e);
             }
         }
+        server.link_udp_to_tcp();
         Ok(server)
+    }
+
+    /// Notes our own UDP ports, and for each UDP listener the TCP port of the same
+    /// service (where a client whose answer is too big for a datagram should ask).
+    fn link_udp_to_tcp(&mut self) {
+        let port_of = |l: &Listener| match &l.socket {
+            Some(ListenSocket::Tcp(s)) => s.local_addr().ok().map(|a| a.port()),
+            Some(ListenSocket::Udp(s)) => s.local_addr().ok().map(|a| a.port()),
+            _ => None,
+        };
+        let udp = |l: &Listener| matches!(l.socket, Some(ListenSocket::Udp(_)));
+        self.udp_ports = self
+            .listeners
+            .iter()
+            .filter(|l| udp(l))
+            .filter_map(port_of)
+            .collect();
+        let tcp_ports: Vec<(Service, Option<u16>)> = self
+            .listeners
+            .iter()
+            .filter(|l| matches!(l.socket, Some(ListenSocket::Tcp(_))))
+            .map(|l| (l.info.service, port_of(l)))
+            .collect();
+        for listener in self.listeners.iter_mut().filter(|l| udp(l)) {
+            listener.tcp_port = tcp_ports
+                .iter()
+                .find(|(service, _)| *service == listener.info.service)
+                .and_then(|(_, port)| *port);
+        }
     }
 
     fn add_listener(&mut self, spec: &ListenSpec, options: &BindOptions) -> Result<(), BindError> {
@@ -174,6 +224,7 @@ impl Server {
                 address,
                 service: spec.service,
             },
+            tcp_port: None,
             paused: false,
             fd_exhaustion_logged: false,
         });

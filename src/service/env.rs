@@ -20,6 +20,14 @@ pub struct Shared {
     pub bytes_out: u64,
     /// Lines, datagrams and messages answered.
     pub requests: u64,
+    /// Connections refused at `--max-conns`.
+    pub refused_max_conns: u64,
+    /// Connections refused at `--max-conns-per-ip`.
+    pub refused_per_ip: u64,
+    /// Datagrams answered with an `ERR` because their reply broke the UDP rules.
+    pub udp_too_big: u64,
+    /// Datagrams dropped unanswered: from a service's port (a reflection loop).
+    pub udp_dropped: u64,
     /// `--max-line`.
     pub max_line: usize,
     /// Settings of the web service.
@@ -39,6 +47,10 @@ impl Shared {
             bytes_in: 0,
             bytes_out: 0,
             requests: 0,
+            refused_max_conns: 0,
+            refused_per_ip: 0,
+            udp_too_big: 0,
+            udp_dropped: 0,
             max_line: settings.max_line,
             web: settings.web,
             memory: super::memory::MemoryBudget::new(settings.max_memory),
@@ -64,6 +76,10 @@ impl Shared {
             bytes_in: self.bytes_in,
             bytes_out: self.bytes_out,
             requests: self.requests,
+            refused_max_conns: self.refused_max_conns,
+            refused_per_ip: self.refused_per_ip,
+            udp_too_big: self.udp_too_big,
+            udp_dropped: self.udp_dropped,
         }
     }
 }

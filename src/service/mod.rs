@@ -4,6 +4,7 @@
 //! Services see bytes and write bytes into the loop's shared output buffer; they never
 //! touch a socket. The loop owns the sockets and the per-connection buffers.
 
+pub mod datagram;
 mod env;
 pub mod memory;
 mod stream;
@@ -116,6 +117,8 @@ impl fmt::Display for Service {
 /// Answers one datagram: writes the reply datagram into `out`. Every request gets a
 /// reply (for echo, an empty datagram gets an empty one back).
 /// Each datagram is one request; one trailing newline (LF or CRLF) is optional.
+/// The loop calls it through [`datagram::serve`], which applies the UDP rules (no
+/// reply to a service's port, none larger than 3× its request).
 pub fn on_datagram(service: Service, data: &[u8], shared: &mut Shared, out: &mut Vec<u8>) {
     shared.requests += 1;
     let request = data
@@ -149,16 +152,53 @@ pub fn on_datagram(service: Service, data: &[u8], shared: &mut Shared, out: &mut
     }
 }
 
-/// What a stream service sends a connection it cannot take (`--max-conns`) before
-/// hanging up: nothing for echo, whose output must stay byte-exact.
-pub fn busy_reply(service: Service, max_conns: usize) -> Vec<u8> {
+/// Why a new connection is refused: each limit names itself in the busy answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Busy {
+    /// `--max-conns`: this many connections are open server-wide.
+    MaxConns(usize),
+    /// `--max-conns-per-ip`: this many are open from the client's address (for
+    /// IPv6, its /64).
+    PerAddress(usize),
+}
+
+impl fmt::Display for Busy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Busy::MaxConns(n) => {
+                write!(f, "server busy: {n} connections open (the limit)")?;
+            }
+            Busy::PerAddress(n) => write!(
+                f,
+                "server busy: {n} connections open from your address (the limit per address)"
+            )?,
+        }
+        f.write_str("; try again later")
+    }
+}
+
+/// What a stream service sends a connection it cannot take before hanging up: the
+/// protocol's busy answer (`ERR server busy: …`, HTTP 503), or nothing for echo,
+/// whose output must stay byte-exact. A WebSocket upgrade is refused before its
+/// request is read, so it gets the 503 too.
+pub fn busy_reply(service: Service, why: Busy) -> Vec<u8> {
     match service {
         Service::Echo => Vec::new(),
-        Service::Web => web::busy_response(max_conns),
-        _ => {
-            format!("ERR server busy: {max_conns} connections open (the limit); try again later\n")
-                .into_bytes()
+        Service::Web => {
+            let mut out = Vec::new();
+            crate::proto::http::write_response(
+                &mut out,
+                503,
+                &[
+                    ("Content-Type", "text/plain; charset=utf-8"),
+                    ("Retry-After", "1"),
+                    ("Connection", "close"),
+                ],
+                format!("{why}\n").as_bytes(),
+            );
+            out
         }
+        _ => format!("ERR {why}\n").into_bytes(),
     }
 }
 

@@ -175,3 +175,26 @@ fn websocket_upgrade_then_echo_in_the_same_read() {
     assert!(out.ends_with(b"\r\n\r\n\x81\x05Hello"), "{out:?}");
     assert_eq!(after, Next::Continue);
 }
+
+#[test]
+fn busy_answers_say_which_limit() {
+    assert_eq!(
+        busy_reply(Service::Cmd, Busy::MaxConns(2)),
+        b"ERR server busy: 2 connections open (the limit); try again later\n"
+    );
+    assert_eq!(
+        busy_reply(Service::Random, Busy::PerAddress(8)),
+        &b"ERR server busy: 8 connections open from your address (the limit per address); \
+           try again later\n"[..]
+    );
+    assert!(busy_reply(Service::Echo, Busy::PerAddress(8)).is_empty());
+    // The 503 over --max-conns is the page the web service has always sent.
+    assert_eq!(
+        busy_reply(Service::Web, Busy::MaxConns(3)),
+        web::busy_response(3)
+    );
+    let page = String::from_utf8(busy_reply(Service::Web, Busy::PerAddress(8))).unwrap();
+    assert!(page.starts_with("HTTP/1.1 503 "), "{page}");
+    assert!(page.contains("\r\nRetry-After: 1\r\n"), "{page}");
+    assert!(page.ends_with("\r\n\r\nserver busy: 8 connections open from your address (the limit per address); try again later\n"), "{page}");
+}

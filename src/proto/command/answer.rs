@@ -19,19 +19,28 @@ pub struct Stats {
     pub bytes_in: u64,
     pub bytes_out: u64,
     pub requests: u64,
+    pub refused_max_conns: u64,
+    pub refused_per_ip: u64,
+    pub udp_too_big: u64,
+    pub udp_dropped: u64,
 }
 
 /// Writes `stats` as space-separated `key=value` pairs (no newline).
 pub fn write_stats(stats: &Stats, out: &mut Vec<u8>) {
     let _ = write!(
         out,
-        "uptime={} conns_active={} conns_total={} bytes_in={} bytes_out={} requests={}",
+        "uptime={} conns_active={} conns_total={} bytes_in={} bytes_out={} requests={} \
+         refused_max_conns={} refused_per_ip={} udp_too_big={} udp_dropped={}",
         stats.uptime_secs,
         stats.conns_active,
         stats.conns_total,
         stats.bytes_in,
         stats.bytes_out,
-        stats.requests
+        stats.requests,
+        stats.refused_max_conns,
+        stats.refused_per_ip,
+        stats.udp_too_big,
+        stats.udp_dropped
     );
 }
 

@@ -27,6 +27,10 @@ impl Env for Fixed {
             bytes_in: 10,
             bytes_out: 20,
             requests: 4,
+            refused_max_conns: 5,
+            refused_per_ip: 6,
+            udp_too_big: 7,
+            udp_dropped: 8,
         }
     }
 }
@@ -58,7 +62,8 @@ fn each_command() {
     assert_eq!(reply("sub -17 18").0, "-35\n");
     assert_eq!(
         reply("STATS").0,
-        "uptime=3 conns_active=1 conns_total=2 bytes_in=10 bytes_out=20 requests=4\n"
+        "uptime=3 conns_active=1 conns_total=2 bytes_in=10 bytes_out=20 requests=4 \
+         refused_max_conns=5 refused_per_ip=6 udp_too_big=7 udp_dropped=8\n"
     );
     assert_eq!(reply("QUIT"), ("BYE\n".into(), After::Close));
     assert_eq!(reply("  stop").1, After::Close);

@@ -334,6 +334,7 @@ impl Server {
         self.shared.memory.release(conn.footprint());
         poll::remove(&self.poller, &conn.stream);
         self.shared.conns_active -= 1;
+        self.release_address(&conn.peer);
         crate::trace!(
             Layer::Loop,
             "close ({why}): {} bytes in, {} bytes out",

@@ -1,8 +1,10 @@
 //! What arrives on listeners: connections to accept (in batches, pausing the
-//! listener when descriptors run out, refusing politely over `--max-conns`) and
-//! datagrams to answer.
+//! listener when descriptors run out, refusing politely over `--max-conns` and
+//! `--max-conns-per-ip`) and datagrams to answer (under the UDP rules of
+//! `service::datagram`).
 
 use super::connection::Step;
+use super::per_ip::Admit;
 use super::{Server, listener_key, socket_fd};
 use crate::clock::Millis;
 use crate::runtime::conn::state::ConnState;
@@ -11,9 +13,10 @@ use crate::runtime::listener::ListenSocket;
 use crate::runtime::poll::{Interest, Registration};
 use crate::runtime::timers::Timer;
 use crate::runtime::transport::Stream;
-use crate::service::{self, Service, StreamSession};
+use crate::service::datagram::{self, DatagramService};
+use crate::service::{self, Busy, Service, StreamSession};
 use crate::trace::{self, Layer, Preview};
-use crate::{debug, error};
+use crate::{debug, error, info};
 use polling::{Event, PollMode};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};
@@ -21,8 +24,17 @@ use std::time::Duration;
 
 /// Datagrams answered per readiness event before giving others a turn.
 const DATAGRAM_BATCH: usize = 64;
-/// Connections accepted per readiness event before giving others a turn.
-const ACCEPT_BATCH: usize = 256;
+/// Connections accepted per readiness event before giving others a turn. The poller
+/// is level-triggered, so a listener with more waiting is reported again next turn;
+/// meanwhile every other ready listener and connection gets its turn. Without the
+/// bound, one address connecting in a tight loop would keep us in this listener's
+/// accept loop (each refusal costs only a few system calls, and it can connect as
+/// fast as we refuse) while established connections wait. 64 keeps a turn short
+/// (a few hundred microseconds of refusals) and costs one `epoll_wait` per 64
+/// accepts when a burst is real. Clients of other addresses connecting to the same
+/// listener wait in the same kernel queue, which this drains at full speed: they
+/// are behind at most a backlog's worth of refusals.
+const ACCEPT_BATCH: usize = 64;
 /// How long a listener rests after the process ran out of file descriptors.
 const EMFILE_PAUSE: Duration = Duration::from_millis(100);
 
@@ -119,8 +131,22 @@ impl Server {
             return;
         }
         if self.conns.len() >= self.limits.max_conns {
-            refuse_busy(stream, service, self.limits.max_conns);
+            self.shared.refused_max_conns += 1;
+            refuse_busy(stream, service, Busy::MaxConns(self.limits.max_conns));
             debug!("refused {peer}: at --max-conns {}", self.limits.max_conns);
+            return;
+        }
+        if let Admit::No { client, first } = self.per_ip.admit(peer.addr()) {
+            let limit = self.per_ip.limit();
+            self.shared.refused_per_ip += 1;
+            refuse_busy(stream, service, Busy::PerAddress(limit));
+            if first {
+                info!(
+                    "{client}: {limit} connections open, the --max-conns-per-ip limit; \
+                     refusing its new ones (said once, until all of its connections close)"
+                );
+            }
+            debug!("refused {peer}: at --max-conns-per-ip {limit}");
             return;
         }
         self.shared.conns_total += 1;
@@ -135,6 +161,7 @@ impl Server {
             Err(e) => {
                 error!("cannot watch connection from {peer}: {e}");
                 self.shared.conns_active -= 1;
+                self.release_address(&peer);
                 return;
             }
         };
@@ -152,6 +179,20 @@ impl Server {
             }
         }
         self.step(slot, Step::Open);
+    }
+
+    /// A connection counted by `--max-conns-per-ip` is gone: the one call from
+    /// `close`. Says so when this ends an episode of refusals.
+    pub(super) fn release_address(&mut self, peer: &Peer) {
+        if let Some(ended) = self.per_ip.release(peer.addr()) {
+            info!(
+                "{}: its last connection closed; {} new ones were refused over \
+                 --max-conns-per-ip {}",
+                ended.client,
+                ended.refused,
+                self.per_ip.limit()
+            );
+        }
     }
 
     fn trace_accept(&self, slot: usize, index: usize) {
@@ -174,7 +215,10 @@ impl Server {
         let Some(listener) = self.listeners.get(index) else {
             return;
         };
-        let service = listener.info.service;
+        let rules = DatagramService {
+            service: listener.info.service,
+            tcp_port: listener.tcp_port,
+        };
         let Some(ListenSocket::Udp(socket)) = &listener.socket else {
             return;
         };
@@ -189,20 +233,33 @@ impl Server {
                 }
             };
             self.shared.bytes_in += n as u64;
+            let data = self.read_buf.get(..n).unwrap_or_default();
             if trace::any() {
                 trace::set_context(format_args!("udp {}", listener.info.address));
                 crate::trace!(
                     Layer::Udp,
                     "datagram from {peer}: {n} bytes {}",
-                    Preview(&self.read_buf[..n])
+                    Preview(data)
                 );
             }
-            service::on_datagram(
-                service,
-                &self.read_buf[..n],
+            let answer = datagram::serve(
+                &rules,
+                data,
+                &peer,
+                &self.udp_ports,
                 &mut self.shared,
                 &mut self.scratch,
             );
+            if !answer {
+                // Counted in STATS; not logged, or a flood of them would flood the log.
+                crate::trace!(
+                    Layer::Udp,
+                    "dropped, not answered: source port {} is a datagram service's \
+                     (a reply could start a loop)",
+                    peer.port()
+                );
+                continue;
+            }
             match socket.send_to(&self.scratch, peer) {
                 Ok(sent) => {
                     self.shared.bytes_out += sent as u64;
@@ -226,9 +283,9 @@ fn out_of_descriptors(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(23 | 24 | 105 | 12))
 }
 
-/// Over `--max-conns`: tell the client why (in its service's protocol) and hang up.
-fn refuse_busy(mut stream: Stream, service: Service, max_conns: usize) {
-    let reply = service::busy_reply(service, max_conns);
+/// Over a limit: tell the client why (in its service's protocol) and hang up.
+fn refuse_busy(mut stream: Stream, service: Service, why: Busy) {
+    let reply = service::busy_reply(service, why);
     if !reply.is_empty() {
         let _ = stream.write(&reply);
     }
