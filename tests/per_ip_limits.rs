@@ -258,13 +258,14 @@ fn one_address_flooding_does_not_starve_another() {
     assert!(wait_until(Duration::from_secs(5), || attempts
         .load(Ordering::Relaxed)
         > 200));
-    let mut slowest = Duration::ZERO;
+    let mut times = Vec::new();
     for i in 0..20 {
         let t0 = Instant::now();
         let mut c = connect_from(OTHER, addr);
         assert_eq!(request(&mut c, &format!("ADD {i} 1")), (i + 1).to_string());
-        slowest = slowest.max(t0.elapsed());
+        times.push(t0.elapsed());
     }
+    times.sort();
     let during = attempts.load(Ordering::Relaxed);
     stop.store(true, Ordering::Relaxed);
     for t in flood {
@@ -277,11 +278,12 @@ fn one_address_flooding_does_not_starve_another() {
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("{line:?}"));
     assert!(refused > 100, "the flood was barely refused: {line:?}");
-    // A connect plus a request, each new, behind a flood: well under a second (the
-    // bound is loose for a shared, busy machine; a starved accept would take the
-    // 1 s SYN retry or more).
+    // A connect plus a request, each new, behind a flood: well under a second. A
+    // starved accept would make most of them wait for the 1 s SYN retry or more; the
+    // median, not the slowest, so that a busy machine's hiccup does not count.
+    let median = times[times.len() / 2];
     assert!(
-        slowest < Duration::from_millis(900),
-        "slowest of 20 from 127.0.0.2: {slowest:?} ({during} flood connects meanwhile)"
+        median < Duration::from_millis(500),
+        "median of 20 from 127.0.0.2: {median:?}, all {times:?} ({during} flood connects meanwhile)"
     );
 }

@@ -375,7 +375,12 @@ fn check_stats(stats: &str, requests: u64) {
             "refused_max_conns",
             "refused_per_ip",
             "udp_too_big",
-            "udp_dropped"
+            "udp_dropped",
+            "memory_limit",
+            "memory_used",
+            "memory_peak",
+            "memory_refused",
+            "refused_memory"
         ],
         "{stats:?}"
     );
@@ -392,6 +397,12 @@ fn check_stats(stats: &str, requests: u64) {
     );
     assert!(get("bytes_in") > 0 && get("bytes_out") > 0, "{stats:?}");
     assert!(get("conns_active") <= get("conns_total"), "{stats:?}");
+    assert_eq!(
+        get("memory_limit"),
+        64 << 20,
+        "the default budget: {stats:?}"
+    );
+    assert!(get("memory_used") <= get("memory_peak"), "{stats:?}");
 }
 
 #[test]

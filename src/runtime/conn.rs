@@ -141,6 +141,9 @@ impl Conn {
             return Ok(0);
         }
         if let Some(q) = self.queues.as_mut().filter(|q| !q.output.is_empty()) {
+            // Exactly: a doubling Vec would hold up to twice what is queued, past what
+            // the memory budget let this step write.
+            q.output.reserve_exact(data.len());
             q.output.extend_from_slice(data);
             trace!(
                 Layer::Loop,

@@ -80,6 +80,11 @@ impl Shared {
             refused_per_ip: self.refused_per_ip,
             udp_too_big: self.udp_too_big,
             udp_dropped: self.udp_dropped,
+            memory_limit: self.memory.limit() as u64,
+            memory_used: self.memory.used() as u64,
+            memory_peak: self.memory.peak() as u64,
+            memory_refused: self.memory.refused(),
+            refused_memory: self.memory.refused_conns(),
         }
     }
 }

@@ -14,10 +14,17 @@
 //!   reading) may grow only while the total stays under ¾ L. So peers that hold large
 //!   buffers can never take the last quarter, and small requests keep being served
 //!   while an attacker holds all it can.
-//! - A growth that breaks the rule is refused: a WebSocket message gets close 1013
-//!   ("try again later"); any other connection that grew past it is shed with its
-//!   protocol's busy answer (`ERR`, HTTP 503) and closed.
-//! - With the total at L, new connections are refused with the same busy answers.
+//! - A WebSocket message that would break the rule is refused with close 1013 ("try
+//!   again later") before its buffer grows.
+//! - Output is bounded before it is made: a step may write only what [`room`] leaves
+//!   (and always one reply), so a peer that does not read its big replies has its
+//!   requests paused, as at `--max-output`, instead of being queued more.
+//! - Anything that still grew the total past L in one step (a read and a reply at
+//!   most) is shed: its protocol's busy answer (`ERR`, HTTP 503), then closed.
+//! - When there is no room for one more small connection, new connections are
+//!   refused with the same busy answers.
+//!
+//! [`room`]: MemoryBudget::room
 
 /// What one connection may hold and still count as small: a read's worth.
 pub const SMALL: usize = 64 * 1024;
@@ -36,11 +43,11 @@ pub struct MemoryBudget {
     granted: usize,
     peak: usize,
     /// Growths refused (WebSocket 1013s and connections shed).
-    pub refused: u64,
+    refused: u64,
     /// New connections turned away because the budget was full.
-    pub refused_conns: u64,
+    refused_conns: u64,
     /// The budget ran out and that has been logged; cleared once use falls to half.
-    pub episode_logged: bool,
+    episode_logged: bool,
 }
 
 impl MemoryBudget {
@@ -68,6 +75,16 @@ impl MemoryBudget {
         self.peak
     }
 
+    /// Growths refused: WebSocket messages closed with 1013, connections shed.
+    pub fn refused(&self) -> u64 {
+        self.refused
+    }
+
+    /// New connections turned away while the budget was full.
+    pub fn refused_conns(&self) -> u64 {
+        self.refused_conns
+    }
+
     /// The most a connection holding `held` bytes lets the total reach.
     fn ceiling(&self, held: usize) -> usize {
         if held <= SMALL {
@@ -87,8 +104,24 @@ impl MemoryBudget {
         ok
     }
 
+    /// How much more a connection holding `held` bytes may take now. The output a
+    /// step may produce is bounded by it, so a reader of big replies that does not read
+    /// is paused before it outgrows the budget (by at most one reply).
+    pub fn room(&self, held: usize) -> usize {
+        let total = self.used.saturating_add(self.granted);
+        let bulk = self.ceiling(usize::MAX).saturating_sub(total);
+        // Up to SMALL in all from the last quarter; past it, only what bulk may take.
+        let small = self
+            .limit
+            .saturating_sub(total)
+            .min(SMALL.saturating_sub(held));
+        bulk.max(small)
+    }
+
     /// A connection's step is over: it held `before` bytes and now holds `after`.
-    /// Returns false when it grew past what the rules allow (the caller sheds it).
+    /// Returns false when its growth took the total past the limit (the caller sheds
+    /// it). Going past three quarters by one step is tolerated: its reading is already
+    /// paused by [`room`](Self::room).
     pub fn resize(&mut self, before: usize, after: usize) -> bool {
         self.granted = 0;
         self.used = self.used.saturating_sub(before).saturating_add(after);
@@ -96,7 +129,31 @@ impl MemoryBudget {
         if self.used <= self.limit / 2 {
             self.episode_logged = false;
         }
-        after <= before || self.used <= self.ceiling(after)
+        after <= before || self.used <= self.limit
+    }
+
+    /// Counts a refused growth, and logs the first of an episode (the budget ran out
+    /// and has not since fallen to half): a flood of refusals is one log line.
+    pub fn refuse(&mut self) {
+        self.refused += 1;
+        self.log_episode();
+    }
+
+    /// Counts a new connection turned away because the budget is full.
+    pub fn refuse_connection(&mut self) {
+        self.refused_conns += 1;
+        self.log_episode();
+    }
+
+    fn log_episode(&mut self) {
+        if !std::mem::replace(&mut self.episode_logged, true) {
+            crate::info!(
+                "memory budget reached ({} of {} bytes in use): refusing what asks for more \
+                 (WebSocket close 1013, busy answers); said once until half is free again",
+                self.used,
+                self.limit
+            );
+        }
     }
 
     /// A connection that held `bytes` is gone.
@@ -104,9 +161,10 @@ impl MemoryBudget {
         self.resize(bytes, 0);
     }
 
-    /// No room left at all: new connections are turned away.
+    /// No room left for even one more small connection: new connections are
+    /// turned away.
     pub fn is_full(&self) -> bool {
-        self.used >= self.limit
+        self.used.saturating_add(SMALL) > self.limit
     }
 }
 
@@ -136,7 +194,7 @@ mod tests {
         let mut m = MemoryBudget::new(4 * SMALL);
         assert!(m.resize(0, 2 * SMALL));
         assert!(m.resize(0, SMALL), "small: up to the whole limit");
-        assert!(!m.resize(0, 2 * SMALL), "bulk past three quarters");
+        assert!(!m.resize(0, 2 * SMALL), "bulk past the limit");
         assert_eq!(m.used(), 5 * SMALL);
         assert!(m.is_full());
         assert!(m.resize(2 * SMALL, SMALL), "shrinking is always fine");
@@ -146,6 +204,29 @@ mod tests {
         assert_eq!(m.used(), 0);
         assert_eq!(m.peak(), 5 * SMALL);
         assert!(!m.is_full());
+    }
+
+    #[test]
+    fn a_step_past_three_quarters_is_paused_not_shed() {
+        let mut m = MemoryBudget::new(4 * SMALL);
+        assert_eq!(m.room(2 * SMALL), 3 * SMALL);
+        assert!(
+            m.resize(0, 3 * SMALL + 100),
+            "one reply past ¾ is tolerated"
+        );
+        assert_eq!(m.room(3 * SMALL), 0, "but leaves bulk holders no room");
+        assert_eq!(
+            m.room(0),
+            SMALL - 100,
+            "small ones still have the last quarter"
+        );
+        assert_eq!(m.room(SMALL / 2), SMALL / 2, "up to SMALL in all");
+        m.release(3 * SMALL + 100);
+        assert_eq!(
+            m.room(0),
+            3 * SMALL,
+            "past SMALL, only what bulk holders may take"
+        );
     }
 
     #[test]

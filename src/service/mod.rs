@@ -160,6 +160,8 @@ pub enum Busy {
     /// `--max-conns-per-ip`: this many are open from the client's address (for
     /// IPv6, its /64).
     PerAddress(usize),
+    /// `--max-memory`: everything the server may buffer for peers is in use.
+    Memory,
 }
 
 impl fmt::Display for Busy {
@@ -172,6 +174,7 @@ impl fmt::Display for Busy {
                 f,
                 "server busy: {n} connections open from your address (the limit per address)"
             )?,
+            Busy::Memory => f.write_str("server busy: out of memory for new connections")?,
         }
         f.write_str("; try again later")
     }

@@ -23,6 +23,14 @@ pub struct Stats {
     pub refused_per_ip: u64,
     pub udp_too_big: u64,
     pub udp_dropped: u64,
+    /// The memory budget (`--max-memory`), what is held now and the most ever held.
+    pub memory_limit: u64,
+    pub memory_used: u64,
+    pub memory_peak: u64,
+    /// Buffers refused growth (WebSocket 1013s, connections shed) and new connections
+    /// turned away because the budget was full.
+    pub memory_refused: u64,
+    pub refused_memory: u64,
 }
 
 /// Writes `stats` as space-separated `key=value` pairs (no newline).
@@ -30,7 +38,8 @@ pub fn write_stats(stats: &Stats, out: &mut Vec<u8>) {
     let _ = write!(
         out,
         "uptime={} conns_active={} conns_total={} bytes_in={} bytes_out={} requests={} \
-         refused_max_conns={} refused_per_ip={} udp_too_big={} udp_dropped={}",
+         refused_max_conns={} refused_per_ip={} udp_too_big={} udp_dropped={} \
+         memory_limit={} memory_used={} memory_peak={} memory_refused={} refused_memory={}",
         stats.uptime_secs,
         stats.conns_active,
         stats.conns_total,
@@ -40,7 +49,12 @@ pub fn write_stats(stats: &Stats, out: &mut Vec<u8>) {
         stats.refused_max_conns,
         stats.refused_per_ip,
         stats.udp_too_big,
-        stats.udp_dropped
+        stats.udp_dropped,
+        stats.memory_limit,
+        stats.memory_used,
+        stats.memory_peak,
+        stats.memory_refused,
+        stats.refused_memory
     );
 }
 

@@ -148,7 +148,10 @@ impl Server {
         let (shared, out) = (&mut self.shared, &mut self.scratch);
         let (next, fed) = match step {
             Step::Data(_) | Step::Backlog => {
-                let budget = output_budget(conn.queued(), &self.policy);
+                // At least one reply, however full the budget: a step that
+                // answers nothing would wait for a write that never comes.
+                let room = shared.memory.room(before).max(1);
+                let budget = output_budget(conn.queued(), &self.policy).min(room);
                 let data = match step {
                     Step::Data(n) => self.read_buf.get_mut(..n).unwrap_or_default(),
                     _ => &mut [],
@@ -203,16 +206,7 @@ impl Server {
         let Some(conn) = self.conns.get_mut(slot) else {
             return;
         };
-        let memory = &mut self.shared.memory;
-        memory.refused += 1;
-        if !memory.episode_logged {
-            memory.episode_logged = true;
-            crate::info!(
-                "memory budget reached ({} of {} bytes in use): shedding connections that ask for more",
-                memory.used(),
-                memory.limit()
-            );
-        }
+        self.shared.memory.refuse();
         debug!(
             "#{} shed: {} bytes held would take the memory budget past its limit",
             conn.id,

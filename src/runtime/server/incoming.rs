@@ -136,6 +136,12 @@ impl Server {
             debug!("refused {peer}: at --max-conns {}", self.limits.max_conns);
             return;
         }
+        if self.shared.memory.is_full() {
+            self.shared.memory.refuse_connection();
+            refuse_busy(stream, service, Busy::Memory);
+            debug!("refused {peer}: the --max-memory budget is full");
+            return;
+        }
         if let Admit::No { client, first } = self.per_ip.admit(peer.addr()) {
             let limit = self.per_ip.limit();
             self.shared.refused_per_ip += 1;

@@ -130,7 +130,7 @@ impl Handler for AppHandler<'_> {
     fn may_grow(&mut self, more: usize, total: usize) -> bool {
         let ok = self.shared.memory.may_grow(more, total);
         if !ok {
-            self.shared.memory.refused += 1;
+            self.shared.memory.refuse();
             crate::debug!(
                 "WebSocket message refused with 1013: {total} bytes would take the memory budget past its limit ({} of {} bytes in use)",
                 self.shared.memory.used(),
