@@ -197,4 +197,8 @@ fn busy_answers_say_which_limit() {
     assert!(page.starts_with("HTTP/1.1 503 "), "{page}");
     assert!(page.contains("\r\nRetry-After: 1\r\n"), "{page}");
     assert!(page.ends_with("\r\n\r\nserver busy: 8 connections open from your address (the limit per address); try again later\n"), "{page}");
+    assert_eq!(
+        busy_reply(Service::Cmd, Busy::Memory),
+        b"ERR server busy: out of memory for new connections; try again later\n"
+    );
 }
