@@ -13,6 +13,10 @@
 # finds to a fresh target/fuzz-corpus/<target>/, so a CI run never grows the committed
 # corpus. Logs go to target/fuzz-logs/<target>.log. Exits non-zero on any crash, leak,
 # timeout or out-of-memory; libFuzzer leaves the reproducer in fuzz/artifacts/<target>/.
+#
+# CARGO_TARGET_DIR (or a build.target-dir in a cargo config) is honoured: the fuzz
+# binaries are looked up where cargo put them (`cargo metadata` says where), and
+# "target/" above means that directory too (default: target/ and fuzz/target/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -113,17 +117,36 @@ fi
 BUILD_SECS=$(($(date +%s) - build_start))
 echo "fuzz.sh: build took ${BUILD_SECS}s"
 # Run the binaries just built (cargo fuzz's default target triple is the host's), so a
-# concurrent edit of src/ cannot trigger a rebuild between targets.
-BIN_DIR=$ROOT/fuzz/target/$(rustc -vV | sed -n 's/^host: //p')/release
+# concurrent edit of src/ cannot trigger a rebuild between targets. cargo fuzz passes no
+# --target-dir, so cargo puts them in fuzz/target/, or in CARGO_TARGET_DIR when that is
+# set: ask cargo, the way it resolves the variable (relative to here) and its config.
+target_dir_of() {
+    "${CARGO[@]}" metadata --no-deps --format-version 1 --manifest-path "$1" |
+        sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p'
+}
+FUZZ_TARGET_DIR=$(target_dir_of fuzz/Cargo.toml)
+TOP_TARGET_DIR=$(target_dir_of Cargo.toml)
+if [[ -z $FUZZ_TARGET_DIR || -z $TOP_TARGET_DIR ]]; then
+    echo "fuzz.sh: cargo metadata did not name the target directories" >&2
+    exit 2
+fi
+BIN_DIR=$FUZZ_TARGET_DIR/$(rustc -vV | sed -n 's/^host: //p')/release
+for t in "${TARGETS[@]}"; do
+    if [[ ! -x $BIN_DIR/$t ]]; then
+        echo "fuzz.sh: the build left no fuzz binary at $BIN_DIR/$t" >&2
+        exit 2
+    fi
+done
+echo "fuzz.sh: fuzz binaries in $BIN_DIR"
 
 # ---- run each target ----
 export RUST_BACKTRACE=1
-LOGS=$ROOT/target/fuzz-logs
+LOGS=$TOP_TARGET_DIR/fuzz-logs
 mkdir -p "$LOGS"
 ROWS=()
 FAILED=0
 for t in "${TARGETS[@]}"; do
-    work=$ROOT/target/fuzz-corpus/$t
+    work=$TOP_TARGET_DIR/fuzz-corpus/$t
     rm -rf "$work"
     mkdir -p "$work" "fuzz/corpus/$t" "fuzz/artifacts/$t"
     args=(-artifact_prefix="$ROOT/fuzz/artifacts/$t/" -max_total_time="$SECS"

@@ -7,13 +7,25 @@
 //! - `respond` never panics and every reply is exactly one line: one `\n`, at the end;
 //! - the reply is what `parse` says the request is: `ERR <reason>` for a parse error,
 //!   the text for `ECHO`, `BYE` and close for `STOP`/`QUIT`, checked `i64` arithmetic
-//!   for `ADD`/`SUB`, numbers within the range for `RANDOM`/`RANDOMS`, and so on;
+//!   for `ADD`/`SUB`, and so on; for `RANDOM`/`RANDOMS`, exactly the numbers the `Env`
+//!   handed out (as many as asked for, each within the request's range), in order,
+//!   written as `i64`'s `Display` writes them and separated by single spaces;
 //! - `ADD a b` and `SUB a b`, written in the many ways a client may (verb case, spaces
 //!   and tabs, `+` signs, leading zeros, a trailing CR), agree with `checked_add` /
 //!   `checked_sub`, with the exact overflow error when they do not fit;
 //! - `RANDOM a b` and `RANDOMS n a b` ask the `Env` only for ranges with min <= max;
-//! - `parse_range_request` never panics and never gives an inverted range.
+//! - `parse_range_request` never panics and never gives an inverted range;
+//! - `respond` appends: what the buffer held before the reply stays as it was.
+//!
+//! Speed: a `RANDOMS 10000` reply is 70 KB, and in a fuzz build every byte the oracle
+//! touches costs (see `check_drawn`). So the numbers are compared as a whole: the target
+//! writes the numbers the `Env` drew into a second buffer and compares the two with one
+//! `memcmp`, instead of splitting the reply and parsing each number (which took 40% of
+//! the time, more than `respond` itself); the buffers are reused from one input to the
+//! next, and the `Env` divides in `u64`, not `u128`.
 #![no_main]
+
+use std::cell::RefCell;
 
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
@@ -22,13 +34,15 @@ use sockloop::proto::command::{
     respond,
 };
 
-/// A clock, a counter and a random source that the input fixes.
-struct FixedEnv {
+/// A clock, a counter and a random source that the input fixes; it records what it
+/// draws, so the reply can be compared with it.
+struct FixedEnv<'a> {
     time: i64,
     seed: u64,
+    drawn: &'a mut Vec<i64>,
 }
 
-impl Env for FixedEnv {
+impl Env for FixedEnv<'_> {
     fn unix_time(&mut self) -> i64 {
         self.time
     }
@@ -42,9 +56,16 @@ impl Env for FixedEnv {
         self.seed ^= self.seed << 13;
         self.seed ^= self.seed >> 7;
         self.seed ^= self.seed << 17;
-        let span = (i128::from(max) - i128::from(min) + 1) as u128;
-        let r = i128::from(min) + (u128::from(self.seed) % span) as i128;
-        i64::try_from(r).expect("in range")
+        // seed % (max - min + 1) in u64: the span fits unless the range is all of i64
+        // (then every seed is an offset). A RANDOMS reply asks up to 10,000 times, and
+        // u128 division was a visible part of the target's time.
+        let offset = match max.abs_diff(min).checked_add(1) {
+            Some(span) => self.seed % span,
+            None => self.seed,
+        };
+        let r = min.wrapping_add_unsigned(offset); // min + offset <= max: no wrap
+        self.drawn.push(r);
+        r
     }
 
     fn client_number(&mut self) -> u64 {
@@ -64,33 +85,143 @@ impl Env for FixedEnv {
     }
 }
 
-fn reply(line: &[u8], env: &mut FixedEnv) -> (Vec<u8>, After) {
-    let mut out = b"previous reply\n".to_vec();
-    let after = respond(line, env, &mut out);
-    let out = out.split_off(b"previous reply\n".len());
+/// Buffers reused from one input to the next (a `RANDOMS` reply grows them to 70 KB).
+#[derive(Default)]
+struct Scratch {
+    reply: Vec<u8>,
+    drawn: Vec<i64>,
+    expected: Vec<u8>,
+}
+
+/// What the reply buffer holds before `respond` appends to it; it must stay as it was.
+const PREVIOUS: &[u8] = b"previous reply\n";
+
+/// The reply to `line` (checked to be exactly one line) and what comes after it; the
+/// numbers the env drew for it are in `env.drawn`.
+fn reply<'a>(line: &[u8], env: &mut FixedEnv, buf: &'a mut Vec<u8>) -> (&'a [u8], After) {
+    env.drawn.clear();
+    buf.clear();
+    buf.extend_from_slice(PREVIOUS);
+    let after = respond(line, env, buf);
+    let (previous, out) = buf.split_at(PREVIOUS.len());
+    assert_eq!(
+        previous, PREVIOUS,
+        "respond changed what was already in the buffer"
+    );
     // `contains` on bytes is std's memchr: a 200 KB RANDOMS reply stays cheap to check.
     let one_line = matches!(out.split_last(), Some((b'\n', body)) if !body.contains(&b'\n'));
     assert!(
         one_line,
         "reply {:?} to {:?} is not exactly one line",
-        String::from_utf8_lossy(&out),
+        String::from_utf8_lossy(out),
         String::from_utf8_lossy(line)
     );
     (out, after)
 }
 
-fn numbers(body: &[u8]) -> Vec<i64> {
-    std::str::from_utf8(body)
-        .expect("numbers are ASCII")
-        .split(' ')
-        .map(|n| n.parse().expect("a number"))
-        .collect()
+/// Checks that `body` is exactly the numbers the env drew (`drawn`): `count` of them,
+/// each in `min..=max`, written as `i64`'s `Display` writes them, one space apart.
+///
+/// Written for speed, since a `RANDOMS 10000` reply is 70 KB: the expected text is
+/// built in `expected` (reused) with one `extend_from_slice` per number and compared
+/// with one `memcmp`. In a fuzz build every load and store the target itself does is an
+/// AddressSanitizer shadow check, and SanitizerCoverage traces that check as a
+/// comparison, so touching the reply byte by byte (splitting it and parsing each number,
+/// as this target did) cost more than `respond` writing it.
+fn check_drawn(
+    body: &[u8],
+    drawn: &[i64],
+    count: usize,
+    (min, max): (i64, i64),
+    expected: &mut Vec<u8>,
+) {
+    assert_eq!(
+        drawn.len(),
+        count,
+        "the env was asked for {} numbers, not {count}",
+        drawn.len()
+    );
+    // n in min..=max exactly when n - min <= max - min, as unsigned: one comparison.
+    let span = max.abs_diff(min);
+    expected.clear();
+    for &n in drawn {
+        assert!(
+            n.wrapping_sub(min) as u64 <= span,
+            "the env was asked for {n}, outside {min}..={max}"
+        );
+        let (text, start) = decimal(n);
+        expected.extend_from_slice(&text.as_flattened()[start..]);
+    }
+    // The numbers were written with a space before each: the first one has none.
+    let expected = expected.get(1..).unwrap_or_default();
+    if body != expected {
+        let at = body
+            .iter()
+            .zip(expected)
+            .take_while(|(a, b)| a == b)
+            .count();
+        let around = |b: &[u8]| {
+            String::from_utf8_lossy(&b[at.saturating_sub(20)..b.len().min(at + 20)]).into_owned()
+        };
+        panic!(
+            "the reply differs from the {count} numbers drawn in {min}..={max} at byte {at}: \
+             {:?}, not {:?}",
+            around(body),
+            around(expected)
+        );
+    }
+}
+
+/// Room for a space, a sign and the 20 digits of any `i64`'s magnitude, in pairs.
+const NUMBER_TEXT: usize = 22;
+
+/// "00", "01", ..., "99".
+const DIGIT_PAIRS: [[u8; 2]; 100] = {
+    let mut t = [[0; 2]; 100];
+    let mut i = 0;
+    while i < 100 {
+        t[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
+        i += 1;
+    }
+    t
+};
+
+/// `n` as `Display` writes it, with a space before it, at the end of the array; the
+/// second value is where that space is. Two digits a step, through whole pairs (no
+/// bounds checks).
+fn decimal(n: i64) -> ([[u8; 2]; NUMBER_TEXT / 2], usize) {
+    let mut pairs = [[0; 2]; NUMBER_TEXT / 2];
+    let mut m = n.unsigned_abs();
+    let mut len = 0;
+    for pair in pairs.iter_mut().rev() {
+        *pair = DIGIT_PAIRS[(m % 100) as usize];
+        len += 2;
+        m /= 100;
+        if m == 0 {
+            break;
+        }
+    }
+    let text = pairs.as_flattened_mut();
+    let mut start = NUMBER_TEXT - len;
+    // The first pair's leading zero is not written: "7", not "07" (and "0", not "00").
+    start += usize::from(text[start] == b'0');
+    if n < 0 {
+        start -= 1;
+        text[start] = b'-';
+    }
+    start -= 1;
+    text[start] = b' ';
+    (pairs, start)
 }
 
 /// The reply that the parsed request must get (for requests whose reply is fixed).
-fn check_against_parse(line: &[u8], time: i64, seed: u64) {
-    let env = &mut FixedEnv { time, seed };
-    let (out, after) = reply(line, env);
+fn check_against_parse(line: &[u8], time: i64, seed: u64, scratch: &mut Scratch) {
+    let env = &mut FixedEnv {
+        time,
+        seed,
+        drawn: &mut scratch.drawn,
+    };
+    let (out, after) = reply(line, env, &mut scratch.reply);
     let body = &out[..out.len() - 1];
     let expect_continue = |after: After| assert_eq!(after, After::Continue);
     match parse(line) {
@@ -120,14 +251,17 @@ fn check_against_parse(line: &[u8], time: i64, seed: u64) {
         Ok(Request::Timestamp) => assert_eq!(body, time.to_string().as_bytes()),
         Ok(Request::Random { min, max }) => {
             assert!(min <= max);
-            let n = numbers(body);
-            assert!(n.len() == 1 && (min..=max).contains(&n[0]));
+            check_drawn(body, env.drawn, 1, (min, max), &mut scratch.expected);
         }
         Ok(Request::Randoms { count, min, max }) => {
             assert!((1..=MAX_RANDOMS).contains(&count) && min <= max);
-            let n = numbers(body);
-            assert_eq!(n.len(), count as usize);
-            assert!(n.iter().all(|x| (min..=max).contains(x)));
+            check_drawn(
+                body,
+                env.drawn,
+                count as usize,
+                (min, max),
+                &mut scratch.expected,
+            );
         }
         Ok(Request::Count) => assert_eq!(body, b"Client number: 42"),
         Ok(Request::Add(a, b)) => check_arith(body, '+', a, b, a.checked_add(b)),
@@ -203,7 +337,14 @@ struct Header {
     seed: u64,
 }
 
-fuzz_target!(|data: &[u8]| {
+thread_local! {
+    /// Buffers reused from one input to the next.
+    static SCRATCH: RefCell<Scratch> = RefCell::default();
+}
+
+fuzz_target!(|data: &[u8]| SCRATCH.with_borrow_mut(|scratch| check(data, scratch)));
+
+fn check(data: &[u8], scratch: &mut Scratch) {
     let mut u = Unstructured::new(data);
     let Ok(Header {
         time,
@@ -220,7 +361,7 @@ fuzz_target!(|data: &[u8]| {
     let line = u.take_rest();
 
     // Arbitrary bytes.
-    check_against_parse(line, time, seed);
+    check_against_parse(line, time, seed, scratch);
     if let Ok((min, max)) = parse_range_request(line) {
         assert!(min <= max, "parse_range_request gave {min}..{max}");
     }
@@ -229,30 +370,40 @@ fuzz_target!(|data: &[u8]| {
     let plus = fmt & 0x40 != 0;
     let zeros = usize::from(fmt >> 7) * 3;
     let args = [number(a, plus, zeros), number(b, plus, zeros)];
-    let env = &mut FixedEnv { time, seed };
+    let env = &mut FixedEnv {
+        time,
+        seed,
+        drawn: &mut scratch.drawn,
+    };
+    let buf = &mut scratch.reply;
     for (verb, op, want) in [
         ("ADD", '+', a.checked_add(b)),
         ("SUB", '-', a.checked_sub(b)),
     ] {
         let line = request(verb, &args, fmt);
-        let (out, after) = reply(&line, env);
+        let (out, after) = reply(&line, env, buf);
         assert_eq!(after, After::Continue);
         check_arith(&out[..out.len() - 1], op, a, b, want);
         // One argument too many is a usage error, not a result.
         let mut three = args.to_vec();
         three.push("1".into());
-        let (out, _) = reply(&request(verb, &three, fmt), env);
+        let (out, _) = reply(&request(verb, &three, fmt), env, buf);
         assert_eq!(out, format!("ERR usage: {verb} A B\n").as_bytes());
     }
 
     // RANDOM a b: an error exactly when the range is inverted.
-    let (out, _) = reply(&request("RANDOM", &args, fmt), env);
+    let (out, _) = reply(&request("RANDOM", &args, fmt), env, buf);
     if a > b {
         let err = CommandError::InvertedRange { min: a, max: b };
         assert_eq!(out, format!("ERR {err}\n").as_bytes());
     } else {
-        let n = numbers(&out[..out.len() - 1]);
-        assert!(n.len() == 1 && (a..=b).contains(&n[0]));
+        check_drawn(
+            &out[..out.len() - 1],
+            env.drawn,
+            1,
+            (a, b),
+            &mut scratch.expected,
+        );
     }
     // RANDOMS n a b with n around the limits (0 and MAX_RANDOMS + 1 are errors).
     // Mostly small counts (each number costs time), sometimes right at the limit.
@@ -273,5 +424,5 @@ fuzz_target!(|data: &[u8]| {
         ),
         Ok(other) => panic!("{line:?} parsed as {other:?}"),
     }
-    check_against_parse(&line, time, seed);
-});
+    check_against_parse(&line, time, seed, scratch);
+}
