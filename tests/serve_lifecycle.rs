@@ -13,6 +13,7 @@ mod support {
     pub mod signal;
     pub mod stderr_wait;
     pub mod temp;
+    pub mod udp_client;
     pub mod unix_spec;
 }
 
@@ -27,6 +28,7 @@ use support::poll::wait_until;
 use support::process::{Proc, sockloop};
 use support::server::Server;
 use support::temp::TempDir;
+use support::udp_client::Udp;
 use support::unix_spec::UnixSpec;
 
 const EXIT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -498,6 +500,29 @@ fn reuse_port_lets_two_servers_share_a_port() {
         }),
         "the second server did not take over"
     );
+}
+
+/// SO_REUSEADDR on a UDP socket lets another socket bind the same port and take its
+/// datagrams, so a second sockloop must find the port taken, as over TCP; only
+/// `--reuse-port` (on both) shares it.
+#[test]
+fn udp_port_held_by_another_sockloop_exits_1() {
+    let first = Server::start(&["-l", "udp://127.0.0.1:0=echo", "-q"]);
+    let addr = first.addr("udp", "echo");
+    let spec = format!("udp://{addr}=random");
+    let (status, stdout, stderr) = run_to_exit(&["serve", "-l", &spec], EXIT_TIMEOUT);
+    assert_eq!(status.code(), Some(1), "stdout: {stdout}\nstderr: {stderr}");
+    assert!(stderr.contains("already in use"), "{stderr}");
+    assert!(stderr.contains(&addr.to_string()), "{stderr}");
+    assert!(stdout.is_empty(), "no banner on failure: {stdout}");
+    // The first one still gets every datagram.
+    assert_eq!(Udp::new(addr).request_str("mine"), "mine");
+
+    // With --reuse-port on both, the port is shared on purpose.
+    let shared = Server::start(&["-l", "udp://127.0.0.1:0=echo", "-q", "--reuse-port"]);
+    let spec = format!("udp://{}=echo", shared.addr("udp", "echo"));
+    let second = Server::start(&["-l", &spec, "-q", "--reuse-port"]);
+    assert_eq!(second.addr("udp", "echo"), shared.addr("udp", "echo"));
 }
 
 #[test]
