@@ -3,6 +3,7 @@
 //! without waiting and finished in a poll loop (DNS over TCP, the load generator).
 
 use super::ClientError;
+use crate::hostport::{Host, HostPort};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
@@ -10,27 +11,35 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
 
-/// Resolves `HOST:PORT` (names through the system resolver, `/etc/hosts` first).
-pub fn resolve(target: &str) -> Result<Vec<SocketAddr>, ClientError> {
-    if !target.contains(':') {
-        return Err(ClientError::Usage(format!(
-            "'{target}' has no port; write HOST:PORT (e.g. 127.0.0.1:1234)"
-        )));
-    }
-    let addrs: Vec<SocketAddr> = target
+/// A client's `HOST:PORT` argument, read as `serve` reads its listeners'
+/// ([`HostPort`]: empty HOST is 127.0.0.1, IPv6 in brackets); a mistake in it is a
+/// usage error, before anything is resolved or connected.
+pub fn target(text: &str) -> Result<HostPort, ClientError> {
+    HostPort::parse_target(text, None)
+        .map_err(|e| ClientError::Usage(format!("bad address '{text}': {e}")))
+}
+
+/// The addresses of `target`: itself for an IP address, the system resolver's answer
+/// for a name (`/etc/hosts` first).
+pub fn resolve(target: &HostPort) -> Result<Vec<SocketAddr>, ClientError> {
+    let name = match &target.host {
+        Host::Ip(ip) => return Ok(vec![SocketAddr::new(*ip, target.port)]),
+        Host::Name(name) => name.as_str(),
+    };
+    let addrs: Vec<SocketAddr> = (name, target.port)
         .to_socket_addrs()
-        .map_err(|e| ClientError::Failed(format!("cannot resolve {target}: {e}")))?
+        .map_err(|e| ClientError::Failed(format!("cannot resolve {name}: {e}")))?
         .collect();
     if addrs.is_empty() {
         return Err(ClientError::Failed(format!(
-            "{target} resolves to no address"
+            "{name} resolves to no address"
         )));
     }
     Ok(addrs)
 }
 
 /// Connects to the first address of `target` that answers, within `timeout` each.
-pub fn tcp(target: &str, timeout: Duration) -> Result<TcpStream, ClientError> {
+pub fn tcp(target: &HostPort, timeout: Duration) -> Result<TcpStream, ClientError> {
     let mut last = None;
     for addr in resolve(target)? {
         let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))

@@ -190,9 +190,10 @@ fn mode_and_target(free: &[String]) -> Result<(Mode, String), String> {
             crate::client::ws::parse_url(&target).map_err(|e| e.to_string())?;
         }
         Mode::Tcp | Mode::Udp => {
-            if !target.contains(':') || target.contains("://") {
+            if target.contains("://") {
                 return Err(format!("'{target}' is not HOST:PORT (e.g. 127.0.0.1:1234)"));
             }
+            crate::client::connect::target(&target).map_err(|e| e.to_string())?;
         }
     }
     Ok((mode, target))

@@ -7,6 +7,7 @@
 use super::exit_code;
 use super::seconds;
 use crate::client::{ClientError, connect, read_within};
+use crate::hostport::HostPort;
 use crate::proto::command::{Reply, parse_reply};
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -44,8 +45,8 @@ pub fn main(args: &[String]) -> i32 {
         };
         let timeout = seconds(&m, "timeout")?.unwrap_or(Duration::from_secs(5));
         let (target, call) = request(&m.free)?;
-        let reply = send(target, &call.line, timeout)?;
-        check(&reply, &call, target)?;
+        let reply = send(&target, &call.line, timeout)?;
+        check(&reply, &call, &target)?;
         println!("Reply ({}): {reply}", call.label);
         Ok(())
     })();
@@ -61,7 +62,7 @@ struct Call {
 }
 
 /// The target and the call, from the arguments.
-fn request(free: &[String]) -> Result<(&str, Call), ClientError> {
+fn request(free: &[String]) -> Result<(HostPort, Call), ClientError> {
     match free {
         [t, op, a, b] if op.eq_ignore_ascii_case("add") || op.eq_ignore_ascii_case("sub") => {
             let number = |n: &String| {
@@ -80,7 +81,7 @@ fn request(free: &[String]) -> Result<(&str, Call), ClientError> {
                 label,
                 answer: answer.map(|r| r.to_string()),
             };
-            Ok((t, call))
+            Ok((connect::target(t)?, call))
         }
         [t, op] if op.eq_ignore_ascii_case("quit") => {
             let call = Call {
@@ -88,7 +89,7 @@ fn request(free: &[String]) -> Result<(&str, Call), ClientError> {
                 label: "Quit",
                 answer: Some("BYE".into()),
             };
-            Ok((t, call))
+            Ok((connect::target(t)?, call))
         }
         _ => Err(ClientError::Usage(
             "expected HOST:PORT add|sub A B, or HOST:PORT quit".into(),
@@ -99,7 +100,7 @@ fn request(free: &[String]) -> Result<(&str, Call), ClientError> {
 /// A reply is the cmd protocol's answer to `call` or its `ERR`; anything else (an
 /// echo of the request, a greeting, a wrong number) means the server is not a cmd
 /// service, which is said rather than printed as a result.
-fn check(reply: &str, call: &Call, target: &str) -> Result<(), ClientError> {
+fn check(reply: &str, call: &Call, target: &HostPort) -> Result<(), ClientError> {
     match parse_reply(reply.as_bytes()) {
         Reply::Error(reason) => Err(ClientError::Failed(format!(
             "the server refused: {}",
@@ -124,7 +125,7 @@ fn check(reply: &str, call: &Call, target: &str) -> Result<(), ClientError> {
 
 /// Sends one request line (`request` and a newline) and reads one reply line, all
 /// within `timeout`.
-fn send(target: &str, request: &str, timeout: Duration) -> Result<String, ClientError> {
+fn send(target: &HostPort, request: &str, timeout: Duration) -> Result<String, ClientError> {
     let mut sock = connect::tcp(target, timeout)?;
     let deadline = Instant::now() + timeout;
     let failed = |e: std::io::Error| ClientError::Failed(format!("{target}: {e}"));

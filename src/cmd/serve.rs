@@ -22,6 +22,7 @@ listener syntax (-l, repeatable):
   unix:PATH=SERVICE         e.g. unix:/tmp/sockloop.sock=cmd
   http://HOST:PORT          HTTP + WebSocket: / test page, /ws echo, /cmd, /random, /stats
   HOST empty → 127.0.0.1; * → 0.0.0.0 (all IPv4); [::] → all IPv6; =SERVICE omitted → echo
+  an IPv6 address with a port is always in brackets: tcp://[::1]:7000, not tcp://::1:7000
 
 services:
   echo     byte-exact echo; a line that is exactly STOP closes that connection

@@ -8,9 +8,10 @@
 //! http://127.0.0.1:8080         HTTP + WebSocket (the `web` service) over TCP
 //! ```
 
+use crate::hostport::{Host, HostPort};
 use crate::service::Service;
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::net::{Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -104,32 +105,22 @@ impl std::str::FromStr for ListenSpec {
     }
 }
 
-/// `HOST:PORT` where HOST may be empty (127.0.0.1), `*` (0.0.0.0), an IPv4 address, a
-/// bracketed IPv6 address or a name resolved once at start-up.
+/// `HOST:PORT` as [`HostPort`] reads it (empty HOST is 127.0.0.1, `*` 0.0.0.0, IPv6
+/// in brackets); a name is resolved here, once, at start-up (`localhost` is
+/// 127.0.0.1 without asking).
 fn parse_addr(text: &str) -> Result<SocketAddr, String> {
-    let (host, port) = text
-        .rsplit_once(':')
-        .ok_or_else(|| "no port (write HOST:PORT; port 0 picks a free one)".to_string())?;
-    let port: u16 = port
-        .parse()
-        .map_err(|_| format!("port '{port}' is not a number from 0 to 65535"))?;
-    let ip = match host {
-        "" | "localhost" => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        "*" => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-        _ => {
-            let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']'));
-            match bare.unwrap_or(host).parse::<IpAddr>() {
-                Ok(ip) => ip,
-                Err(_) => (host, port)
-                    .to_socket_addrs()
-                    .ok()
-                    .and_then(|mut it| it.next())
-                    .map(|a| a.ip())
-                    .ok_or_else(|| format!("cannot resolve host '{host}'"))?,
-            }
+    let hp = HostPort::parse_listen(text).map_err(|e| e.to_string())?;
+    match &hp.host {
+        Host::Ip(ip) => Ok(SocketAddr::new(*ip, hp.port)),
+        Host::Name(name) if name.eq_ignore_ascii_case("localhost") => {
+            Ok(SocketAddr::from((Ipv4Addr::LOCALHOST, hp.port)))
         }
-    };
-    Ok(SocketAddr::new(ip, port))
+        Host::Name(name) => (name.as_str(), hp.port)
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut it| it.next())
+            .ok_or_else(|| format!("cannot resolve host '{name}'")),
+    }
 }
 
 #[cfg(test)]
