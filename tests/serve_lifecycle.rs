@@ -432,6 +432,51 @@ fn bad_command_lines_exit_2() {
     assert_eq!(status.code(), Some(2));
 }
 
+/// Two `-l` on one socket are one command line's mistake, not "another sockloop":
+/// a usage error naming both, before anything is bound.
+#[test]
+fn duplicate_listeners_are_a_usage_error_naming_both() {
+    let dir = TempDir::new("dup");
+    let sock = dir.join("d.sock");
+    let unix_a = format!("unix:{}", sock.display());
+    let unix_b = format!("unix:{}=cmd", sock.display());
+    let cases: &[(&str, &str, &str)] = &[
+        ("tcp://:7100", "tcp://:7100=cmd", "tcp 127.0.0.1:7100"),
+        ("tcp://127.0.0.1:7100", "http://:7100", "tcp 127.0.0.1:7100"),
+        ("udp://:7101", "udp://:7101=random", "udp 127.0.0.1:7101"),
+        (
+            "tcp://*:7100",
+            "tcp://localhost:7100=cmd",
+            "0.0.0.0 is every IPv4 address",
+        ),
+        (&unix_a, &unix_b, "unix "),
+    ];
+    for &(a, b, what) in cases {
+        let (status, stdout, stderr) = run_to_exit(
+            &["serve", "-l", "tcp://:0=cmd", "-l", a, "-l", b],
+            EXIT_TIMEOUT,
+        );
+        assert_eq!(status.code(), Some(2), "{a} {b}: {stderr}");
+        assert!(stdout.is_empty(), "{a} {b}: {stdout}");
+        let line = format!("sockloop serve: -l {a} and -l {b} both listen on ");
+        assert!(stderr.starts_with(&line), "{a} {b}: {stderr}");
+        assert!(stderr.contains(what), "{a} {b}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(!stderr.contains("another sockloop"), "{stderr}");
+    }
+    assert!(!sock.exists(), "bound a listener before refusing");
+    // Port 0 is a fresh port each time, and tcp and udp ports are apart.
+    let server = Server::start(&[
+        "-l",
+        "tcp://:0=echo",
+        "-l",
+        "tcp://:0=cmd",
+        "-l",
+        "udp://:0=echo",
+    ]);
+    assert_eq!(server.listeners.len(), 3);
+}
+
 #[test]
 fn verbose_logs_connections_quiet_logs_nothing() {
     let mut loud = Server::start(&["-l", "tcp://127.0.0.1:0=cmd", "-v"]);
