@@ -450,6 +450,25 @@ fn unix_stale_socket_file() {
 }
 
 #[test]
+fn unix_path_that_is_not_a_socket() {
+    let dir = TempDir::new("unix-notsock");
+    let file = dir.join("notes.txt");
+    std::fs::write(&file, b"not a socket\n").unwrap();
+    let file = file.to_str().unwrap();
+    let done = run(&["unix", file], b"");
+    done.assert_code(1)
+        .assert_stderr_has(&format!("{file} is a regular file, not a socket"));
+    assert!(!done.stderr.contains("stale"), "{:?}", done.stderr);
+    let sub = dir.join("d");
+    std::fs::create_dir(&sub).unwrap();
+    let sub = sub.to_str().unwrap();
+    let done = run(&["unix", sub], b"");
+    done.assert_code(1)
+        .assert_stderr_has(&format!("{sub} is a directory, not a socket"));
+    assert!(!done.stderr.contains("stale"), "{:?}", done.stderr);
+}
+
+#[test]
 fn unix_permission_denied() {
     let dir = TempDir::new("unix-perm");
     let path = dir.join("closed.sock");

@@ -77,18 +77,47 @@ pub fn unix(path: &Path) -> Result<UnixStream, ClientError> {
         .map_err(|e| ClientError::io("cannot create a socket", e))?;
     match sock.connect(&addr) {
         Ok(()) => Ok(UnixStream::from(std::os::fd::OwnedFd::from(sock))),
-        Err(e) => Err(ClientError::Failed(match e.kind() {
-            io::ErrorKind::NotFound => format!("no such file: {}", path.display()),
-            io::ErrorKind::PermissionDenied => format!(
-                "permission denied: {} — check the socket's permissions (--unix-mode on the server)",
-                path.display()
-            ),
-            io::ErrorKind::ConnectionRefused => format!(
-                "connection refused: {} — the file is there but no server is listening (stale socket?)",
-                path.display()
-            ),
-            _ => format!("cannot connect to {}: {e}", path.display()),
+        Err(e) => Err(ClientError::Failed(match not_a_socket(path) {
+            // Connecting to a file or a directory is refused as if a server were gone.
+            Some(what) => format!("{} is {what}, not a socket", path.display()),
+            None => unix_error(path, &e),
         })),
+    }
+}
+
+/// What is at `path` when it is there and not a socket ("a regular file", ...).
+fn not_a_socket(path: &Path) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = std::fs::metadata(path).ok()?.file_type();
+    let what = if kind.is_socket() {
+        return None;
+    } else if kind.is_file() {
+        "a regular file"
+    } else if kind.is_dir() {
+        "a directory"
+    } else if kind.is_fifo() {
+        "a named pipe (FIFO)"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else {
+        "something else"
+    };
+    Some(what)
+}
+
+/// Why connecting to the socket at `path` failed, in words.
+fn unix_error(path: &Path, e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::NotFound => format!("no such file: {}", path.display()),
+        io::ErrorKind::PermissionDenied => format!(
+            "permission denied: {} — check the socket's permissions (--unix-mode on the server)",
+            path.display()
+        ),
+        io::ErrorKind::ConnectionRefused => format!(
+            "connection refused: {} — the file is there but no server is listening (stale socket?)",
+            path.display()
+        ),
+        _ => format!("cannot connect to {}: {e}", path.display()),
     }
 }
 
