@@ -269,11 +269,21 @@ fn server_pid(m: &getopts::Matches) -> Result<Option<u32>, String> {
     let Some(v) = m.opt_str("server-pid") else {
         return Ok(None);
     };
-    v.parse::<u32>()
+    let pid = v
+        .parse::<u32>()
         .ok()
         .filter(|&p| p > 0)
-        .map(Some)
-        .ok_or_else(|| format!("--server-pid '{v}' is not a process id"))
+        .ok_or_else(|| format!("--server-pid '{v}' is not a process id"))?;
+    // The figures come from /proc/PID: a process that is not there would leave them
+    // out without a word. Where there is no /proc at all, nothing can be checked
+    // (and the report says the figures are missing).
+    let proc_fs = std::path::Path::new("/proc/self").exists();
+    if proc_fs && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        return Err(format!(
+            "--server-pid {pid}: no such process (is the server running?)"
+        ));
+    }
+    Ok(Some(pid))
 }
 
 pub fn main(args: &[String]) -> i32 {
@@ -371,11 +381,13 @@ mod tests {
         ] {
             assert!(p(bad).is_err(), "accepted: {bad:?}");
         }
+        // A process that exists: this one.
+        let me = std::process::id();
         assert_eq!(
-            p("udp h:1 --loss-timeout 0.05 --server-pid 42").unwrap(),
+            p(&format!("udp h:1 --loss-timeout 0.05 --server-pid {me}")).unwrap(),
             Options {
                 loss_timeout: Duration::from_millis(50),
-                server_pid: Some(42),
+                server_pid: Some(me),
                 ..p("udp h:1").unwrap()
             }
         );
