@@ -9,6 +9,7 @@ pub mod bench;
 pub mod client;
 pub mod clock;
 pub mod cmd;
+pub mod hostport;
 pub mod log;
 pub mod plural;
 pub mod proto;

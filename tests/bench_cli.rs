@@ -194,3 +194,21 @@ fn nothing_listening_and_bad_command_lines() {
         assert!(!err.trim().is_empty(), "bench {args:?}: no message");
     }
 }
+
+/// A `--server-pid` that no process has would report nothing about the server: it is
+/// refused before the run, not silently ignored.
+#[test]
+fn a_server_pid_that_does_not_exist_is_a_usage_error() {
+    let mut pid: u32 = 999_999;
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        pid += 1;
+    }
+    let pid = pid.to_string();
+    let (code, out, err) = bench(&["tcp", "127.0.0.1:1", "-n", "10", "--server-pid", &pid]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert_eq!(out, "");
+    assert_eq!(
+        err,
+        format!("sockloop bench: --server-pid {pid}: no such process (is the server running?)\n")
+    );
+}

@@ -8,37 +8,10 @@ mod support {
     pub mod finished;
     pub mod finished_asserts;
     pub mod process;
+    pub mod usage;
 }
 
-use support::client_run::run;
-use support::finished::Finished;
-
-/// Runs `sockloop ARGS` (no input) and checks that it is exactly one usage line.
-fn usage_error(args: &[&str]) -> Finished {
-    let done = run(args, b"");
-    done.assert_code(2).assert_stdout("");
-    let command = args.first().copied().unwrap_or_default();
-    let prefix = format!("sockloop {command}: ");
-    assert!(
-        done.stderr.starts_with(&prefix) && done.stderr.ends_with('\n'),
-        "{args:?}: not a `{prefix}…` line: {:?}",
-        done.stderr
-    );
-    assert_eq!(
-        done.stderr.lines().count(),
-        1,
-        "{args:?}: more than one line: {:?}",
-        done.stderr
-    );
-    for getopts_words in ["Argument to option", "Unrecognized option", "Option '"] {
-        assert!(
-            !done.stderr.contains(getopts_words),
-            "{args:?}: the option parser's words: {:?}",
-            done.stderr
-        );
-    }
-    done
-}
+use support::usage::usage_error;
 
 #[test]
 fn option_parser_mistakes_are_one_line_in_our_words() {

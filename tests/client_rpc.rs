@@ -157,6 +157,55 @@ fn rpc_peer_errors() {
     peer.join();
 }
 
+/// A server that answers, but not with the cmd protocol's answer to the request: an
+/// echo service sends the request back, a peer a number that is not the sum.
+#[test]
+fn rpc_refuses_answers_that_are_not_the_cmd_protocols() {
+    let (_echo, addr) = serve_one("tcp", "echo", &[]);
+    let addr = addr.to_string();
+    rpc(&[&addr, "add", "1", "2"])
+        .assert_code(1)
+        .assert_stdout("")
+        .assert_stderr_has(&format!(
+            "the server at {addr} does not speak the cmd protocol: it answered 'ADD 1 2' to 'ADD 1 2'"
+        ));
+    rpc(&[&addr, "quit"])
+        .assert_code(1)
+        .assert_stdout("")
+        .assert_stderr_has(&format!(
+            "the server at {addr} does not speak the cmd protocol: it answered 'QUIT' to 'QUIT'"
+        ));
+
+    // A number, but not the sum.
+    let (addr, peer) = tcp_peer(|mut s| {
+        let mut reader = BufReader::new(s.try_clone().unwrap());
+        read_line(&mut reader);
+        s.write_all(b"42\n").unwrap();
+    });
+    let addr = addr.to_string();
+    rpc(&[&addr, "add", "2000", "3"])
+        .assert_code(1)
+        .assert_stdout("")
+        .assert_stderr_has(&format!(
+            "the server at {addr} does not speak the cmd protocol: it answered '42' to 'ADD 2000 3' (the answer is 2003)"
+        ));
+    peer.join();
+
+    // A number where the cmd protocol answers ERR (the sum overflows).
+    let (addr, peer) = tcp_peer(|mut s| {
+        let mut reader = BufReader::new(s.try_clone().unwrap());
+        read_line(&mut reader);
+        s.write_all(b"-9223372036854775808\n").unwrap();
+    });
+    let addr = addr.to_string();
+    rpc(&[&addr, "add", "9223372036854775807", "1"])
+        .assert_code(1)
+        .assert_stderr_has(&format!(
+            "the server at {addr} does not speak the cmd protocol: it answered '-9223372036854775808'"
+        ));
+    peer.join();
+}
+
 #[test]
 fn rpc_connection_refused() {
     let addr = free_tcp_port();

@@ -309,6 +309,34 @@ fn tcp_prompt_and_stop_against_sockloop_echo() {
         .assert_stdout(">> ->: hello\n>> ->: STOP\nTCP client exiting...\n");
 }
 
+/// The server closing (here after QUIT) ends the prompt's line, so the shell's
+/// prompt does not land after `>> `, and says on stderr that the client is exiting.
+#[test]
+fn tcp_prompt_when_the_server_closes() {
+    let (_server, addr) = tcp_server("cmd");
+    let mut client = Proc::spawn(sockloop(&["tcp", "--prompt", &addr]));
+    client.wait_stdout(">> ");
+    client.write(b"QUIT\n");
+    client
+        .wait()
+        .assert_code(0)
+        .assert_stdout(">> ->: BYE\n>> \n")
+        .assert_stderr_has(&format!(
+            "sockloop: {addr} closed the connection; TCP client exiting..."
+        ));
+
+    let unix = UnixSpec::new("unix-prompt-close", "cmd");
+    let _server = Server::start(&["-l", &unix.spec, "-q"]);
+    let mut client = Proc::spawn(sockloop(&["unix", "--prompt", unix.path.to_str().unwrap()]));
+    client.wait_stdout(">> ");
+    client.write(b"QUIT\n");
+    client
+        .wait()
+        .assert_code(0)
+        .assert_stdout(">> ->: BYE\n>> \n")
+        .assert_stderr_has("closed the connection; Unix client exiting...");
+}
+
 #[test]
 fn tcp_two_mebibytes_through_sockloop_echo() {
     // Both directions busy at once: stdin faster than the socket drains, stdout
@@ -447,6 +475,25 @@ fn unix_stale_socket_file() {
         .assert_stderr_has(&format!(
             "connection refused: {path} — the file is there but no server is listening (stale socket?)"
         ));
+}
+
+#[test]
+fn unix_path_that_is_not_a_socket() {
+    let dir = TempDir::new("unix-notsock");
+    let file = dir.join("notes.txt");
+    std::fs::write(&file, b"not a socket\n").unwrap();
+    let file = file.to_str().unwrap();
+    let done = run(&["unix", file], b"");
+    done.assert_code(1)
+        .assert_stderr_has(&format!("{file} is a regular file, not a socket"));
+    assert!(!done.stderr.contains("stale"), "{:?}", done.stderr);
+    let sub = dir.join("d");
+    std::fs::create_dir(&sub).unwrap();
+    let sub = sub.to_str().unwrap();
+    let done = run(&["unix", sub], b"");
+    done.assert_code(1)
+        .assert_stderr_has(&format!("{sub} is a directory, not a socket"));
+    assert!(!done.stderr.contains("stale"), "{:?}", done.stderr);
 }
 
 #[test]

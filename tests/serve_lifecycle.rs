@@ -13,6 +13,7 @@ mod support {
     pub mod signal;
     pub mod stderr_wait;
     pub mod temp;
+    pub mod udp_client;
     pub mod unix_spec;
 }
 
@@ -27,6 +28,7 @@ use support::poll::wait_until;
 use support::process::{Proc, sockloop};
 use support::server::Server;
 use support::temp::TempDir;
+use support::udp_client::Udp;
 use support::unix_spec::UnixSpec;
 
 const EXIT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -430,6 +432,51 @@ fn bad_command_lines_exit_2() {
     assert_eq!(status.code(), Some(2));
 }
 
+/// Two `-l` on one socket are one command line's mistake, not "another sockloop":
+/// a usage error naming both, before anything is bound.
+#[test]
+fn duplicate_listeners_are_a_usage_error_naming_both() {
+    let dir = TempDir::new("dup");
+    let sock = dir.join("d.sock");
+    let unix_a = format!("unix:{}", sock.display());
+    let unix_b = format!("unix:{}=cmd", sock.display());
+    let cases: &[(&str, &str, &str)] = &[
+        ("tcp://:7100", "tcp://:7100=cmd", "tcp 127.0.0.1:7100"),
+        ("tcp://127.0.0.1:7100", "http://:7100", "tcp 127.0.0.1:7100"),
+        ("udp://:7101", "udp://:7101=random", "udp 127.0.0.1:7101"),
+        (
+            "tcp://*:7100",
+            "tcp://localhost:7100=cmd",
+            "0.0.0.0 is every IPv4 address",
+        ),
+        (&unix_a, &unix_b, "unix "),
+    ];
+    for &(a, b, what) in cases {
+        let (status, stdout, stderr) = run_to_exit(
+            &["serve", "-l", "tcp://:0=cmd", "-l", a, "-l", b],
+            EXIT_TIMEOUT,
+        );
+        assert_eq!(status.code(), Some(2), "{a} {b}: {stderr}");
+        assert!(stdout.is_empty(), "{a} {b}: {stdout}");
+        let line = format!("sockloop serve: -l {a} and -l {b} both listen on ");
+        assert!(stderr.starts_with(&line), "{a} {b}: {stderr}");
+        assert!(stderr.contains(what), "{a} {b}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(!stderr.contains("another sockloop"), "{stderr}");
+    }
+    assert!(!sock.exists(), "bound a listener before refusing");
+    // Port 0 is a fresh port each time, and tcp and udp ports are apart.
+    let server = Server::start(&[
+        "-l",
+        "tcp://:0=echo",
+        "-l",
+        "tcp://:0=cmd",
+        "-l",
+        "udp://:0=echo",
+    ]);
+    assert_eq!(server.listeners.len(), 3);
+}
+
 #[test]
 fn verbose_logs_connections_quiet_logs_nothing() {
     let mut loud = Server::start(&["-l", "tcp://127.0.0.1:0=cmd", "-v"]);
@@ -498,6 +545,29 @@ fn reuse_port_lets_two_servers_share_a_port() {
         }),
         "the second server did not take over"
     );
+}
+
+/// SO_REUSEADDR on a UDP socket lets another socket bind the same port and take its
+/// datagrams, so a second sockloop must find the port taken, as over TCP; only
+/// `--reuse-port` (on both) shares it.
+#[test]
+fn udp_port_held_by_another_sockloop_exits_1() {
+    let first = Server::start(&["-l", "udp://127.0.0.1:0=echo", "-q"]);
+    let addr = first.addr("udp", "echo");
+    let spec = format!("udp://{addr}=random");
+    let (status, stdout, stderr) = run_to_exit(&["serve", "-l", &spec], EXIT_TIMEOUT);
+    assert_eq!(status.code(), Some(1), "stdout: {stdout}\nstderr: {stderr}");
+    assert!(stderr.contains("already in use"), "{stderr}");
+    assert!(stderr.contains(&addr.to_string()), "{stderr}");
+    assert!(stdout.is_empty(), "no banner on failure: {stdout}");
+    // The first one still gets every datagram.
+    assert_eq!(Udp::new(addr).request_str("mine"), "mine");
+
+    // With --reuse-port on both, the port is shared on purpose.
+    let shared = Server::start(&["-l", "udp://127.0.0.1:0=echo", "-q", "--reuse-port"]);
+    let spec = format!("udp://{}=echo", shared.addr("udp", "echo"));
+    let second = Server::start(&["-l", &spec, "-q", "--reuse-port"]);
+    assert_eq!(second.addr("udp", "echo"), shared.addr("udp", "echo"));
 }
 
 #[test]

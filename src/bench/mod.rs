@@ -31,6 +31,7 @@ pub mod ws;
 
 use crate::client::ClientError;
 use crate::client::connect;
+use crate::hostport::HostPort;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -105,17 +106,20 @@ pub fn run(opts: &Options) -> Result<Report, ClientError> {
         }
         Mode::Tcp => {
             let target = open::Target {
-                addr: first_addr(&opts.target)?,
+                addr: first_addr(&connect::target(&opts.target)?)?,
                 ws: None,
             };
             let wire = stream::Wire::Line(tcp::LineWire::new(opts.size));
             stream::run(opts, target, wire).map_err(failed)
         }
-        Mode::Udp => udp::run(opts, first_addr(&opts.target)?).map_err(failed),
+        Mode::Udp => {
+            let addr = first_addr(&connect::target(&opts.target)?)?;
+            udp::run(opts, addr).map_err(failed)
+        }
     }
 }
 
-fn first_addr(target: &str) -> Result<SocketAddr, ClientError> {
+fn first_addr(target: &HostPort) -> Result<SocketAddr, ClientError> {
     connect::resolve(target)?
         .into_iter()
         .next()

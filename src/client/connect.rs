@@ -3,6 +3,7 @@
 //! without waiting and finished in a poll loop (DNS over TCP, the load generator).
 
 use super::ClientError;
+use crate::hostport::{Host, HostPort};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
@@ -10,27 +11,35 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
 
-/// Resolves `HOST:PORT` (names through the system resolver, `/etc/hosts` first).
-pub fn resolve(target: &str) -> Result<Vec<SocketAddr>, ClientError> {
-    if !target.contains(':') {
-        return Err(ClientError::Usage(format!(
-            "'{target}' has no port; write HOST:PORT (e.g. 127.0.0.1:1234)"
-        )));
-    }
-    let addrs: Vec<SocketAddr> = target
+/// A client's `HOST:PORT` argument, read as `serve` reads its listeners'
+/// ([`HostPort`]: empty HOST is 127.0.0.1, IPv6 in brackets); a mistake in it is a
+/// usage error, before anything is resolved or connected.
+pub fn target(text: &str) -> Result<HostPort, ClientError> {
+    HostPort::parse_target(text, None)
+        .map_err(|e| ClientError::Usage(format!("bad address '{text}': {e}")))
+}
+
+/// The addresses of `target`: itself for an IP address, the system resolver's answer
+/// for a name (`/etc/hosts` first).
+pub fn resolve(target: &HostPort) -> Result<Vec<SocketAddr>, ClientError> {
+    let name = match &target.host {
+        Host::Ip(ip) => return Ok(vec![SocketAddr::new(*ip, target.port)]),
+        Host::Name(name) => name.as_str(),
+    };
+    let addrs: Vec<SocketAddr> = (name, target.port)
         .to_socket_addrs()
-        .map_err(|e| ClientError::Failed(format!("cannot resolve {target}: {e}")))?
+        .map_err(|e| ClientError::Failed(format!("cannot resolve {name}: {e}")))?
         .collect();
     if addrs.is_empty() {
         return Err(ClientError::Failed(format!(
-            "{target} resolves to no address"
+            "{name} resolves to no address"
         )));
     }
     Ok(addrs)
 }
 
 /// Connects to the first address of `target` that answers, within `timeout` each.
-pub fn tcp(target: &str, timeout: Duration) -> Result<TcpStream, ClientError> {
+pub fn tcp(target: &HostPort, timeout: Duration) -> Result<TcpStream, ClientError> {
     let mut last = None;
     for addr in resolve(target)? {
         let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
@@ -68,18 +77,47 @@ pub fn unix(path: &Path) -> Result<UnixStream, ClientError> {
         .map_err(|e| ClientError::io("cannot create a socket", e))?;
     match sock.connect(&addr) {
         Ok(()) => Ok(UnixStream::from(std::os::fd::OwnedFd::from(sock))),
-        Err(e) => Err(ClientError::Failed(match e.kind() {
-            io::ErrorKind::NotFound => format!("no such file: {}", path.display()),
-            io::ErrorKind::PermissionDenied => format!(
-                "permission denied: {} — check the socket's permissions (--unix-mode on the server)",
-                path.display()
-            ),
-            io::ErrorKind::ConnectionRefused => format!(
-                "connection refused: {} — the file is there but no server is listening (stale socket?)",
-                path.display()
-            ),
-            _ => format!("cannot connect to {}: {e}", path.display()),
+        Err(e) => Err(ClientError::Failed(match not_a_socket(path) {
+            // Connecting to a file or a directory is refused as if a server were gone.
+            Some(what) => format!("{} is {what}, not a socket", path.display()),
+            None => unix_error(path, &e),
         })),
+    }
+}
+
+/// What is at `path` when it is there and not a socket ("a regular file", ...).
+fn not_a_socket(path: &Path) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = std::fs::metadata(path).ok()?.file_type();
+    let what = if kind.is_socket() {
+        return None;
+    } else if kind.is_file() {
+        "a regular file"
+    } else if kind.is_dir() {
+        "a directory"
+    } else if kind.is_fifo() {
+        "a named pipe (FIFO)"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else {
+        "something else"
+    };
+    Some(what)
+}
+
+/// Why connecting to the socket at `path` failed, in words.
+fn unix_error(path: &Path, e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::NotFound => format!("no such file: {}", path.display()),
+        io::ErrorKind::PermissionDenied => format!(
+            "permission denied: {} — check the socket's permissions (--unix-mode on the server)",
+            path.display()
+        ),
+        io::ErrorKind::ConnectionRefused => format!(
+            "connection refused: {} — the file is there but no server is listening (stale socket?)",
+            path.display()
+        ),
+        _ => format!("cannot connect to {}: {e}", path.display()),
     }
 }
 

@@ -35,7 +35,8 @@ pub struct StreamOptions {
     pub verbose: bool,
     /// What we are connected to, for messages.
     pub peer: String,
-    /// Printed when `--prompt` mode exits after STOP (the classic clients' words).
+    /// Said when `--prompt` mode exits (the classic clients' words): on stdout after
+    /// STOP, as they do; on stderr when the server closed first.
     pub exit_words: &'static str,
 }
 
@@ -225,14 +226,28 @@ impl Client {
 
     /// The server sent FIN: show what is left and let go of the descriptors.
     fn closed_by_server(&mut self) {
+        let mut said = false;
         if let Some(p) = &mut self.prompt {
-            p.show_replies(&mut self.out, true);
+            let printed = p.show_replies(&mut self.out, true);
             if p.stop_sent {
                 self.out.line(self.opts.exit_words.as_bytes());
+            } else {
+                // The server ended the session, not STOP: end the line of the last
+                // `>> ` (the shell's prompt comes next), and say why we are leaving
+                // on stderr, so stdout stays what the server sent.
+                if !printed {
+                    self.out.raw(b"\n");
+                }
+                self.out.flush();
+                eprintln!(
+                    "sockloop: {} closed the connection; {}",
+                    self.opts.peer, self.opts.exit_words
+                );
+                said = true;
             }
         }
         self.out.flush();
-        if self.opts.verbose {
+        if self.opts.verbose && !said {
             eprintln!("sockloop: {} closed the connection", self.opts.peer);
         }
         poll::remove(&self.poller, &self.sock);
@@ -294,14 +309,15 @@ struct Prompt {
 
 impl Prompt {
     /// Prints the complete reply lines (once the server has `ended`, an unterminated
-    /// last one too), then the prompt for more; true if there was at least one.
+    /// last one too), then, while the session goes on, the prompt for more; true if
+    /// there was at least one.
     fn show_replies(&mut self, out: &mut Output, ended: bool) -> bool {
         let mut printed = false;
         while let Some(line) = self.replies.next_line(ended) {
             out.labelled(b"->: ", without_ending(line));
             printed = true;
         }
-        if printed && !self.stop_sent {
+        if printed && !self.stop_sent && !ended {
             out.prompt();
         }
         printed

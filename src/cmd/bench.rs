@@ -190,9 +190,10 @@ fn mode_and_target(free: &[String]) -> Result<(Mode, String), String> {
             crate::client::ws::parse_url(&target).map_err(|e| e.to_string())?;
         }
         Mode::Tcp | Mode::Udp => {
-            if !target.contains(':') || target.contains("://") {
+            if target.contains("://") {
                 return Err(format!("'{target}' is not HOST:PORT (e.g. 127.0.0.1:1234)"));
             }
+            crate::client::connect::target(&target).map_err(|e| e.to_string())?;
         }
     }
     Ok((mode, target))
@@ -268,11 +269,21 @@ fn server_pid(m: &getopts::Matches) -> Result<Option<u32>, String> {
     let Some(v) = m.opt_str("server-pid") else {
         return Ok(None);
     };
-    v.parse::<u32>()
+    let pid = v
+        .parse::<u32>()
         .ok()
         .filter(|&p| p > 0)
-        .map(Some)
-        .ok_or_else(|| format!("--server-pid '{v}' is not a process id"))
+        .ok_or_else(|| format!("--server-pid '{v}' is not a process id"))?;
+    // The figures come from /proc/PID: a process that is not there would leave them
+    // out without a word. Where there is no /proc at all, nothing can be checked
+    // (and the report says the figures are missing).
+    let proc_fs = std::path::Path::new("/proc/self").exists();
+    if proc_fs && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        return Err(format!(
+            "--server-pid {pid}: no such process (is the server running?)"
+        ));
+    }
+    Ok(Some(pid))
 }
 
 pub fn main(args: &[String]) -> i32 {
@@ -370,11 +381,13 @@ mod tests {
         ] {
             assert!(p(bad).is_err(), "accepted: {bad:?}");
         }
+        // A process that exists: this one.
+        let me = std::process::id();
         assert_eq!(
-            p("udp h:1 --loss-timeout 0.05 --server-pid 42").unwrap(),
+            p(&format!("udp h:1 --loss-timeout 0.05 --server-pid {me}")).unwrap(),
             Options {
                 loss_timeout: Duration::from_millis(50),
-                server_pid: Some(42),
+                server_pid: Some(me),
                 ..p("udp h:1").unwrap()
             }
         );

@@ -18,6 +18,7 @@
 use super::{exit, parse_secs};
 use crate::client::dns::{Outcome, question};
 use crate::client::hosts::{Files, hosts_addresses, hosts_names, resolv_conf_server};
+use crate::hostport::HostPort;
 use crate::proto::dns::{self, Name, Question, RData, RType, Rcode};
 use std::io::{self, Write};
 use std::net::{IpAddr, SocketAddr};
@@ -162,20 +163,20 @@ fn parse_name(text: &str) -> Result<Name, String> {
     }
 }
 
-/// `IP`, `IP:PORT` or `[IPv6]:PORT`; a bare IPv6 address takes port 53.
+/// `IP`, `IP:PORT` or `[IPv6]:PORT`, read as every address is ([`HostPort`]); a bare
+/// IP address, IPv6 included, is the server on port 53.
 fn parse_server(text: &str) -> Result<SocketAddr, String> {
-    let bad = || format!("--server '{text}' is not IP, IP:PORT or [IPv6]:PORT");
-    let addr = if let Ok(addr) = text.parse::<SocketAddr>() {
-        addr
-    } else if let Ok(ip) = text.trim_start_matches('[').trim_end_matches(']').parse() {
-        SocketAddr::new(ip, DNS_PORT)
-    } else {
-        return Err(bad());
-    };
-    if addr.port() == 0 {
-        return Err(format!("--server '{text}': port 0 cannot be asked"));
+    if let Ok(ip) = text.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, DNS_PORT));
     }
-    Ok(addr)
+    let target = HostPort::parse_target(text, Some(DNS_PORT))
+        .map_err(|e| format!("--server '{text}': {e}"))?;
+    target.socket_addr().ok_or_else(|| {
+        format!(
+            "--server '{text}' is not IP, IP:PORT or [IPv6]:PORT \
+             (a name would need a DNS server to find the DNS server)"
+        )
+    })
 }
 
 // ---------------------------------------------------------------------------------

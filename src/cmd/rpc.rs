@@ -7,6 +7,7 @@
 use super::exit_code;
 use super::seconds;
 use crate::client::{ClientError, connect, read_within};
+use crate::hostport::HostPort;
 use crate::proto::command::{Reply, parse_reply};
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -21,7 +22,11 @@ and prints the reply the way the classic RPC client does:
   sockloop rpc 127.0.0.1:1234 sub -17 18      Reply (Subtract): -35
 A and B are signed 64-bit integers; an overflow is reported by the server as an error.
 
-exit codes: 0 ok, 1 network error or the server answered ERR, 2 bad command line";
+A reply that is not the cmd protocol's answer (an echo server's copy of the request,
+a wrong sum) is an error, not a result.
+
+exit codes: 0 ok, 1 network error, the server answered ERR or does not speak the cmd
+protocol, 2 bad command line";
 
 pub fn main(args: &[String]) -> i32 {
     let mut o = getopts::Options::new();
@@ -39,52 +44,94 @@ pub fn main(args: &[String]) -> i32 {
             return Ok(());
         };
         let timeout = seconds(&m, "timeout")?.unwrap_or(Duration::from_secs(5));
-        let (target, request, label) = request(&m.free)?;
-        let reply = call(target, &request, timeout)?;
-        match parse_reply(reply.as_bytes()) {
-            Reply::Error(reason) => Err(ClientError::Failed(format!(
-                "the server refused: {}",
-                String::from_utf8_lossy(reason)
-            ))),
-            Reply::Value(_) => {
-                println!("Reply ({label}): {reply}");
-                Ok(())
-            }
-        }
+        let (target, call) = request(&m.free)?;
+        let reply = send(&target, &call.line, timeout)?;
+        check(&reply, &call, &target)?;
+        println!("Reply ({}): {reply}", call.label);
+        Ok(())
     })();
     exit_code("rpc", result)
 }
 
-/// The target, the request line and the label of the reply, from the arguments.
-fn request(free: &[String]) -> Result<(&str, String, &'static str), ClientError> {
+/// One call: the request line, the label of its reply, and the reply the cmd protocol
+/// gives to it (`None`: only `ERR`, for a sum that does not fit in 64 bits).
+struct Call {
+    line: String,
+    label: &'static str,
+    answer: Option<String>,
+}
+
+/// The target and the call, from the arguments.
+fn request(free: &[String]) -> Result<(HostPort, Call), ClientError> {
     match free {
         [t, op, a, b] if op.eq_ignore_ascii_case("add") || op.eq_ignore_ascii_case("sub") => {
-            let (verb, label) = if op.eq_ignore_ascii_case("add") {
-                ("ADD", "Add")
-            } else {
-                ("SUB", "Subtract")
-            };
-            for n in [a, b] {
+            let number = |n: &String| {
                 n.parse::<i64>().map_err(|_| {
                     ClientError::Usage(format!("'{n}' is not a signed 64-bit integer"))
-                })?;
-            }
-            Ok((t, format!("{verb} {a} {b}\n"), label))
+                })
+            };
+            let (x, y) = (number(a)?, number(b)?);
+            let (verb, label, answer) = if op.eq_ignore_ascii_case("add") {
+                ("ADD", "Add", x.checked_add(y))
+            } else {
+                ("SUB", "Subtract", x.checked_sub(y))
+            };
+            let call = Call {
+                line: format!("{verb} {a} {b}"),
+                label,
+                answer: answer.map(|r| r.to_string()),
+            };
+            Ok((connect::target(t)?, call))
         }
-        [t, op] if op.eq_ignore_ascii_case("quit") => Ok((t, "QUIT\n".to_string(), "Quit")),
+        [t, op] if op.eq_ignore_ascii_case("quit") => {
+            let call = Call {
+                line: "QUIT".into(),
+                label: "Quit",
+                answer: Some("BYE".into()),
+            };
+            Ok((connect::target(t)?, call))
+        }
         _ => Err(ClientError::Usage(
             "expected HOST:PORT add|sub A B, or HOST:PORT quit".into(),
         )),
     }
 }
 
-/// Sends one request line and reads one reply line, all within `timeout`.
-fn call(target: &str, request: &str, timeout: Duration) -> Result<String, ClientError> {
+/// A reply is the cmd protocol's answer to `call` or its `ERR`; anything else (an
+/// echo of the request, a greeting, a wrong number) means the server is not a cmd
+/// service, which is said rather than printed as a result.
+fn check(reply: &str, call: &Call, target: &HostPort) -> Result<(), ClientError> {
+    match parse_reply(reply.as_bytes()) {
+        Reply::Error(reason) => Err(ClientError::Failed(format!(
+            "the server refused: {}",
+            String::from_utf8_lossy(reason)
+        ))),
+        Reply::Value(_) if call.answer.as_deref() == Some(reply) => Ok(()),
+        Reply::Value(_) => {
+            let expected = match &call.answer {
+                Some(answer) if reply.parse::<i64>().is_ok() => {
+                    format!(" (the answer is {answer})")
+                }
+                _ => String::new(),
+            };
+            Err(ClientError::Failed(format!(
+                "the server at {target} does not speak the cmd protocol: it answered '{reply}' \
+                 to '{}'{expected}",
+                call.line
+            )))
+        }
+    }
+}
+
+/// Sends one request line (`request` and a newline) and reads one reply line, all
+/// within `timeout`.
+fn send(target: &HostPort, request: &str, timeout: Duration) -> Result<String, ClientError> {
     let mut sock = connect::tcp(target, timeout)?;
     let deadline = Instant::now() + timeout;
     let failed = |e: std::io::Error| ClientError::Failed(format!("{target}: {e}"));
     sock.set_write_timeout(Some(timeout)).map_err(failed)?;
-    sock.write_all(request.as_bytes()).map_err(failed)?;
+    sock.write_all(format!("{request}\n").as_bytes())
+        .map_err(failed)?;
     let mut reply = Vec::new();
     let mut buf = [0u8; 1024];
     while !reply.contains(&b'\n') {

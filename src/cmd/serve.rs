@@ -22,6 +22,7 @@ listener syntax (-l, repeatable):
   unix:PATH=SERVICE         e.g. unix:/tmp/sockloop.sock=cmd
   http://HOST:PORT          HTTP + WebSocket: / test page, /ws echo, /cmd, /random, /stats
   HOST empty → 127.0.0.1; * → 0.0.0.0 (all IPv4); [::] → all IPv6; =SERVICE omitted → echo
+  an IPv6 address with a port is always in brackets: tcp://[::1]:7000, not tcp://::1:7000
 
 services:
   echo     byte-exact echo; a line that is exactly STOP closes that connection
@@ -181,10 +182,12 @@ fn parse(args: &[String]) -> Result<Option<Config>, String> {
             super::bare_trace_note(&m)
         ));
     }
+    let texts = m.opt_strs("l");
     let mut listeners = Vec::new();
-    for spec in m.opt_strs("l") {
+    for spec in &texts {
         listeners.push(spec.parse::<ListenSpec>()?);
     }
+    no_clashes(&texts, &listeners, m.opt_present("dual-stack"))?;
     if listeners.is_empty() {
         listeners = default_listeners();
     }
@@ -200,6 +203,23 @@ fn parse(args: &[String]) -> Result<Option<Config>, String> {
         limits: limits(&m)?,
         services: services(&m)?,
     }))
+}
+
+/// Two `-l` that would take the same socket are the command line's mistake, said
+/// with both as they were written, before anything is bound (binding would blame
+/// "another sockloop").
+fn no_clashes(texts: &[String], listeners: &[ListenSpec], dual_stack: bool) -> Result<(), String> {
+    for (i, a) in listeners.iter().enumerate() {
+        for (j, b) in listeners.iter().enumerate().skip(i + 1) {
+            if let Some(what) = crate::runtime::spec::clash(&a.endpoint, &b.endpoint, dual_stack) {
+                return Err(format!(
+                    "-l {} and -l {} both listen on {what}; give each listener an address of its own",
+                    texts[i], texts[j]
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `--NAME N`, a positive whole number, or `default` without the option.

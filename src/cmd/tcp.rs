@@ -14,6 +14,9 @@ Connects and copies standard input to the socket and the socket to standard outp
 both at once (a server that talks first is shown immediately). When input ends, our
 side is shut (FIN) and the client exits when the server closes.
 
+HOST:PORT is read as `sockloop serve` reads it: :1234 is 127.0.0.1:1234, an IPv6
+address goes in brackets ([::1]:1234), a name is resolved when connecting.
+
 examples:
   sockloop tcp 127.0.0.1:1235                      then type HELP
   sockloop tcp --prompt 127.0.0.1:1234             classic style: >> and ->:, STOP exits
@@ -84,7 +87,9 @@ pub fn main(args: &[String]) -> i32 {
         let Some(mut p) = parsed else {
             return Ok(());
         };
-        let sock = connect::tcp(&p.target, p.connect_timeout)?;
+        let target = connect::target(&p.target)?;
+        p.stream.peer = target.to_string();
+        let sock = connect::tcp(&target, p.connect_timeout)?;
         if p.stream.verbose {
             let local = sock.local_addr().map(|a| a.to_string()).unwrap_or_default();
             let peer = sock.peer_addr().map(|a| a.to_string()).unwrap_or_default();

@@ -4,6 +4,7 @@ use super::command_line;
 use super::{exit_code, parse_secs};
 use crate::client::udp::{self, UdpOptions};
 use crate::client::{ClientError, connect, unescape};
+use crate::hostport::HostPort;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
@@ -34,6 +35,7 @@ pub fn main(args: &[String]) -> i32 {
             None => Duration::from_secs(2),
         };
         let send = m.opt_str("e").map(|t| unescape(&t)).transpose()?;
+        let target = connect::target(&target)?;
         let (sock, addr) = connected(&target)?;
         if m.opt_present("v") {
             eprintln!("The UDP server is {addr}");
@@ -77,7 +79,7 @@ fn options() -> getopts::Options {
 
 /// A UDP socket connected to the first address of `target`: replies from anyone else
 /// are filtered out by the kernel, and ICMP errors come back to us as ECONNREFUSED.
-fn connected(target: &str) -> Result<(UdpSocket, SocketAddr), ClientError> {
+fn connected(target: &HostPort) -> Result<(UdpSocket, SocketAddr), ClientError> {
     let addr = connect::resolve(target)?[0];
     let local = if addr.is_ipv6() {
         "[::]:0"

@@ -1,6 +1,10 @@
 //! Listening sockets, built with socket2 so every option is set before `bind`:
-//! SO_REUSEADDR (restart without waiting out TIME_WAIT), optional SO_REUSEPORT,
+//! SO_REUSEADDR on TCP (restart without waiting out TIME_WAIT), optional SO_REUSEPORT,
 //! IPV6_V6ONLY as asked, our own backlog, non-blocking from the start.
+//!
+//! UDP gets SO_REUSEADDR only with `--reuse-port`: UDP has no TIME_WAIT to wait out,
+//! and on Linux SO_REUSEADDR on a datagram socket means "share this port" — a second
+//! server would bind beside the first and silently take its datagrams.
 //!
 //! Unix socket paths get extra care: a live socket is never stolen, a stale one (its
 //! server is gone, connecting is refused) is replaced, and anything that is not a
@@ -136,7 +140,8 @@ fn ip_socket(
     let what = addr.to_string();
     let setup = || -> io::Result<Socket> {
         let sock = Socket::new(Domain::for_address(addr), ty, Some(proto))?;
-        sock.set_reuse_address(true)?;
+        // See the module comment: on UDP it would share the port.
+        sock.set_reuse_address(ty == Type::STREAM || opts.reuse_port)?;
         if opts.reuse_port {
             sock.set_reuse_port(true)?;
         }

@@ -8,9 +8,10 @@
 //! http://127.0.0.1:8080         HTTP + WebSocket (the `web` service) over TCP
 //! ```
 
+use crate::hostport::{Host, HostPort};
 use crate::service::Service;
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::net::{Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -104,32 +105,67 @@ impl std::str::FromStr for ListenSpec {
     }
 }
 
-/// `HOST:PORT` where HOST may be empty (127.0.0.1), `*` (0.0.0.0), an IPv4 address, a
-/// bracketed IPv6 address or a name resolved once at start-up.
-fn parse_addr(text: &str) -> Result<SocketAddr, String> {
-    let (host, port) = text
-        .rsplit_once(':')
-        .ok_or_else(|| "no port (write HOST:PORT; port 0 picks a free one)".to_string())?;
-    let port: u16 = port
-        .parse()
-        .map_err(|_| format!("port '{port}' is not a number from 0 to 65535"))?;
-    let ip = match host {
-        "" | "localhost" => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        "*" => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-        _ => {
-            let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']'));
-            match bare.unwrap_or(host).parse::<IpAddr>() {
-                Ok(ip) => ip,
-                Err(_) => (host, port)
-                    .to_socket_addrs()
-                    .ok()
-                    .and_then(|mut it| it.next())
-                    .map(|a| a.ip())
-                    .ok_or_else(|| format!("cannot resolve host '{host}'"))?,
-            }
+/// What two listeners of one command line would both take, if anything: the same
+/// Unix path, or the same TCP (`tcp://`, `http://`) or UDP port on addresses that
+/// overlap — the same address (`:7100` is `127.0.0.1:7100`), or a wildcard and an
+/// address it covers (`*` every IPv4 address; `[::]` every IPv6 address, and every
+/// IPv4 one too with `dual_stack`). Port 0 asks for a free port each time, so it
+/// never clashes. Said before anything is bound, the clash is the command line's
+/// and not another server's.
+pub fn clash(a: &Endpoint, b: &Endpoint, dual_stack: bool) -> Option<String> {
+    let (x, y) = match (a, b) {
+        (Endpoint::Unix(p), Endpoint::Unix(q)) if p == q => {
+            return Some(format!("unix {}", p.display()));
         }
+        (Endpoint::Tcp(x), Endpoint::Tcp(y)) | (Endpoint::Udp(x), Endpoint::Udp(y)) => (x, y),
+        _ => return None,
     };
-    Ok(SocketAddr::new(ip, port))
+    if x.port() == 0 || x.port() != y.port() {
+        return None;
+    }
+    let what = a.transport();
+    if x.ip() == y.ip() {
+        return Some(format!("{what} {x}"));
+    }
+    let covers = |wide: &SocketAddr, narrow: &SocketAddr| {
+        wide.ip().is_unspecified()
+            && (wide.is_ipv4() == narrow.is_ipv4() || (dual_stack && wide.is_ipv6()))
+    };
+    let (wide, narrow) = if covers(x, y) {
+        (x, y)
+    } else if covers(y, x) {
+        (y, x)
+    } else {
+        return None;
+    };
+    Some(format!(
+        "{what} {narrow} ({} is every {} address{})",
+        wide.ip(),
+        if wide.is_ipv4() { "IPv4" } else { "IPv6" },
+        if dual_stack && wide.is_ipv6() {
+            " and, with --dual-stack, every IPv4 one"
+        } else {
+            ""
+        }
+    ))
+}
+
+/// `HOST:PORT` as [`HostPort`] reads it (empty HOST is 127.0.0.1, `*` 0.0.0.0, IPv6
+/// in brackets); a name is resolved here, once, at start-up (`localhost` is
+/// 127.0.0.1 without asking).
+fn parse_addr(text: &str) -> Result<SocketAddr, String> {
+    let hp = HostPort::parse_listen(text).map_err(|e| e.to_string())?;
+    match &hp.host {
+        Host::Ip(ip) => Ok(SocketAddr::new(*ip, hp.port)),
+        Host::Name(name) if name.eq_ignore_ascii_case("localhost") => {
+            Ok(SocketAddr::from((Ipv4Addr::LOCALHOST, hp.port)))
+        }
+        Host::Name(name) => (name.as_str(), hp.port)
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut it| it.next())
+            .ok_or_else(|| format!("cannot resolve host '{name}'")),
+    }
 }
 
 #[cfg(test)]
@@ -175,6 +211,32 @@ mod tests {
                 service: Service::Cmd
             }
         );
+    }
+
+    #[test]
+    fn clashes() {
+        let clash_of = |a: &str, b: &str, dual| {
+            clash(&spec(a).unwrap().endpoint, &spec(b).unwrap().endpoint, dual)
+        };
+        assert_eq!(
+            clash_of("tcp://:7100", "tcp://127.0.0.1:7100=cmd", false).as_deref(),
+            Some("tcp 127.0.0.1:7100")
+        );
+        assert!(clash_of("http://:7100", "tcp://localhost:7100", false).is_some());
+        assert!(clash_of("udp://:7101", "udp://:7101=random", false).is_some());
+        assert!(clash_of("unix:/tmp/a.sock", "unix:/tmp//a.sock=cmd", false).is_some());
+        let wide = clash_of("tcp://*:7100", "tcp://127.0.0.2:7100", false).unwrap();
+        assert!(wide.contains("0.0.0.0 is every IPv4 address"), "{wide}");
+        assert!(clash_of("tcp://[::]:7100", "tcp://[::1]:7100", false).is_some());
+        // Not clashes: another transport, port, path, address, or port 0.
+        assert_eq!(clash_of("tcp://:7100", "udp://:7100", false), None);
+        assert_eq!(clash_of("tcp://:7100", "tcp://:7101", false), None);
+        assert_eq!(clash_of("tcp://:0", "tcp://:0=cmd", false), None);
+        assert_eq!(clash_of("tcp://:7100", "tcp://127.0.0.2:7100", false), None);
+        assert_eq!(clash_of("unix:/tmp/a", "unix:/tmp/b", false), None);
+        assert_eq!(clash_of("tcp://[::]:7100", "tcp://*:7100", false), None);
+        let dual = clash_of("tcp://*:7100", "tcp://[::]:7100", true).unwrap();
+        assert!(dual.contains("with --dual-stack"), "{dual}");
     }
 
     #[test]

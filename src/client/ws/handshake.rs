@@ -87,8 +87,8 @@ fn refused(e: ClientHandshakeError, url: &Url, opts: &WsOptions) -> ClientError 
         trace_response(head);
     }
     let who = match e {
-        ClientHandshakeError::NotHttp(_) => &url.target,
-        _ => &opts.url,
+        ClientHandshakeError::NotHttp(_) => url.target.to_string(),
+        _ => opts.url.clone(),
     };
     ClientError::Failed(format!("{who} {e}"))
 }

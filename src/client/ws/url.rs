@@ -2,12 +2,14 @@
 //! request target (RFC 6455 §3).
 
 use crate::client::ClientError;
+use crate::hostport::HostPort;
 
 /// The parts of a `ws://` URL.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Url {
-    /// `host:port` to connect to.
-    pub target: String,
+    /// Where to connect: the authority as [`HostPort`] reads every address, port 80
+    /// when none is written.
+    pub target: HostPort,
     /// The Host header value.
     pub host: String,
     /// Path and query, at least `/`.
@@ -39,54 +41,61 @@ pub fn parse_url(text: &str) -> Result<Url, ClientError> {
     if path.bytes().any(|b| b <= b' ' || b == 0x7f) {
         return Err(bad("the path may not contain spaces or control characters"));
     }
-    let target = if has_port(authority) {
-        authority.to_string()
+    let target = HostPort::parse_target(authority, Some(80)).map_err(|e| bad(&e.to_string()))?;
+    // An empty host is 127.0.0.1, and the Host header says so.
+    let host = if authority.starts_with(':') {
+        target.to_string()
     } else {
-        format!("{authority}:80")
+        authority.to_string()
     };
-    Ok(Url {
-        target,
-        host: authority.to_string(),
-        path,
-    })
-}
-
-/// A port is present if the authority ends with `:digits` outside IPv6 brackets.
-fn has_port(authority: &str) -> bool {
-    match authority.rfind(':') {
-        Some(i) => {
-            !authority[i..].contains(']') && authority[i + 1..].bytes().all(|b| b.is_ascii_digit())
-        }
-        None => false,
-    }
+    Ok(Url { target, host, path })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Where to connect, the Host header and the path.
+    fn parts(text: &str) -> (String, String, String) {
+        let u = parse_url(text).unwrap();
+        (u.target.to_string(), u.host, u.path)
+    }
+
     #[test]
     fn urls() {
-        let u = parse_url("ws://127.0.0.1:8080/ws").unwrap();
+        let part = |a: &str, b: &str, c: &str| (a.to_string(), b.to_string(), c.to_string());
         assert_eq!(
-            (u.target.as_str(), u.host.as_str(), u.path.as_str()),
-            ("127.0.0.1:8080", "127.0.0.1:8080", "/ws")
+            parts("ws://127.0.0.1:8080/ws"),
+            part("127.0.0.1:8080", "127.0.0.1:8080", "/ws")
         );
-        let u = parse_url("ws://example.com").unwrap();
         assert_eq!(
-            (u.target.as_str(), u.path.as_str()),
-            ("example.com:80", "/")
+            parts("ws://example.com"),
+            part("example.com:80", "example.com", "/")
         );
-        let u = parse_url("ws://[::1]:9001?case=1").unwrap();
         assert_eq!(
-            (u.target.as_str(), u.path.as_str()),
-            ("[::1]:9001", "/?case=1")
+            parts("ws://[::1]:9001?case=1"),
+            part("[::1]:9001", "[::1]:9001", "/?case=1")
         );
-        let u = parse_url("ws://[::1]/x").unwrap();
-        assert_eq!(u.target, "[::1]:80");
+        assert_eq!(parts("ws://[::1]/x"), part("[::1]:80", "[::1]", "/x"));
+        assert_eq!(
+            parts("ws://:8080/ws"),
+            part("127.0.0.1:8080", "127.0.0.1:8080", "/ws")
+        );
         assert!(parse_url("wss://x/").is_err());
         assert!(parse_url("http://x/").is_err());
         assert!(parse_url("ws:///x").is_err());
         assert!(parse_url("ws://x/a b").is_err());
+        for bad in [
+            "ws://127.0.0.1:99999/",
+            "ws://127.0.0.1:abc/",
+            "ws://127.0.0.1:/",
+            "ws://::1:8080/",
+            "ws://h:0/",
+        ] {
+            assert!(
+                matches!(parse_url(bad), Err(ClientError::Usage(_))),
+                "accepted: {bad}"
+            );
+        }
     }
 }
