@@ -37,6 +37,17 @@ fn stat(line: &str, key: &str) -> usize {
         .unwrap_or_else(|| panic!("no {key} in {line:?}"))
 }
 
+/// A server with a web and a cmd listener and `extra` options: the server, the web
+/// address, and a cmd client to read STATS with.
+fn web_and_cmd(extra: &[&str]) -> (Server, std::net::SocketAddr, Client) {
+    let mut args = vec!["-l", "http://127.0.0.1:0", "-l", "tcp://127.0.0.1:0=cmd"];
+    args.extend_from_slice(extra);
+    let server = Server::start(&args);
+    let web = server.addr("http", "web");
+    let cmd = Client::tcp(server.addr("tcp", "cmd"));
+    (server, web, cmd)
+}
+
 /// Opens a WebSocket at /ws, or None if the server refuses it.
 fn open(web: std::net::SocketAddr) -> Option<WsClient> {
     WsClient::connect_with(web, "/ws", Handshake::default())
@@ -79,18 +90,7 @@ fn settle(cmd: &mut Client, before: &str) {
 
 #[test]
 fn stalled_large_messages_cannot_take_the_memory_from_small_ones() {
-    let mut server = Server::start(&[
-        "-l",
-        "http://127.0.0.1:0",
-        "-l",
-        "tcp://127.0.0.1:0=cmd",
-        "--max-memory",
-        "4M",
-        "--max-message",
-        "1M",
-    ]);
-    let web = server.addr("http", "web");
-    let mut cmd = Client::tcp(server.addr("tcp", "cmd"));
+    let (mut server, web, mut cmd) = web_and_cmd(&["--max-memory", "4M", "--max-message", "1M"]);
     let stats = |cmd: &mut Client| cmd.request("STATS");
     let baseline = stat(&stats(&mut cmd), "memory_used");
     assert_eq!(stat(&stats(&mut cmd), "memory_limit"), 4 * MIB);
@@ -218,16 +218,7 @@ fn readers_that_never_read_are_paused_within_the_budget() {
 fn new_connections_are_refused_while_the_budget_is_full() {
     // Peers that each hold just under 64 KiB (small holders, which may use the whole
     // budget) fill 1 MiB with sixteen connections.
-    let mut server = Server::start(&[
-        "-l",
-        "http://127.0.0.1:0",
-        "-l",
-        "tcp://127.0.0.1:0=cmd",
-        "--max-memory",
-        "1M",
-    ]);
-    let web = server.addr("http", "web");
-    let mut cmd = Client::tcp(server.addr("tcp", "cmd"));
+    let (mut server, web, mut cmd) = web_and_cmd(&["--max-memory", "1M"]);
     let mut holders = Vec::new();
     let mut before = cmd.request("STATS");
     for _ in 0..20 {
