@@ -9,8 +9,13 @@
 # case N over that connection (our client echoes every message until the server
 # closes); /updateReports makes it write the reports and exit.
 #
-# Prints the same summary as scripts/autobahn.sh and exits 1 if any case in
-# sections 1-10 FAILED (UNIMPLEMENTED, for the 12/13 compression cases, is fine).
+# The client offers permessage-deflate (`--deflate`), so sections 12 and 13 test
+# compression. Prints the same summary as scripts/autobahn.sh and exits 1 if any
+# case FAILED, was UNIMPLEMENTED or got no verdict.
+#
+#   AUTOBAHN_CLIENT_FLAGS="" scripts/autobahn-client.sh   # without compression
+#   AUTOBAHN_CASES=302-320 scripts/autobahn-client.sh      # only cases 302 to 320
+#                                                          # (by number, in suite order)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,6 +25,8 @@ VENV=$ROOT/target/autobahn-venv
 CASE_TIMEOUT=${AUTOBAHN_CASE_TIMEOUT:-60}
 AGENT=sockloop
 BIN=$ROOT/target/release/sockloop
+read -r -a FLAGS <<<"${AUTOBAHN_CLIENT_FLAGS---deflate}"
+GATE=${AUTOBAHN_GATE_MAX_SECTION:-13}
 
 log() { printf 'autobahn-client: %s\n' "$*" >&2; }
 die() { log "$*"; exit 2; }
@@ -51,11 +58,19 @@ log "fuzzing server at $URL"
 # at once, racing the server's (the server may then reset the connection).
 COUNT=$(sleep 1 | "$BIN" ws "$URL/getCaseCount" | tr -d '[:space:]')
 [[ $COUNT =~ ^[0-9]+$ ]] || die "bad case count '$COUNT'"
-log "running $COUNT cases"
+FIRST=1
+LAST=$COUNT
+if [[ -n ${AUTOBAHN_CASES:-} ]]; then
+    [[ $AUTOBAHN_CASES =~ ^([0-9]+)-([0-9]+)$ ]] || die "AUTOBAHN_CASES must be FIRST-LAST"
+    FIRST=${BASH_REMATCH[1]}
+    LAST=${BASH_REMATCH[2]}
+    ((LAST <= COUNT)) || LAST=$COUNT
+fi
+log "running cases $FIRST to $LAST of $COUNT (ws ${FLAGS[*]} --echo)"
 start=$SECONDS
-for ((i = 1; i <= COUNT; i++)); do
+for ((i = FIRST; i <= LAST; i++)); do
     # A failing case is judged by the server's report, not by our exit code.
-    timeout "$CASE_TIMEOUT" "$BIN" ws --echo "$URL/runCase?case=$i&agent=$AGENT" \
+    timeout "$CASE_TIMEOUT" "$BIN" ws "${FLAGS[@]}" --echo "$URL/runCase?case=$i&agent=$AGENT" \
         >/dev/null 2>>"$OUT/client.log" || true
 done
 log "cases ran in $((SECONDS - start))s"
@@ -67,4 +82,4 @@ for _ in $(seq 300); do
 done
 [[ -f $OUT/report/index.json ]] || die "no report written; see $OUT/kosoku.log"
 
-"$VENV/bin/python" scripts/autobahn_summary.py summary "$OUT/report" --gate-max-section 10 --strict-close
+"$VENV/bin/python" scripts/autobahn_summary.py summary "$OUT/report" --gate-max-section "$GATE" --strict-close

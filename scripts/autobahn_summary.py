@@ -14,10 +14,11 @@ the kosoku reports afterwards. Run it with the autobahn venv's python (the
                                 [--gate-max-section N] [--strict-close]
         Merge every index.json under REPORT_DIR (kosoku writes one per run),
         print the one-line summary, a table of 9.* durations, and the failures.
-        Exit 1 if a case in sections 1..N (default 10) has behavior FAILED,
-        ERROR (kosoku could not run it: refused connection, no 101, crash),
-        timed out, or was not run; an ERROR or time-out in any section fails
-        too. UNIMPLEMENTED (12.*/13.* without permessage-deflate) does not.
+        Exit 1 if a case in sections 1..N (default 13: all) has behavior
+        FAILED, NON-STRICT or UNIMPLEMENTED, ERROR (kosoku could not run it:
+        refused connection, no 101, crash), timed out, or was not run; an ERROR
+        or time-out in any section fails too. With N = 10, sections 12 and 13
+        (permessage-deflate) are shown but do not gate.
         --strict-close also fails on a FAILED or UNCLEAN closing handshake.
 
 kosoku's index.json (Autobahn's format) is {agent: {case_id: {"behavior",
@@ -39,6 +40,8 @@ from pathlib import Path
 
 # Autobahn's verdicts in report order, then the ones kosoku or we add.
 BEHAVIORS = ["OK", "NON-STRICT", "INFORMATIONAL", "UNIMPLEMENTED", "FAILED"]
+# The verdicts that fail a gated case: only OK and INFORMATIONAL pass.
+GATING = {"FAILED", "NON-STRICT", "UNIMPLEMENTED"}
 EXTRA = ["ERROR", "TIMEOUT", "NOT RUN"]  # shown only when non-zero
 CLOSE_FAILURES = {"FAILED", "UNCLEAN"}
 MAX_LISTED = 25  # failures printed in full; the rest are only counted
@@ -170,11 +173,11 @@ def cmd_summary(args: argparse.Namespace) -> int:
     bad = []  # (case id, entry) with a failing verdict
     for cid in sorted(results, key=id_key):
         e = results[cid]
-        if e["behavior"] == "ERROR" or (e["behavior"] == "FAILED" and gated(cid)):
+        if e["behavior"] == "ERROR" or (e["behavior"] in GATING and gated(cid)):
             bad.append(cid)
         elif args.strict_close and gated(cid) and e["behaviorClose"] in CLOSE_FAILURES:
             bad.append(cid)
-    # FAILED in 12.*/13.* is shown, but does not fail the run.
+    # FAILED in ungated sections is shown, but does not fail the run.
     shown = bad + [
         c for c in sorted(results, key=id_key)
         if c not in bad and results[c]["behavior"] == "FAILED"
@@ -224,7 +227,7 @@ def main() -> int:
     p.add_argument("report_dir")
     p.add_argument("--timed-out", help="file listing case ids that timed out")
     p.add_argument("--not-run", help="file listing case ids never run")
-    p.add_argument("--gate-max-section", type=int, default=10)
+    p.add_argument("--gate-max-section", type=int, default=13)
     p.add_argument("--strict-close", action="store_true")
     p.set_defaults(func=cmd_summary)
 

@@ -304,6 +304,12 @@ pub fn ws_event(event: &Event<'_>, fragments: &mut u16) {
         }
         Event::Ping(p) => emit(format_args!("ws > ping ({} bytes); pong queued", p.len())),
         Event::Pong(p) => emit(format_args!("ws > pong ({} bytes)", p.len())),
+        Event::Inflated {
+            compressed,
+            inflated,
+        } => emit(format_args!(
+            "ws >   inflated {compressed} compressed bytes to {inflated}"
+        )),
         Event::Close {
             code: Some(c),
             reason,

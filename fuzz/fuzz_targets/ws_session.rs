@@ -88,6 +88,7 @@ impl Handler for Recorder {
                 assert!(code.is_some() || reason.is_empty());
                 Rec::Close(code, reason.to_owned())
             }
+            Event::Inflated { .. } => panic!("inflated without permessage-deflate"),
             Event::Frame(h) => {
                 self.traced = Some((h.payload_len, 0));
                 Rec::Frame(*h)

@@ -3,6 +3,7 @@
 use super::{exit, parse_secs, size};
 use crate::log::{self, Level};
 use crate::plural;
+use crate::proto::ws::deflate::{self, params::ServerPolicy};
 use crate::runtime::{BindOptions, Config, Endpoint, Limits, ListenSpec, Server};
 use crate::service::web::WebConfig;
 use crate::service::{Service, Settings};
@@ -164,6 +165,11 @@ fn options() -> getopts::Options {
         "ping WebSockets quiet this long (default off)",
         "SECS",
     );
+    o.optflag(
+        "",
+        "ws-deflate",
+        "accept permessage-deflate from WebSocket clients (default off: it costs CPU)",
+    );
     o.optflag("v", "verbose", "log every connection opened and closed");
     o.optflag("q", "quiet", "log errors only");
     o.optflag("h", "help", "show this help");
@@ -294,6 +300,7 @@ fn services(m: &getopts::Matches) -> Result<Settings, String> {
         max_message: size::option(m, "max-message", defaults.max_message, 1)?,
         handshake_timeout,
         ping_interval: seconds(m, "ws-ping-interval", None)?,
+        deflate: ws_deflate(m)?,
         ..defaults
     };
     let max_memory = size::option(m, "max-memory", Settings::default().max_memory, MIN_MEMORY)?;
@@ -302,6 +309,18 @@ fn services(m: &getopts::Matches) -> Result<Settings, String> {
         max_memory,
         web,
     })
+}
+
+/// `--ws-deflate`: every message compressed on its own (no context takeover), so
+/// that nothing is held for an idle connection.
+fn ws_deflate(m: &getopts::Matches) -> Result<Option<ServerPolicy>, String> {
+    if !m.opt_present("ws-deflate") {
+        return Ok(None);
+    }
+    if !deflate::AVAILABLE {
+        return Err("--ws-deflate: this sockloop was built without the `deflate` feature".into());
+    }
+    Ok(Some(ServerPolicy::default()))
 }
 
 pub fn main(args: &[String]) -> i32 {

@@ -52,6 +52,11 @@ fn options() -> getopts::Options {
         "offer this subprotocol (repeatable, in order of preference)",
         "NAME",
     );
+    o.optflag(
+        "",
+        "deflate",
+        "offer permessage-deflate compression (RFC 7692)",
+    );
     o.optopt("", "ping-interval", "send a ping this often", "SECS");
     o.optopt(
         "",
@@ -94,6 +99,17 @@ fn options() -> getopts::Options {
     o
 }
 
+/// `--deflate`, in a build that can compress.
+fn deflate_flag(m: &getopts::Matches) -> Result<bool, ClientError> {
+    let asked = m.opt_present("deflate");
+    if asked && !crate::proto::ws::deflate::AVAILABLE {
+        return Err(ClientError::Usage(
+            "--deflate: this sockloop was built without the `deflate` feature".into(),
+        ));
+    }
+    Ok(asked)
+}
+
 /// The client's settings from its command line.
 fn settings(m: &getopts::Matches, url: String) -> Result<WsOptions, ClientError> {
     let count = |name: &str, default: usize| -> Result<usize, ClientError> {
@@ -117,6 +133,7 @@ fn settings(m: &getopts::Matches, url: String) -> Result<WsOptions, ClientError>
         idle_max: u32::try_from(count("idle-max", 5)?).unwrap_or(u32::MAX),
         max_message: super::size::option(m, "max-message", 64 << 20, 1)
             .map_err(ClientError::Usage)?,
+        deflate: deflate_flag(m)?,
         connect_timeout: seconds(m, "timeout")?.unwrap_or(Duration::from_secs(10)),
         linger: match m.opt_str("linger") {
             // Here 0 is a value (close at once), not "not given" as `seconds` reads it.

@@ -33,6 +33,9 @@ pub struct Shared {
     /// Settings of the web service.
     pub web: super::web::WebConfig,
     pub memory: super::memory::MemoryBudget,
+    /// The loop's one compressor for permessage-deflate, made at first use: every
+    /// message is compressed on its own, so all connections share it.
+    pub deflater: Option<Box<crate::proto::ws::deflate::Deflater>>,
 }
 
 impl Shared {
@@ -54,6 +57,7 @@ impl Shared {
             max_line: settings.max_line,
             web: settings.web,
             memory: super::memory::MemoryBudget::new(settings.max_memory),
+            deflater: None,
         }
     }
 

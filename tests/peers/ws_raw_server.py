@@ -12,6 +12,8 @@ usage: ws_raw_server.py MODE
   reset  send the text message "count 7" and a Close 1000, wait until the client's
          answering Close is in our receive queue, then close without reading it:
          the kernel sends RST, as a server that closes right after its Close does
+  bad_deflate  accept permessage-deflate with `client_max_window_bits` and no value,
+         which RFC 7692 §7.1.2.2 forbids in an answer, then behave like mute
 
 Prints `READY 127.0.0.1:PORT`, then one line per event, flushed at once:
   TEXT <message>        a text frame received (unfragmented)
@@ -56,7 +58,7 @@ def read_frame(conn):
     return opcode, payload
 
 
-def handshake(conn):
+def handshake(conn, extra=b""):
     head = b""
     while b"\r\n\r\n" not in head:
         chunk = conn.recv(4096)
@@ -73,7 +75,7 @@ def handshake(conn):
         b"HTTP/1.1 101 Switching Protocols\r\n"
         b"Upgrade: websocket\r\n"
         b"Connection: Upgrade\r\n"
-        b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+        b"Sec-WebSocket-Accept: " + accept + b"\r\n" + extra + b"\r\n"
     )
 
 
@@ -85,7 +87,10 @@ def main():
     conn, _ = listener.accept()
     conn.settimeout(15)
     try:
-        handshake(conn)
+        if mode == "bad_deflate":
+            handshake(conn, b"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n")
+        else:
+            handshake(conn)
         if mode == "drop":
             payload = b"last words"
             conn.sendall(bytes([0x81, len(payload)]) + payload)

@@ -7,7 +7,8 @@ use super::closing::Closes;
 use crate::client::ClientError;
 use crate::client::output::Output;
 use crate::proto::ws::codes;
-use crate::proto::ws::frame;
+use crate::proto::ws::deflate::send::{self, Compression};
+use crate::proto::ws::deflate::{Agreed, Deflater};
 use crate::proto::ws::session::{Event, Handler, MessageKind};
 use crate::trace;
 use crate::trace::Layer;
@@ -22,6 +23,8 @@ pub(super) struct ClientHandler {
     pub out: Output,
     /// Our Close and the server's, as they are sent and arrive.
     pub closes: Closes,
+    /// permessage-deflate was negotiated: our compressor and the window allowed.
+    deflate: Option<(Box<Deflater>, u8)>,
 }
 
 /// A fresh masking key from the OS-seeded cryptographic generator (RFC 6455 §5.3):
@@ -31,8 +34,9 @@ pub(super) fn mask_key() -> [u8; 4] {
 }
 
 impl ClientHandler {
-    pub fn new(opts: &WsOptions) -> ClientHandler {
+    pub fn new(opts: &WsOptions, deflate: Option<Agreed>) -> ClientHandler {
         ClientHandler {
+            deflate: deflate.map(|a| (Box::default(), a.send_window_bits)),
             fragments: 0,
             echo: opts.echo,
             raw: opts.raw,
@@ -40,6 +44,15 @@ impl ClientHandler {
             out: Output::default(),
             closes: Closes::default(),
         }
+    }
+
+    /// How our messages are compressed, if permessage-deflate was negotiated.
+    pub fn compression(&mut self) -> Option<Compression<'_>> {
+        let (deflater, window_bits) = self.deflate.as_mut()?;
+        Some(Compression {
+            deflater,
+            window_bits: *window_bits,
+        })
     }
 
     /// The server closed TCP (or we stopped waiting): how the session ended, as the
@@ -75,7 +88,8 @@ impl Handler for ClientHandler {
         }
         match event {
             Event::Message { kind, data } if self.echo => {
-                frame::write_frame(out, true, kind.opcode(), data, Some(mask_key()));
+                let compression = self.compression();
+                send::write_message(out, kind.opcode(), data, Some(mask_key()), compression);
             }
             Event::Message {
                 kind: MessageKind::Text,

@@ -8,20 +8,21 @@ use super::url::Url;
 use crate::client::{ClientError, read_within};
 use crate::proto::Parsed;
 use crate::proto::http::ResponseHead;
-use crate::proto::ws::handshake::{ClientHandshake, ClientHandshakeError, ClientRequest};
+use crate::proto::ws::handshake::{Accepted, ClientHandshake, ClientHandshakeError, ClientRequest};
 use crate::trace;
 use crate::trace::Layer;
 use rand::RngExt;
 use std::io::{self, Write};
 use std::net::TcpStream;
 
-/// Sends the opening handshake and reads the response. Returns the chosen subprotocol
-/// and any bytes that came after the response head (the first frames).
+/// Sends the opening handshake and reads the response. Returns what the server
+/// accepted (subprotocol, compression) and any bytes that came after the response
+/// head (the first frames).
 pub(super) fn handshake(
     sock: &mut TcpStream,
     url: &Url,
     opts: &WsOptions,
-) -> Result<(Option<String>, Vec<u8>), ClientError> {
+) -> Result<(Accepted, Vec<u8>), ClientError> {
     let failed = |e: io::Error| ClientError::Failed(format!("handshake with {}: {e}", opts.url));
     let (hs, request) = start(url, opts);
     sock.set_read_timeout(Some(opts.connect_timeout))
@@ -53,7 +54,7 @@ pub(super) fn handshake(
             Ok(Parsed::Complete { value, consumed }) => {
                 trace_response(&value.head);
                 sock.set_read_timeout(None).map_err(failed)?;
-                return Ok((value.protocol, buf.split_off(consumed)));
+                return Ok((value, buf.split_off(consumed)));
             }
             Err(e) => return Err(refused(e, url, opts)),
         }
@@ -74,6 +75,7 @@ fn start(url: &Url, opts: &WsOptions) -> (ClientHandshake, Vec<u8>) {
         protocols: &protocols,
         origin: opts.origin.as_deref(),
         headers: &headers,
+        deflate: opts.deflate,
     };
     let mut bytes = Vec::new();
     let hs = ClientHandshake::start(rand::rng().random(), &request, &mut bytes);

@@ -43,6 +43,8 @@ pub struct WsOptions {
     /// Close after this many reminders.
     pub idle_max: u32,
     pub max_message: usize,
+    /// Offer permessage-deflate (RFC 7692).
+    pub deflate: bool,
     pub connect_timeout: Duration,
     /// After the end of input, wait until the server has been quiet this long (for
     /// the replies to what we sent) before sending Close; zero closes at once.
@@ -53,12 +55,18 @@ pub struct WsOptions {
 pub fn run(opts: WsOptions) -> Result<(), ClientError> {
     let url = parse_url(&opts.url)?;
     let mut sock = connect::tcp(&url.target, opts.connect_timeout)?;
-    let (protocol, leftover) = handshake::handshake(&mut sock, &url, &opts)?;
+    let (accepted, leftover) = handshake::handshake(&mut sock, &url, &opts)?;
     if opts.verbose {
-        let chosen = protocol
+        let chosen = accepted
+            .protocol
             .map(|p| format!(" (subprotocol {p})"))
             .unwrap_or_default();
-        eprintln!("sockloop: connected to {}{chosen}", opts.url);
+        let compressed = match (&accepted.deflate, opts.deflate) {
+            (Some(_), _) => ", compressed with permessage-deflate",
+            (None, true) => ", the server declined compression",
+            (None, false) => "",
+        };
+        eprintln!("sockloop: connected to {}{chosen}{compressed}", opts.url);
     }
-    session_loop::Loop::new(sock, opts)?.run(leftover)
+    session_loop::Loop::new(sock, opts, accepted.deflate)?.run(leftover)
 }

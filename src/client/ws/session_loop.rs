@@ -9,7 +9,9 @@ use crate::client::input::{Input, STDIN_KEY};
 use crate::client::lines::{Lines, without_ending};
 use crate::client::queue::Outgoing;
 use crate::client::{ClientError, read_now};
-use crate::proto::ws::frame::{self, Opcode};
+use crate::proto::ws::deflate::Agreed;
+use crate::proto::ws::deflate::send::{self, Compression};
+use crate::proto::ws::frame::Opcode;
 use crate::proto::ws::session::{self, Role, Session};
 use crate::runtime::poll::{self, Events, Interest, Ready, Registration};
 use crate::runtime::signals::{SIGNAL_KEY, SignalPipe};
@@ -42,7 +44,11 @@ pub(super) struct Loop {
 }
 
 impl Loop {
-    pub fn new(sock: TcpStream, opts: WsOptions) -> Result<Loop, ClientError> {
+    pub fn new(
+        sock: TcpStream,
+        opts: WsOptions,
+        deflate: Option<Agreed>,
+    ) -> Result<Loop, ClientError> {
         sock.set_nonblocking(true).map_err(ClientError::poller)?;
         let poller = Poller::new().map_err(ClientError::poller)?;
         let socket = Registration::add(&poller, &sock, SOCKET, Interest::READ)
@@ -58,6 +64,9 @@ impl Loop {
         };
         let mut session = Session::new(Role::Client, limits);
         session.set_trace(trace::on(Layer::Ws));
+        if let Some(agreed) = deflate {
+            session.enable_deflate(agreed.receive_context_takeover);
+        }
         Ok(Loop {
             sock,
             socket,
@@ -65,7 +74,7 @@ impl Loop {
             signals,
             input,
             session,
-            handler: ClientHandler::new(&opts),
+            handler: ClientHandler::new(&opts, deflate),
             to_sock: Outgoing::default(),
             lines: Lines::default(),
             timers: Timers::new(&opts, Instant::now()),
@@ -249,7 +258,8 @@ impl Loop {
             self.lines.push(&buf[..n]);
         }
         while let Some(line) = self.lines.next_line(ended) {
-            send_line(&mut self.to_sock, self.opts.binary, line);
+            let compression = self.handler.compression();
+            send_line(&mut self.to_sock, self.opts.binary, line, compression);
         }
         self.flush()
     }
@@ -296,7 +306,12 @@ impl Loop {
 }
 
 /// One line of input becomes one message (without its line ending).
-fn send_line(to_sock: &mut Outgoing, binary: bool, line: &[u8]) {
+fn send_line(
+    to_sock: &mut Outgoing,
+    binary: bool,
+    line: &[u8],
+    compression: Option<Compression<'_>>,
+) {
     let line = without_ending(line);
     let opcode = if binary {
         Opcode::Binary
@@ -309,7 +324,7 @@ fn send_line(to_sock: &mut Outgoing, binary: bool, line: &[u8]) {
         return;
     };
     queue_frames(to_sock, |q| {
-        frame::write_frame(q, true, opcode, line, Some(mask_key()));
+        send::write_message(q, opcode, line, Some(mask_key()), compression);
     });
 }
 

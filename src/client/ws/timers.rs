@@ -147,6 +147,7 @@ mod tests {
 
     fn options(ping: Option<u64>, remind: Option<u64>, linger_ms: u64) -> WsOptions {
         WsOptions {
+            deflate: false,
             url: "ws://x/".into(),
             binary: false,
             raw: false,

@@ -227,9 +227,21 @@ pub fn write_frame(
     payload: &[u8],
     mask: Option<[u8; 4]>,
 ) {
+    write_frame_rsv(out, fin, 0, opcode, payload, mask);
+}
+
+/// [`write_frame`] with RSV bits (RSV1 = 0b100 marks a compressed message, RFC 7692).
+pub fn write_frame_rsv(
+    out: &mut Vec<u8>,
+    fin: bool,
+    rsv: u8,
+    opcode: Opcode,
+    payload: &[u8],
+    mask: Option<[u8; 4]>,
+) {
     let header = FrameHeader {
         fin,
-        rsv: 0,
+        rsv,
         opcode,
         mask,
         payload_len: payload.len() as u64,

@@ -10,8 +10,9 @@
 //! [`validate_server_response`] (§4.1, last part) as its steps.
 //!
 //! Choices: a missing `Sec-WebSocket-Version` is a malformed handshake (400), while a
-//! version other than 13 gets 426 with `Sec-WebSocket-Version: 13` (§4.4). No extensions
-//! are ever negotiated, so a server that answers with one is refused (§4.1 item 5).
+//! version other than 13 gets 426 with `Sec-WebSocket-Version: 13` (§4.4). The only
+//! extension is permessage-deflate (`super::deflate::params` negotiates it); a server
+//! that answers with an extension we did not offer is refused (§4.1 item 5).
 
 use std::fmt;
 
@@ -21,6 +22,7 @@ use sha1::{Digest, Sha1};
 
 use super::super::Parsed;
 use super::super::http::{self, HttpError, RequestHead, ResponseHead};
+use super::deflate::params::{self, Agreed};
 
 /// Appended to the client's key before hashing (§1.3).
 pub const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -47,6 +49,9 @@ pub struct Upgrade {
     /// The subprotocol chosen, if the client offered one we support.
     pub protocol: Option<String>,
     pub origin: Option<String>,
+    /// The `Sec-WebSocket-Extensions` answer, if the caller accepted an extension
+    /// (permessage-deflate, from [`super::deflate::params::accept`]).
+    pub extensions: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,6 +72,8 @@ pub enum HandshakeError {
     ResponseMissingConnectionUpgrade,
     BadAccept,
     UnexpectedExtension,
+    /// The server's permessage-deflate answer breaks RFC 7692 §7.
+    BadExtension(String),
     UnexpectedProtocol(String),
 }
 
@@ -90,6 +97,7 @@ impl HandshakeError {
             | HandshakeError::ResponseMissingConnectionUpgrade
             | HandshakeError::BadAccept
             | HandshakeError::UnexpectedExtension
+            | HandshakeError::BadExtension(_)
             | HandshakeError::UnexpectedProtocol(_) => 502,
         }
     }
@@ -132,6 +140,9 @@ impl fmt::Display for HandshakeError {
             }
             HandshakeError::UnexpectedExtension => {
                 f.write_str("server enabled a WebSocket extension we did not offer")
+            }
+            HandshakeError::BadExtension(why) => {
+                write!(f, "server's permessage-deflate answer is invalid: {why}")
             }
             HandshakeError::UnexpectedProtocol(p) => {
                 write!(
@@ -186,6 +197,7 @@ pub fn validate_upgrade(
         accept: accept_key(key),
         protocol,
         origin: req.header("origin").map(str::to_owned),
+        extensions: None,
     })
 }
 
@@ -198,6 +210,9 @@ pub fn write_upgrade_response(out: &mut Vec<u8>, up: &Upgrade) {
     ];
     if let Some(p) = &up.protocol {
         headers.push(("Sec-WebSocket-Protocol", p.as_str()));
+    }
+    if let Some(e) = &up.extensions {
+        headers.push(("Sec-WebSocket-Extensions", e.as_str()));
     }
     http::write_response(out, 101, &headers, b"");
 }
@@ -252,8 +267,20 @@ pub fn write_client_request(
 }
 
 /// Check the server's answer to our handshake (§4.1, "the client MUST validate"): the
-/// chosen subprotocol on success, `None` if the server picked none.
+/// chosen subprotocol on success, `None` if the server picked none. Extensions are
+/// refused here (we offered none); [`ClientHandshake`] checks a deflate answer.
 pub fn validate_server_response(
+    resp: &ResponseHead,
+    key: &str,
+    offered_protocols: &[&str],
+) -> Result<Option<String>, HandshakeError> {
+    if http::header_values(&resp.headers, "sec-websocket-extensions").any(|v| !v.is_empty()) {
+        return Err(HandshakeError::UnexpectedExtension);
+    }
+    validate_response_but_extensions(resp, key, offered_protocols)
+}
+
+fn validate_response_but_extensions(
     resp: &ResponseHead,
     key: &str,
     offered_protocols: &[&str],
@@ -269,9 +296,6 @@ pub fn validate_server_response(
     }
     if resp.header("sec-websocket-accept") != Some(accept_key(key).as_str()) {
         return Err(HandshakeError::BadAccept);
-    }
-    if http::header_values(&resp.headers, "sec-websocket-extensions").any(|v| !v.is_empty()) {
-        return Err(HandshakeError::UnexpectedExtension);
     }
     match resp.header("sec-websocket-protocol") {
         None | Some("") => Ok(None),
@@ -291,6 +315,8 @@ pub struct ClientRequest<'a> {
     pub protocols: &'a [&'a str],
     pub origin: Option<&'a str>,
     pub headers: &'a [(&'a str, &'a str)],
+    /// Offer permessage-deflate (RFC 7692).
+    pub deflate: bool,
 }
 
 /// The client side of the opening handshake, without I/O: [`start`](Self::start)
@@ -301,6 +327,7 @@ pub struct ClientHandshake {
     /// Our `Sec-WebSocket-Key`, which the accept value must answer.
     key: String,
     offered: Vec<String>,
+    offered_deflate: bool,
 }
 
 /// A server's `101 Switching Protocols` that passed every check.
@@ -309,6 +336,8 @@ pub struct Accepted {
     pub head: ResponseHead,
     /// The subprotocol the server chose, if any.
     pub protocol: Option<String>,
+    /// permessage-deflate, if we offered it and the server accepted.
+    pub deflate: Option<Agreed>,
 }
 
 /// Why a client handshake failed, worded to follow the server's name
@@ -348,6 +377,11 @@ impl ClientHandshake {
     /// module has no randomness); its base64 is the key (§4.1 item 7).
     pub fn start(nonce: [u8; 16], request: &ClientRequest<'_>, out: &mut Vec<u8>) -> Self {
         let key = STANDARD.encode(nonce);
+        let offer = params::client_offer();
+        let mut headers = request.headers.to_vec();
+        if request.deflate {
+            headers.push(("Sec-WebSocket-Extensions", offer.as_str()));
+        }
         write_client_request(
             out,
             request.host,
@@ -355,11 +389,12 @@ impl ClientHandshake {
             &key,
             request.protocols,
             request.origin,
-            request.headers,
+            &headers,
         );
         ClientHandshake {
             key,
             offered: request.protocols.iter().map(|p| p.to_string()).collect(),
+            offered_deflate: request.deflate,
         }
     }
 
@@ -385,10 +420,23 @@ impl ClientHandshake {
             });
         }
         let offered: Vec<&str> = self.offered.iter().map(String::as_str).collect();
-        let protocol = validate_server_response(&head, &self.key, &offered)
-            .map_err(ClientHandshakeError::Invalid)?;
+        let invalid = ClientHandshakeError::Invalid;
+        let (protocol, deflate) = if self.offered_deflate {
+            let protocol = validate_response_but_extensions(&head, &self.key, &offered);
+            let answer = http::header_values(&head.headers, "sec-websocket-extensions");
+            let deflate = params::client_accepts(answer)
+                .map_err(|params::BadAnswer(why)| HandshakeError::BadExtension(why));
+            (protocol.map_err(invalid)?, deflate.map_err(invalid)?)
+        } else {
+            let protocol = validate_server_response(&head, &self.key, &offered);
+            (protocol.map_err(invalid)?, None)
+        };
         Ok(Parsed::Complete {
-            value: Accepted { head, protocol },
+            value: Accepted {
+                head,
+                protocol,
+                deflate,
+            },
             consumed,
         })
     }

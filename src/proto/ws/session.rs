@@ -27,6 +27,8 @@
 //! `event.rs` has what the handler sees and the errors.
 
 use super::super::Parsed;
+use super::deflate::Inflater;
+use super::deflate::send::RSV1;
 use super::frame::{self, FrameHeader, MAX_HEADER_LEN, Opcode};
 use super::mask;
 use super::utf8::Utf8Validator;
@@ -36,6 +38,7 @@ use message_buf::MessageBuf;
 
 mod control;
 mod event;
+mod inflate;
 mod message;
 mod message_buf;
 
@@ -78,6 +81,16 @@ pub struct Session {
     /// The kind of the message in progress, from its first frame until its last.
     message: Option<MessageKind>,
     in_payload: bool,
+    /// permessage-deflate was negotiated (RFC 7692): RSV1 marks compressed messages.
+    deflate: bool,
+    /// The peer may refer back to earlier messages: keep the inflater between them.
+    inflate_context: bool,
+    /// The message in progress is compressed.
+    compressed: bool,
+    /// Inflates the compressed message in progress (and, with context takeover, is
+    /// kept for the next); absent otherwise, so an idle session holds none.
+    #[allow(clippy::box_default)]
+    inflater: Option<Box<Inflater>>,
     close_sent: bool,
     close_received: bool,
     failed: bool,
@@ -103,6 +116,10 @@ impl Session {
             role,
             message: None,
             in_payload: false,
+            deflate: false,
+            inflate_context: false,
+            compressed: false,
+            inflater: None,
             close_sent: false,
             close_received: false,
             failed: false,
@@ -141,6 +158,18 @@ impl Session {
         Ok(())
     }
 
+    /// permessage-deflate was negotiated: compressed messages (RSV1) are inflated.
+    /// `context_takeover`: the peer may compress with references to its earlier
+    /// messages, so the inflater is kept for the whole connection.
+    pub fn enable_deflate(&mut self, context_takeover: bool) {
+        self.deflate = true;
+        self.inflate_context = context_takeover;
+    }
+
+    pub fn deflate(&self) -> bool {
+        self.deflate
+    }
+
     pub fn close_sent(&self) -> bool {
         self.close_sent
     }
@@ -168,9 +197,15 @@ impl Session {
         self.buf.len() + usize::from(self.head_len)
     }
 
-    /// Heap bytes the session owns (0 when idle).
+    /// Heap bytes the session owns (0 when idle, unless an inflater is kept for
+    /// context takeover).
     pub fn heap_capacity(&self) -> usize {
-        self.buf.capacity()
+        let inflater = if self.inflater.is_some() {
+            super::deflate::codec::INFLATER_HEAP
+        } else {
+            0
+        };
+        self.buf.capacity() + inflater
     }
 
     /// Emit [`Event::Frame`] for every header parsed from now on.
@@ -227,10 +262,7 @@ impl Session {
             handler.on_event(Event::Frame(&h), out);
         }
         if h.rsv != 0 {
-            return Err(violation(
-                1002,
-                "RSV bits set, but no extension was negotiated",
-            ));
+            self.check_rsv(&h)?;
         }
         match (self.role, h.mask.is_some()) {
             (Role::Server, false) => return Err(violation(1002, "client frame not masked")),
@@ -283,6 +315,23 @@ impl Session {
         Ok(tail)
     }
 
+    /// RSV1 is allowed on the first frame of a data message once permessage-deflate
+    /// is negotiated (RFC 7692 §6); everything else is a protocol error.
+    fn check_rsv(&self, h: &FrameHeader) -> Result<(), SessionError> {
+        if !self.deflate {
+            return Err(violation(
+                1002,
+                "RSV bits set, but no extension was negotiated",
+            ));
+        }
+        match h.opcode {
+            _ if h.rsv != RSV1 => Err(violation(1002, "RSV2 or RSV3 set")),
+            Opcode::Text | Opcode::Binary => Ok(()),
+            Opcode::Continuation => Err(violation(1002, "RSV1 set on a continuation frame")),
+            _ => Err(violation(1002, "RSV1 set on a control frame")),
+        }
+    }
+
     fn fail(&mut self, e: SessionError, out: &mut Vec<u8>, handler: &mut impl Handler) {
         self.failed = true;
         self.in_payload = false;
@@ -295,6 +344,8 @@ impl Session {
     fn release(&mut self) {
         self.buf.clear();
         self.message = None;
+        self.compressed = false;
+        self.inflater = None;
         // A header that was arriving in pieces is dropped too: what a failed or closed
         // session holds must not depend on how its input was cut.
         self.head_len = 0;

@@ -3,7 +3,8 @@
 
 use crate::proto::command;
 use crate::proto::ws::codes::close_code_name;
-use crate::proto::ws::frame::{self, Opcode};
+use crate::proto::ws::deflate::send::{self, Compression};
+use crate::proto::ws::frame::Opcode;
 use crate::proto::ws::session::{Event, Handler, MessageKind};
 use crate::service::{ServerEnv, Shared};
 use crate::trace::{self, Layer};
@@ -54,19 +55,25 @@ impl App {
     }
 
     /// Writes owed random numbers, one text message each, until `out` reaches `budget`.
-    pub fn produce(&mut self, shared: &mut Shared, out: &mut Vec<u8>, budget: usize) {
+    pub fn produce(
+        &mut self,
+        shared: &mut Shared,
+        deflate: Option<u8>,
+        out: &mut Vec<u8>,
+        budget: usize,
+    ) {
         let App::Random(queue) = self else {
             return;
         };
-        let mut env = ServerEnv::new(shared);
         let mut number = Vec::with_capacity(24);
         while let Some((owed, min, max)) = queue.front_mut() {
             if out.len() >= budget {
                 return;
             }
             number.clear();
-            let _ = write!(number, "{}", command::Env::random(&mut env, *min, *max));
-            frame::write_frame(out, true, Opcode::Text, &number, None);
+            let n = command::Env::random(&mut ServerEnv::new(shared), *min, *max);
+            let _ = write!(number, "{n}");
+            write_message(shared, deflate, out, Opcode::Text, &number);
             *owed -= 1;
             if *owed == 0 {
                 queue.pop_front();
@@ -77,6 +84,22 @@ impl App {
     }
 }
 
+/// Appends one message from the server, compressed with the loop's deflater when
+/// the connection negotiated permessage-deflate (`deflate`: the peer's window bits).
+pub fn write_message(
+    shared: &mut Shared,
+    deflate: Option<u8>,
+    out: &mut Vec<u8>,
+    opcode: Opcode,
+    data: &[u8],
+) {
+    let compression = deflate.map(|window_bits| Compression {
+        deflater: shared.deflater.get_or_insert_with(Box::default),
+        window_bits,
+    });
+    send::write_message(out, opcode, data, None, compression);
+}
+
 /// The session's handler for one event: borrows the app and the server state.
 pub struct AppHandler<'a> {
     app: &'a mut App,
@@ -85,6 +108,8 @@ pub struct AppHandler<'a> {
     fragments: &'a mut u16,
     /// Our Close was sent before this feed: a Close now is the peer's answer.
     our_close_sent: bool,
+    /// permessage-deflate: the peer's window bits for what we send.
+    deflate: Option<u8>,
 }
 
 impl<'a> AppHandler<'a> {
@@ -94,7 +119,14 @@ impl<'a> AppHandler<'a> {
             shared,
             fragments,
             our_close_sent: false,
+            deflate: None,
         }
+    }
+
+    /// Compress replies (permessage-deflate was negotiated, with this window).
+    pub fn compressing(mut self, deflate: Option<u8>) -> Self {
+        self.deflate = deflate;
+        self
     }
 
     /// Says whether our Close has gone already, so that the log tells a peer's answer
@@ -162,7 +194,7 @@ impl AppHandler<'_> {
     fn on_message(&mut self, kind: MessageKind, data: &[u8], out: &mut Vec<u8>) {
         match self.app {
             // The echo path: one header and one copy into the shared output buffer.
-            App::Echo => frame::write_frame(out, true, kind.opcode(), data, None),
+            App::Echo => write_message(self.shared, self.deflate, out, kind.opcode(), data),
             App::Cmd => {
                 let mut reply = Vec::with_capacity(64);
                 if kind == MessageKind::Binary {
@@ -180,7 +212,7 @@ impl AppHandler<'_> {
                     let _ = command::respond(line, &mut ServerEnv::new(self.shared), &mut reply);
                     reply.pop(); // the newline: a message is already a unit
                 }
-                frame::write_frame(out, true, Opcode::Text, &reply, None);
+                write_message(self.shared, self.deflate, out, Opcode::Text, &reply);
             }
             App::Random(queue) => {
                 // The message is `N` or `N MIN MAX`, RANDOMS's arguments without the verb.
@@ -201,7 +233,13 @@ impl AppHandler<'_> {
                     Err(e) => Err(format!("ERR {e}")),
                 };
                 if let Err(text) = reply {
-                    frame::write_frame(out, true, Opcode::Text, text.as_bytes(), None);
+                    write_message(
+                        self.shared,
+                        self.deflate,
+                        out,
+                        Opcode::Text,
+                        text.as_bytes(),
+                    );
                 }
             }
         }

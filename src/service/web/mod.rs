@@ -22,6 +22,7 @@ use crate::clock::Millis;
 use crate::proto::Parsed;
 use crate::proto::command::After;
 use crate::proto::http::{self, RequestHead};
+use crate::proto::ws::deflate::params::ServerPolicy;
 use crate::proto::ws::handshake;
 use crate::trace::{self, Layer};
 use apps::App;
@@ -45,6 +46,8 @@ pub struct WebConfig {
     /// How long to wait for the peer's Close after sending ours.
     pub close_timeout: Duration,
     pub http: http::Limits,
+    /// `--ws-deflate`: accept permessage-deflate offers (RFC 7692) on these terms.
+    pub deflate: Option<ServerPolicy>,
 }
 
 impl Default for WebConfig {
@@ -58,6 +61,7 @@ impl Default for WebConfig {
             ping_interval: None,
             close_timeout: Duration::from_secs(2),
             http: http::Limits::default(),
+            deflate: None,
         }
     }
 }

@@ -6,7 +6,9 @@ use super::apps::{App, AppHandler};
 use super::pages;
 use crate::clock::Millis;
 use crate::proto::command::After;
+use crate::proto::http;
 use crate::proto::http::RequestHead;
+use crate::proto::ws::deflate::params;
 use crate::proto::ws::handshake;
 use crate::proto::ws::session::{self as ws, Role, Session};
 use crate::service::Shared;
@@ -24,6 +26,8 @@ pub struct WsConn {
     ping_outstanding: bool,
     /// Frames of the message being received so far (for the trace).
     fragments: u16,
+    /// permessage-deflate was negotiated: the window (bits) our messages may use.
+    deflate: Option<u8>,
 }
 
 /// Validates the handshake and, if it is acceptable, writes the 101 and gives the
@@ -51,14 +55,30 @@ pub fn upgrade(
             return None;
         }
     }
+    let mut up = up;
+    let offers = http::header_values(&req.headers, "sec-websocket-extensions");
+    let agreed = match shared.web.deflate {
+        Some(policy) => params::accept(offers, policy),
+        None => None,
+    };
+    up.extensions = agreed.as_ref().map(|(_, answer)| answer.clone());
     handshake::write_upgrade_response(out, &up);
-    crate::debug!("WebSocket open on {} ({})", req.path(), app.name());
+    let compressed = if agreed.is_some() { ", compressed" } else { "" };
+    crate::debug!(
+        "WebSocket open on {} ({}{compressed})",
+        req.path(),
+        app.name()
+    );
     let limits = ws::Limits {
         max_message: shared.web.max_message,
     };
     let mut session = Session::new(Role::Server, limits);
     session.set_trace(trace::on(Layer::Ws));
+    if let Some((agreed, _)) = &agreed {
+        session.enable_deflate(agreed.receive_context_takeover);
+    }
     Some(Box::new(WsConn {
+        deflate: agreed.map(|(a, _)| a.send_window_bits),
         fragments: 0,
         session,
         app,
@@ -74,7 +94,8 @@ impl WsConn {
     pub fn feed(&mut self, chunk: &mut [u8], shared: &mut Shared, out: &mut Vec<u8>) -> After {
         self.ping_outstanding = false;
         let mut handler = AppHandler::new(&mut self.app, shared, &mut self.fragments)
-            .after_our_close(self.session.close_sent());
+            .after_our_close(self.session.close_sent())
+            .compressing(self.deflate);
         let fed = self.session.feed(chunk, out, &mut handler);
         if let Err(err) = fed {
             crate::debug!("WebSocket closed: {err}");
@@ -99,7 +120,8 @@ impl WsConn {
 
     /// Writes what the app owes (random numbers) until `out` reaches `budget`.
     pub fn produce(&mut self, shared: &mut Shared, out: &mut Vec<u8>, budget: usize) {
-        traced(out, |out| self.app.produce(shared, out, budget));
+        let deflate = self.deflate;
+        traced(out, |out| self.app.produce(shared, deflate, out, budget));
     }
 
     /// The peer finished sending. A WebSocket peer should have sent Close first.

@@ -39,6 +39,12 @@ pub enum Event<'a> {
         code: Option<u16>,
         reason: &'a str,
     },
+    /// A piece of a compressed message was inflated: `compressed` bytes in,
+    /// `inflated` out; only with [`Session::set_trace`].
+    Inflated {
+        compressed: usize,
+        inflated: usize,
+    },
     /// Every frame header as it is parsed, before it is checked; only with
     /// [`Session::set_trace`].
     Frame(&'a FrameHeader),

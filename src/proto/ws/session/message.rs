@@ -8,6 +8,7 @@
 
 use super::event::{Event, Handler, MessageKind, SessionError, TRY_AGAIN_LATER, violation};
 use super::{Piece, Session};
+use crate::proto::ws::deflate::send::RSV1;
 use crate::proto::ws::frame::{FrameHeader, Opcode};
 
 /// Most a frame's announced length makes the session reserve ahead of its bytes.
@@ -24,6 +25,7 @@ impl Session {
         let kind = match (starts, self.message) {
             (Some(kind), None) => {
                 self.utf8.reset();
+                self.compressed = h.rsv & RSV1 != 0;
                 kind
             }
             (None, Some(kind)) => kind,
@@ -32,9 +34,12 @@ impl Session {
                 return Err(violation(1002, "new message inside a fragmented one"));
             }
         };
-        // At a frame boundary `buf` holds exactly the message so far.
+        // At a frame boundary `buf` holds exactly the message so far. A compressed
+        // frame's length says nothing of what it inflates to: its limit is checked
+        // as it inflates (inflate.rs).
         let so_far = self.buf.len() as u64;
-        if so_far.saturating_add(h.payload_len) > self.limits.max_message as u64 {
+        if !self.compressed && so_far.saturating_add(h.payload_len) > self.limits.max_message as u64
+        {
             return Err(violation(1009, "message too big"));
         }
         self.message = Some(kind);
@@ -52,6 +57,9 @@ impl Session {
         out: &mut Vec<u8>,
         handler: &mut impl Handler,
     ) -> Result<(), SessionError> {
+        if self.compressed {
+            return self.inflate_payload(h, piece, chunk, out, handler);
+        }
         if self.message == Some(MessageKind::Text) {
             // Fail fast: this may be the first part of a frame whose rest never comes.
             self.utf8
@@ -94,8 +102,20 @@ impl Session {
     /// Grows the message buffer to hold `more` bytes, if the handler agrees to the
     /// heap that takes (a server asks its memory budget).
     fn make_room(&mut self, more: usize, handler: &mut impl Handler) -> Result<(), SessionError> {
+        self.make_room_within(more, usize::MAX, handler)
+    }
+
+    /// [`make_room`](Self::make_room), growing the buffer to at most `cap` bytes
+    /// (unless `more` itself needs more).
+    pub(super) fn make_room_within(
+        &mut self,
+        more: usize,
+        cap: usize,
+        handler: &mut impl Handler,
+    ) -> Result<(), SessionError> {
         let before = self.buf.capacity();
-        let after = self.buf.capacity_for(more);
+        let need = self.buf.len().saturating_add(more);
+        let after = self.buf.capacity_for(more).min(cap.max(need));
         if after > before {
             if !handler.may_grow(after - before, after) {
                 return Err(violation(
@@ -108,7 +128,7 @@ impl Session {
         Ok(())
     }
 
-    fn deliver(
+    pub(super) fn deliver(
         &mut self,
         kind: MessageKind,
         data: &[u8],

@@ -48,6 +48,12 @@ impl MessageBuf {
         v.reserve_exact(capacity.saturating_sub(v.len()));
     }
 
+    /// The bytes as a `Vec`, to be written into its spare capacity (by an inflater);
+    /// its capacity still grows only by [`grow_to`](Self::grow_to).
+    pub(super) fn vec_mut(&mut self) -> &mut Vec<u8> {
+        self.0.get_or_insert_default()
+    }
+
     /// Takes the bytes out, leaving the buffer empty and without heap.
     pub(super) fn take(&mut self) -> Vec<u8> {
         self.0.take().map(|v| *v).unwrap_or_default()

@@ -6,6 +6,8 @@ use crate::proto::ws::codes::is_valid_close_code;
 use crate::proto::ws::frame::{MAX_CONTROL_PAYLOAD, parse_frame, write_frame, write_header};
 
 mod closing;
+#[cfg(feature = "deflate")]
+mod deflate;
 mod messages;
 mod properties;
 mod violations;
@@ -43,7 +45,7 @@ impl Handler for Echo {
             Event::Close { code, reason } => Rec::Close(code, reason.to_owned()),
             Event::Frame(h) => Rec::Frame(*h),
             // Payload pieces follow the chunking; the tests compare what must not.
-            Event::Payload { .. } => return,
+            Event::Payload { .. } | Event::Inflated { .. } => return,
         };
         self.events.push(rec);
     }
