@@ -3,7 +3,9 @@
 #  - dnsmasq, the independent DNS server that tests/client_lookup.rs asks (Debian
 #    package dnsmasq-base: the binary only, no system service is installed or started);
 #  - a Python venv at target/test-venv with the `websockets` package, the independent
-#    WebSocket peer of tests/client_ws.rs.
+#    WebSocket peer of tests/client_ws.rs and tests/ws_deflate.rs;
+#  - Chromium (Debian package chromium), the browser tests/ws_deflate.rs drives
+#    headless over the DevTools protocol.
 # Safe to run again: it does nothing for what is already there.
 #
 # CI runs this, then sets SOCKLOOP_REQUIRE_TEST_DEPS=1 so a missing server fails the tests
@@ -34,30 +36,40 @@ else
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$WEBSOCKETS_SPEC"
 fi
 
-# --- dnsmasq --------------------------------------------------------------------------
-if have_dnsmasq; then
-    echo "install-test-deps: dnsmasq already installed"
-    exit 0
-fi
-
-if ! command -v apt-get >/dev/null 2>&1; then
-    echo "install-test-deps: no apt-get here; install dnsmasq by hand" >&2
-    exit 1
-fi
+# --- Debian packages: dnsmasq, Chromium ------------------------------------------------
+have_chromium() {
+    command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1
+}
 
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then
     sudo="sudo"
 fi
-
 export DEBIAN_FRONTEND=noninteractive
-echo "install-test-deps: installing dnsmasq-base"
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends dnsmasq-base >/dev/null
+updated=0
 
-if have_dnsmasq; then
-    echo "install-test-deps: dnsmasq installed"
-else
-    echo "install-test-deps: dnsmasq-base installed but no dnsmasq binary found" >&2
-    exit 1
-fi
+# apt_install PACKAGE CHECK: installs PACKAGE (no recommended extras) unless CHECK passes.
+apt_install() {
+    local package=$1 check=$2
+    if "$check"; then
+        echo "install-test-deps: $package already installed"
+        return 0
+    fi
+    if ! command -v apt-get >/dev/null 2>&1; then
+        echo "install-test-deps: no apt-get here; install $package by hand" >&2
+        exit 1
+    fi
+    echo "install-test-deps: installing $package"
+    if [ "$updated" -eq 0 ]; then
+        $sudo apt-get update -qq
+        updated=1
+    fi
+    $sudo apt-get install -y -qq --no-install-recommends "$package" >/dev/null
+    if ! "$check"; then
+        echo "install-test-deps: $package installed but its program is not found" >&2
+        exit 1
+    fi
+}
+
+apt_install dnsmasq-base have_dnsmasq
+apt_install chromium have_chromium

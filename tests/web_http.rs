@@ -66,6 +66,11 @@ fn root_is_a_self_contained_test_page() {
     let body = resp.body_str();
     assert!(body.contains("new WebSocket("), "page opens no WebSocket");
     assert!(body.contains("/ws"), "page does not mention /ws");
+    // It shows whether the connection negotiated compression.
+    assert!(
+        body.contains("socket.extensions"),
+        "page ignores the extensions"
+    );
     // Every field a person fills in has a visible label, not only a tooltip.
     for field in ["path", "reason"] {
         assert!(

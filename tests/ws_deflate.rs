@@ -1,7 +1,7 @@
 //! permessage-deflate (RFC 7692) with real peers: the PyPI `websockets` client (which
-//! offers compression by default) against `sockloop serve --ws-deflate`, `sockloop ws
-//! --deflate` against the `websockets` server and against sockloop, and a server
-//! whose answer breaks the RFC.
+//! offers compression by default) and headless Chromium (on the test page) against
+//! `sockloop serve --ws-deflate`, `sockloop ws --deflate` against the `websockets`
+//! server and against sockloop, and a server whose answer breaks the RFC.
 //!
 //! Tests that need the venv print `skipping: ...` and pass when it is missing, unless
 //! SOCKLOOP_REQUIRE_TEST_DEPS=1 (CI), where they fail instead. Built only with the
@@ -9,6 +9,7 @@
 #![cfg(feature = "deflate")]
 
 mod support {
+    pub mod chromium;
     pub mod client_run;
     pub mod deps;
     pub mod exit;
@@ -24,6 +25,7 @@ mod support {
 }
 
 use std::time::Duration;
+use support::chromium::eval_in_page;
 use support::client_run::run;
 use support::process::{Proc, sockloop};
 use support::python::{Peer, python3};
@@ -175,4 +177,42 @@ fn ws_client_refuses_a_broken_deflate_answer() {
     run(&["ws", &url], b"")
         .assert_code(1)
         .assert_stderr_has("server enabled a WebSocket extension we did not offer");
+}
+
+/// On the test page (which connects to /ws by itself): once open, send a long message
+/// and wait for its echo; the state line says whether the connection is compressed.
+const PAGE_ECHO: &str = r##"(() => {
+  const state = document.getElementById("state").textContent;
+  if (!state.startsWith("open")) return state.startsWith("closed") ? "FAILED " + state : "";
+  const msg = "chromium compresses this; ".repeat(200);
+  if (!window.sent) {
+    window.sent = true;
+    document.getElementById("text").value = msg;
+    document.getElementById("send").click();
+    return "";
+  }
+  const echoed = [...document.querySelectorAll("#log .recv")]
+    .some((line) => line.textContent.endsWith("\u2190 " + msg));
+  return echoed ? "ECHOED " + state : "";
+})()"##;
+
+#[test]
+fn chromium_negotiates_compression_on_the_test_page() {
+    let (mut server, url) = web_server(&["--ws-deflate", "--trace=ws"]);
+    let page = url.replace("ws://", "http://").replace("/ws", "/");
+    let Some(result) = eval_in_page(&page, PAGE_ECHO) else {
+        return;
+    };
+    assert_eq!(
+        result,
+        format!(
+            "ECHOED open ({url}, compressed: permessage-deflate; server_no_context_takeover; client_no_context_takeover)"
+        )
+    );
+    // Chromium compressed its message (RSV1) and so did sockloop's echo.
+    server.wait_stderr("ws >   inflated ", Duration::from_secs(5));
+    let log = server.stderr();
+    assert!(log.contains("compressed bytes to 5200"), "{log}");
+    assert!(log.contains("ws > frame FIN=1 RSV=100 opcode=1 (text) MASK=1"), "{log}");
+    assert!(log.contains("ws < frame FIN=1 RSV=100 opcode=1 (text) MASK=0"), "{log}");
 }

@@ -41,15 +41,26 @@ impl Session {
                 Box::default()
             }
         };
-        let result = self.inflate_piece(&mut inflater, chunk, out, handler);
         let last = piece.done && h.fin;
-        let result = result.and_then(|()| {
-            if last {
-                self.inflate_piece(&mut inflater, &TAIL, out, handler)
-            } else {
-                Ok(())
-            }
-        });
+        let result = self
+            .inflate_piece(&mut inflater, chunk, handler)
+            .and_then(|n| {
+                // The tail the sender removed goes back after the last frame (§7.2.2).
+                let tail = if last {
+                    self.inflate_piece(&mut inflater, &TAIL, handler)?
+                } else {
+                    0
+                };
+                Ok(n + tail)
+            });
+        if let (true, Ok(inflated)) = (self.trace && !chunk.is_empty(), &result) {
+            let event = Event::Inflated {
+                compressed: chunk.len(),
+                inflated: *inflated,
+            };
+            handler.on_event(event, out);
+        }
+        let result = result.map(|_| ());
         if result.is_ok() && (!last || self.inflate_context) {
             // Kept while the message arrives, or for the next one (context takeover).
             self.inflater = Some(inflater);
@@ -79,17 +90,16 @@ impl Session {
         Ok(())
     }
 
-    /// Inflates all of `input` into the message buffer.
+    /// Inflates all of `input` into the message buffer; says how many bytes came out.
     fn inflate_piece(
         &mut self,
         inflater: &mut Inflater,
         mut input: &[u8],
-        out: &mut Vec<u8>,
         handler: &mut impl Handler,
-    ) -> Result<(), SessionError> {
+    ) -> Result<usize, SessionError> {
         let limit = self.limits.max_message;
         let corrupt = || violation(1007, "compressed data is not valid deflate");
-        let (mut inflated, compressed) = (0usize, input.len());
+        let mut inflated = 0;
         loop {
             let len = self.buf.len();
             if self.buf.capacity() == len {
@@ -145,15 +155,6 @@ impl Session {
                 break;
             }
         }
-        if self.trace && compressed > 0 {
-            handler.on_event(
-                Event::Inflated {
-                    compressed,
-                    inflated,
-                },
-                out,
-            );
-        }
-        Ok(())
+        Ok(inflated)
     }
 }
