@@ -73,6 +73,8 @@ pub struct Options {
     /// Stop after exactly this many echoed messages.
     pub count: Option<u64>,
     pub binary: bool,
+    /// idle: offer permessage-deflate.
+    pub deflate: bool,
     /// idle: how long to hold the connections.
     pub hold: Duration,
     /// Connections opening at the same time.
@@ -96,6 +98,7 @@ pub fn run(opts: &Options) -> Result<Report, ClientError> {
             let target = open::Target {
                 addr,
                 ws: Some((url.host, url.path)),
+                deflate: opts.deflate,
             };
             if opts.mode == Mode::Idle {
                 idle::run(opts, target).map_err(failed)
@@ -108,6 +111,7 @@ pub fn run(opts: &Options) -> Result<Report, ClientError> {
             let target = open::Target {
                 addr: first_addr(&connect::target(&opts.target)?)?,
                 ws: None,
+                deflate: false,
             };
             let wire = stream::Wire::Line(tcp::LineWire::new(opts.size));
             stream::run(opts, target, wire).map_err(failed)

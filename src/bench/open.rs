@@ -21,6 +21,9 @@ pub struct Target {
     pub addr: SocketAddr,
     /// `Some((host, path))`: perform the WebSocket handshake.
     pub ws: Option<(String, String)>,
+    /// Offer permessage-deflate in that handshake (idle: memory per compressed
+    /// connection).
+    pub deflate: bool,
 }
 
 /// A connection that finished opening, watched for reading; `leftover` is what came
@@ -44,11 +47,12 @@ enum State {
 
 impl State {
     /// The opening handshake's request, ready to send (RFC 6455 §4.1).
-    fn handshake(host: &str, path: &str) -> State {
+    fn handshake(host: &str, path: &str, deflate: bool) -> State {
         let mut request = Vec::new();
         let ask = ClientRequest {
             host,
             path,
+            deflate,
             ..ClientRequest::default()
         };
         let handshake = ClientHandshake::start(rand::rng().random(), &ask, &mut request);
@@ -145,7 +149,7 @@ impl Opening {
             let Some((host, path)) = &target.ws else {
                 return Ok(true);
             };
-            self.state = State::handshake(host, path);
+            self.state = State::handshake(host, path, target.deflate);
         }
         match &mut self.state {
             State::Handshake {

@@ -75,6 +75,12 @@ const OPTIONS: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "",
+        "deflate",
+        "idle: offer permessage-deflate (the memory of compressed connections)",
+        "",
+    ),
+    (
+        "",
         "hold",
         "idle: seconds to hold the connections (default 10)",
         "SECS",
@@ -156,6 +162,7 @@ pub fn parse(args: &[String]) -> Result<Option<Options>, String> {
         duration,
         count,
         binary: m.opt_present("binary"),
+        deflate: m.opt_present("deflate"),
         hold: secs(&m, "hold", 10.0)?,
         batch: number(&m, "batch", 256, 100_000)? as usize,
         connect_timeout: secs(&m, "timeout", 10.0)?,
@@ -202,9 +209,10 @@ fn mode_and_target(free: &[String]) -> Result<(Mode, String), String> {
 /// An option given to a mode it means nothing to is a mistake worth saying.
 fn check_applies(m: &getopts::Matches, mode: Mode) -> Result<(), String> {
     const CLOSED_LOOP: &[Mode] = &[Mode::Ws, Mode::Tcp, Mode::Udp];
-    let only: [(&str, &[Mode]); 6] = [
+    let only: [(&str, &[Mode]); 7] = [
         ("binary", &[Mode::Ws, Mode::Idle]),
         ("hold", &[Mode::Idle]),
+        ("deflate", &[Mode::Idle]),
         ("loss-timeout", &[Mode::Udp]),
         ("count", CLOSED_LOOP),
         ("depth", CLOSED_LOOP),

@@ -93,10 +93,14 @@ pub fn write_message(
     opcode: Opcode,
     data: &[u8],
 ) {
-    let compression = deflate.map(|window_bits| Compression {
-        deflater: shared.deflater.get_or_insert_with(Box::default),
-        window_bits,
-    });
+    // The compressor (371 KiB) is made the first time a message is long enough to
+    // be compressed, not when compression is merely negotiated.
+    let compression = deflate
+        .filter(|_| data.len() >= send::MIN_COMPRESSED)
+        .map(|window_bits| Compression {
+            deflater: shared.deflater.get_or_insert_with(Box::default),
+            window_bits,
+        });
     send::write_message(out, opcode, data, None, compression);
 }
 
