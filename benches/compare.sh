@@ -591,5 +591,10 @@ check of the tooling, \`CALLGRIND=1\` to add the instruction count.
   programs and the CPU-per-message table says more.
 - A generator marked saturated (≥ 90 % of its core) understates the server.
 EOF
+# The compression figures come from their own script (benches/deflate.sh).
+if [ -f docs/benchmarks-deflate.md ]; then
+    echo
+    cat docs/benchmarks-deflate.md
+fi
 } >"$OUT"
 say "wrote $OUT"

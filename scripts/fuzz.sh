@@ -47,7 +47,7 @@ fi
 # Which dictionary helps which target (none for a target not listed).
 dict_for() {
     case $1 in
-        ws_frame | ws_session | utf8) echo fuzz/dict/ws.dict ;;
+        ws_frame | ws_session | ws_deflate | utf8) echo fuzz/dict/ws.dict ;;
         http_request) echo fuzz/dict/http.dict ;;
         command | line) echo fuzz/dict/cmd.dict ;;
     esac

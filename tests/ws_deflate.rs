@@ -213,6 +213,12 @@ fn chromium_negotiates_compression_on_the_test_page() {
     server.wait_stderr("ws >   inflated ", Duration::from_secs(5));
     let log = server.stderr();
     assert!(log.contains("compressed bytes to 5200"), "{log}");
-    assert!(log.contains("ws > frame FIN=1 RSV=100 opcode=1 (text) MASK=1"), "{log}");
-    assert!(log.contains("ws < frame FIN=1 RSV=100 opcode=1 (text) MASK=0"), "{log}");
+    assert!(
+        log.contains("ws > frame FIN=1 RSV=100 opcode=1 (text) MASK=1"),
+        "{log}"
+    );
+    assert!(
+        log.contains("ws < frame FIN=1 RSV=100 opcode=1 (text) MASK=0"),
+        "{log}"
+    );
 }

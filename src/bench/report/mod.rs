@@ -152,6 +152,7 @@ mod tests {
             duration: Duration::from_secs(1),
             count: None,
             binary: false,
+            deflate: false,
             hold: Duration::from_secs(1),
             batch: 10,
             connect_timeout: Duration::from_secs(1),

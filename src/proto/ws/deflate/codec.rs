@@ -5,11 +5,8 @@
 //! from the message before), so one of them serves every connection of a loop.
 //! [`Inflater`] inflates one message as its pieces arrive, into the caller's buffer.
 
+use super::{Step, TAIL};
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
-
-/// The bytes of the empty stored block a sync flush ends with (§7.2.1): removed from
-/// every compressed message we send, put back after every one we receive (§7.2.2).
-pub const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 
 /// Heap an inflater holds (zlib-rs state and its 32 KiB window), measured: counted
 /// against the memory budget while a compressed message is arriving.
@@ -22,17 +19,6 @@ const LEVEL: u32 = 1;
 
 pub struct Inflater {
     stream: Decompress,
-}
-
-/// What one step of inflation did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Step {
-    pub consumed: usize,
-    pub produced: usize,
-    /// The stream ended (a block with BFINAL set): nothing more will come out of it.
-    pub ended: bool,
-    /// The data is not valid deflate; `produced` bytes came out before the fault.
-    pub corrupt: bool,
 }
 
 impl Default for Inflater {

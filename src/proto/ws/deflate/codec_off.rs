@@ -2,19 +2,12 @@
 //! refuse every compressed message. Nothing can negotiate permessage-deflate in such a
 //! build, so a session never gets here; the types keep the session's code one path.
 
-pub const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
+use super::Step;
+
 pub const INFLATER_HEAP: usize = 0;
 
 #[derive(Default)]
 pub struct Inflater;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Step {
-    pub consumed: usize,
-    pub produced: usize,
-    pub ended: bool,
-    pub corrupt: bool,
-}
 
 /// Everything is corrupt to a build that cannot inflate.
 const CORRUPT: Step = Step {

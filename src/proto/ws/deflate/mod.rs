@@ -16,5 +16,20 @@ pub mod codec;
 pub use codec::{Deflater, Inflater};
 pub use params::Agreed;
 
+/// The bytes of the empty stored block a sync flush ends with (§7.2.1): removed from
+/// every compressed message we send, put back after every one we receive (§7.2.2).
+pub const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
+
+/// What one step of inflation did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Step {
+    pub consumed: usize,
+    pub produced: usize,
+    /// The stream ended (a block with BFINAL set): nothing more will come out of it.
+    pub ended: bool,
+    /// The data is not valid deflate; `produced` bytes came out before the fault.
+    pub corrupt: bool,
+}
+
 /// Whether this build can compress at all (the `deflate` feature).
 pub const AVAILABLE: bool = cfg!(feature = "deflate");

@@ -11,8 +11,8 @@
 
 use super::event::{Event, Handler, MessageKind, SessionError, TRY_AGAIN_LATER, violation};
 use super::{Piece, Session};
-use crate::proto::ws::deflate::Inflater;
-use crate::proto::ws::deflate::codec::{INFLATER_HEAP, TAIL};
+use crate::proto::ws::deflate::codec::INFLATER_HEAP;
+use crate::proto::ws::deflate::{Inflater, TAIL};
 use crate::proto::ws::frame::FrameHeader;
 
 /// Least room made for inflated bytes at a time.

@@ -32,6 +32,17 @@ fn messages(h: &Echo) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// The close code `stream` ends in when fed in pieces of `chunk` bytes.
+fn outcome_in_pieces(stream: &[u8], limits: Limits, chunk: usize) -> Result<(), u16> {
+    let (mut s, mut h) = deflating(limits, true);
+    let mut bytes = stream.to_vec();
+    let mut result = Ok(());
+    for piece in bytes.chunks_mut(chunk) {
+        result = result.and(s.feed(piece, &mut Vec::new(), &mut h));
+    }
+    result.map_err(|e| e.code)
+}
+
 #[test]
 fn the_rfcs_examples_inflate() {
     let (mut s, mut h) = deflating(Limits::default(), true);
@@ -232,17 +243,8 @@ fn a_stream_ended_at_the_limit_is_judged_the_same_however_it_is_cut() {
         0x00, 0x00, 0x00, 0x00, 0x7e, 0x00,
     ];
     for chunk in [stream.len(), 1] {
-        let (mut s, mut h) = deflating(Limits { max_message: 1 }, true);
-        let mut bytes = stream.to_vec();
-        let mut result = Ok(());
-        for piece in bytes.chunks_mut(chunk) {
-            result = result.and(s.feed(piece, &mut Vec::new(), &mut h));
-        }
-        assert_eq!(
-            result.map_err(|e| e.code),
-            Err(1007),
-            "in pieces of {chunk}"
-        );
+        let outcome = outcome_in_pieces(&stream, Limits { max_message: 1 }, chunk);
+        assert_eq!(outcome, Err(1007), "in pieces of {chunk}");
     }
 }
 
@@ -256,16 +258,7 @@ fn at_the_limit_output_before_corrupt_data_is_judged_first() {
         0x01, 0x3f, 0xff,
     ];
     for chunk in [stream.len(), 1, 2] {
-        let (mut s, mut h) = deflating(Limits { max_message: 0 }, false);
-        let mut bytes = stream.to_vec();
-        let mut result = Ok(());
-        for piece in bytes.chunks_mut(chunk) {
-            result = result.and(s.feed(piece, &mut Vec::new(), &mut h));
-        }
-        assert_eq!(
-            result.map_err(|e| e.code),
-            Err(1009),
-            "in pieces of {chunk}"
-        );
+        let outcome = outcome_in_pieces(&stream, Limits { max_message: 0 }, chunk);
+        assert_eq!(outcome, Err(1009), "in pieces of {chunk}");
     }
 }
