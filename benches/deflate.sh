@@ -71,7 +71,9 @@ start_peer() {
 }
 
 start_peer target/release/sockloop serve -q --ws-deflate -l http://127.0.0.1:0
-row_sockloop=$(measure sockloop "$PEER_PID" "ws://$PEER_ADDR/ws")
+row_sockloop=$(measure "sockloop --ws-deflate" "$PEER_PID" "ws://$PEER_ADDR/ws")
+start_peer target/release/sockloop serve -q --ws-deflate-context -l http://127.0.0.1:0
+row_context=$(measure "sockloop --ws-deflate-context" "$PEER_PID" "ws://$PEER_ADDR/ws")
 start_peer "$PY" benches/peers/python/ws_deflate_echo.py
 row_python=$(measure "Python websockets $("$PY" -c 'import websockets; print(websockets.__version__)')" \
     "$PEER_PID" "ws://$PEER_ADDR/")
@@ -84,12 +86,14 @@ report=$(cat <<EOT
 compression for both servers; server CPU from /proc/PID/stat, bytes on the wire from
 the loopback's counter (both directions, TCP/IP headers included); a warm-up run
 first, so handshakes are not counted. Uncompressed, a message would take 2 × 1,024
-bytes of payload plus framing and headers. sockloop compresses each message on its own
-(no context takeover); \`websockets\` keeps a compressor per connection.
+bytes of payload plus framing and headers. \`--ws-deflate\` compresses each message on
+its own (no context takeover, nothing kept per connection); \`--ws-deflate-context\`
+and \`websockets\` keep a compressor and an inflater per connection.
 
 | server | messages | server CPU µs per message | wire bytes per echoed message |
 |---|--:|--:|--:|
 $row_sockloop
+$row_context
 $row_python
 EOT
 )

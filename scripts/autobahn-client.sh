@@ -38,6 +38,9 @@ cargo build --release --quiet || die "cargo build --release failed"
 
 rm -rf "$OUT"
 mkdir -p "$OUT/report"
+# Made here, not by the redirection below: that happens in the background job, which
+# may not have run yet when the loop first reads the file.
+: >"$OUT/kosoku.log"
 "$VENV/bin/kosoku" -m fuzzingserver -o "$OUT/report" 127.0.0.1:0 2>"$OUT/kosoku.log" &
 KOSOKU_PID=$!
 trap 'kill "$KOSOKU_PID" 2>/dev/null || true' EXIT
@@ -45,7 +48,7 @@ trap 'kill "$KOSOKU_PID" 2>/dev/null || true' EXIT
 # kosoku says where it listens on stderr.
 URL=
 for _ in $(seq 100); do
-    URL=$(sed -n 's/.*listening on \(ws:\/\/[^ ]*\).*/\1/p' "$OUT/kosoku.log" | head -n 1)
+    URL=$(sed -n 's/.*listening on \(ws:\/\/[^ ]*\).*/\1/p' "$OUT/kosoku.log" | head -n 1 || true)
     [[ -n $URL ]] && break
     kill -0 "$KOSOKU_PID" 2>/dev/null || die "the fuzzing server died: $(tail -n 3 "$OUT/kosoku.log")"
     sleep 0.1

@@ -91,6 +91,25 @@ fn python_client_gets_compressed_echoes() {
 }
 
 #[test]
+fn context_takeover_makes_the_chat_messages_smaller() {
+    let (mut alone, alone_url) = web_server(&["--ws-deflate"]);
+    let (mut context, context_url) = web_server(&["--ws-deflate-context"]);
+    let Some(lines) = python_client(&context_url) else {
+        return;
+    };
+    // Nothing imposed: both sides keep their history (websockets offers
+    // client_max_window_bits, which sockloop leaves unanswered: its window is 32 KiB).
+    assert_eq!(lines[0], "EXTENSIONS permessage-deflate");
+    assert_all_echoed(&lines);
+    assert_all_echoed(&python_client(&alone_url).unwrap_or_default());
+    let (with, without) = (bytes_out(&mut context), bytes_out(&mut alone));
+    assert!(
+        with < without,
+        "{with} bytes with context takeover, {without} without"
+    );
+}
+
+#[test]
 fn without_ws_deflate_the_offer_is_declined() {
     let (mut server, url) = web_server(&[]);
     let Some(lines) = python_client(&url) else {

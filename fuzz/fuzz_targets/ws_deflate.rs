@@ -3,7 +3,8 @@
 //! (src/proto/ws/deflate/).
 //!
 //! Input, front to back: a flags byte (bit 0: the session keeps the inflater between
-//! messages, bit 1: trace), the window bits byte (8..=15 after `% 8 + 8`),
+//! messages, bit 1: trace, bit 2 with bit 0: the sender takes its context over from
+//! message to message, as `serve --ws-deflate-context` does), the window bits byte (8..=15 after `% 8 + 8`),
 //! `max_message` (u16, little-endian), the chunking header of `sockloop_fuzz`, a
 //! fragment size byte, then the rest, used twice:
 //!
@@ -70,6 +71,8 @@ struct Header {
 
 struct Config {
     keep_inflater: bool,
+    /// The sender keeps its context (only with `keep_inflater`).
+    send_context: bool,
     trace: bool,
     max_message: usize,
 }
@@ -111,22 +114,30 @@ fn draw_messages(data: &[u8]) -> Vec<(MessageKind, Vec<u8>)> {
     messages
 }
 
-/// Frames as a client sends `messages`: compressed where it pays, fragmented.
-fn encode(messages: &[(MessageKind, Vec<u8>)], window: u8, fragment: usize) -> Vec<u8> {
+/// Frames as a client sends `messages`: compressed where it pays, fragmented. With
+/// `context`, by a fresh deflater of its own that carries its history.
+fn encode(
+    messages: &[(MessageKind, Vec<u8>)],
+    window: u8,
+    fragment: usize,
+    context: bool,
+) -> Vec<u8> {
     let mut stream = Vec::new();
-    DEFLATER.with_borrow_mut(|d| {
+    let mut own = context.then(Deflater::default);
+    DEFLATER.with_borrow_mut(|shared| {
         for (kind, data) in messages {
             let mut one = Vec::new();
             let c = Compression {
-                deflater: d,
+                deflater: own.as_mut().unwrap_or(shared),
                 window_bits: window,
+                context,
             };
             let compressed = send::write_message(&mut one, kind.opcode(), data, None, Some(c));
             let Ok(Parsed::Complete { value, .. }) = parse_frame(&one) else {
                 panic!("write_message wrote a bad frame");
             };
             assert_eq!(value.header.rsv == RSV1, compressed);
-            if compressed {
+            if compressed && !context {
                 assert!(value.payload.len() < data.len(), "compressed only when it pays");
             }
             let pieces: Vec<&[u8]> = if value.payload.is_empty() {
@@ -149,7 +160,7 @@ fn encode(messages: &[(MessageKind, Vec<u8>)], window: u8, fragment: usize) -> V
 
 fn oracle(cfg: &Config, rest: &[u8], window: u8, fragment: usize, sizes: &[usize]) {
     let messages = draw_messages(rest);
-    let mut stream = encode(&messages, window, fragment);
+    let mut stream = encode(&messages, window, fragment, cfg.send_context);
     let (mut s, mut h) = session(cfg);
     let mut out = Vec::new();
     let mut start = 0;
@@ -217,6 +228,7 @@ fuzz_target!(|data: &[u8]| {
     let rest = u.take_rest();
     let cfg = Config {
         keep_inflater: header.flags & 1 != 0,
+        send_context: header.flags & 5 == 5,
         trace: header.flags & 2 != 0,
         max_message: usize::from(header.max_message),
     };

@@ -170,6 +170,11 @@ fn options() -> getopts::Options {
         "ws-deflate",
         "accept permessage-deflate from WebSocket clients (default off: it costs CPU)",
     );
+    o.optflag(
+        "",
+        "ws-deflate-context",
+        "--ws-deflate with context takeover: smaller messages, ~420 KiB per connection",
+    );
     o.optflag("v", "verbose", "log every connection opened and closed");
     o.optflag("q", "quiet", "log errors only");
     o.optflag("h", "help", "show this help");
@@ -312,15 +317,17 @@ fn services(m: &getopts::Matches) -> Result<Settings, String> {
 }
 
 /// `--ws-deflate`: every message compressed on its own (no context takeover), so
-/// that nothing is held for an idle connection.
+/// that nothing is held for an idle connection. `--ws-deflate-context`: both sides
+/// keep their history, each connection its own inflater and deflater.
 fn ws_deflate(m: &getopts::Matches) -> Result<Option<ServerPolicy>, String> {
-    if !m.opt_present("ws-deflate") {
+    let context_takeover = m.opt_present("ws-deflate-context");
+    if !m.opt_present("ws-deflate") && !context_takeover {
         return Ok(None);
     }
     if !deflate::AVAILABLE {
         return Err("--ws-deflate: this sockloop was built without the `deflate` feature".into());
     }
-    Ok(Some(ServerPolicy::default()))
+    Ok(Some(ServerPolicy { context_takeover }))
 }
 
 pub fn main(args: &[String]) -> i32 {

@@ -52,6 +52,7 @@ impl ClientHandler {
         Some(Compression {
             deflater,
             window_bits: *window_bits,
+            context: false,
         })
     }
 

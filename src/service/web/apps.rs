@@ -3,6 +3,8 @@
 
 use crate::proto::command;
 use crate::proto::ws::codes::close_code_name;
+use crate::proto::ws::deflate::Deflater;
+use crate::proto::ws::deflate::codec::DEFLATER_HEAP;
 use crate::proto::ws::deflate::send::{self, Compression};
 use crate::proto::ws::frame::Opcode;
 use crate::proto::ws::session::{Event, Handler, MessageKind};
@@ -58,7 +60,7 @@ impl App {
     pub fn produce(
         &mut self,
         shared: &mut Shared,
-        deflate: Option<u8>,
+        sender: &mut Sender<'_>,
         out: &mut Vec<u8>,
         budget: usize,
     ) {
@@ -73,7 +75,7 @@ impl App {
             number.clear();
             let n = command::Env::random(&mut ServerEnv::new(shared), *min, *max);
             let _ = write!(number, "{n}");
-            write_message(shared, deflate, out, Opcode::Text, &number);
+            write_message(shared, sender, out, Opcode::Text, &number);
             *owed -= 1;
             if *owed == 0 {
                 queue.pop_front();
@@ -84,23 +86,48 @@ impl App {
     }
 }
 
-/// Appends one message from the server, compressed with the loop's deflater when
-/// the connection negotiated permessage-deflate (`deflate`: the peer's window bits).
+/// How a connection's messages go out (permessage-deflate or not).
+pub enum Sender<'a> {
+    Plain,
+    /// Each message on its own, by the loop's one deflater, within this window.
+    Shared {
+        window_bits: u8,
+    },
+    /// Context takeover: the connection's own deflater (made at its first long
+    /// message), which keeps the history between messages.
+    Own(&'a mut Option<Box<Deflater>>),
+}
+
+/// Appends one message from the server, compressed when the connection negotiated
+/// permessage-deflate. A compressor (371 KiB) is made the first time a message is
+/// long enough to be compressed, not when compression is merely negotiated; a
+/// connection's own one only if the memory budget has room for it.
 pub fn write_message(
     shared: &mut Shared,
-    deflate: Option<u8>,
+    sender: &mut Sender<'_>,
     out: &mut Vec<u8>,
     opcode: Opcode,
     data: &[u8],
 ) {
-    // The compressor (371 KiB) is made the first time a message is long enough to
-    // be compressed, not when compression is merely negotiated.
-    let compression = deflate
-        .filter(|_| data.len() >= send::MIN_COMPRESSED)
-        .map(|window_bits| Compression {
+    let long = data.len() >= send::MIN_COMPRESSED;
+    let compression = match sender {
+        Sender::Shared { window_bits } if long => Some(Compression {
             deflater: shared.deflater.get_or_insert_with(Box::default),
-            window_bits,
-        });
+            window_bits: *window_bits,
+            context: false,
+        }),
+        Sender::Own(slot) if long => {
+            if slot.is_none() && shared.memory.may_grow(DEFLATER_HEAP, DEFLATER_HEAP) {
+                **slot = Some(Box::default());
+            }
+            slot.as_deref_mut().map(|deflater| Compression {
+                deflater,
+                window_bits: 15,
+                context: true,
+            })
+        }
+        _ => None,
+    };
     send::write_message(out, opcode, data, None, compression);
 }
 
@@ -112,8 +139,8 @@ pub struct AppHandler<'a> {
     fragments: &'a mut u16,
     /// Our Close was sent before this feed: a Close now is the peer's answer.
     our_close_sent: bool,
-    /// permessage-deflate: the peer's window bits for what we send.
-    deflate: Option<u8>,
+    /// How replies go out (permessage-deflate or not).
+    sender: Sender<'a>,
 }
 
 impl<'a> AppHandler<'a> {
@@ -123,13 +150,13 @@ impl<'a> AppHandler<'a> {
             shared,
             fragments,
             our_close_sent: false,
-            deflate: None,
+            sender: Sender::Plain,
         }
     }
 
-    /// Compress replies (permessage-deflate was negotiated, with this window).
-    pub fn compressing(mut self, deflate: Option<u8>) -> Self {
-        self.deflate = deflate;
+    /// Compress replies (permessage-deflate was negotiated).
+    pub fn sending(mut self, sender: Sender<'a>) -> Self {
+        self.sender = sender;
         self
     }
 
@@ -198,7 +225,7 @@ impl AppHandler<'_> {
     fn on_message(&mut self, kind: MessageKind, data: &[u8], out: &mut Vec<u8>) {
         match self.app {
             // The echo path: one header and one copy into the shared output buffer.
-            App::Echo => write_message(self.shared, self.deflate, out, kind.opcode(), data),
+            App::Echo => write_message(self.shared, &mut self.sender, out, kind.opcode(), data),
             App::Cmd => {
                 let mut reply = Vec::with_capacity(64);
                 if kind == MessageKind::Binary {
@@ -216,7 +243,7 @@ impl AppHandler<'_> {
                     let _ = command::respond(line, &mut ServerEnv::new(self.shared), &mut reply);
                     reply.pop(); // the newline: a message is already a unit
                 }
-                write_message(self.shared, self.deflate, out, Opcode::Text, &reply);
+                write_message(self.shared, &mut self.sender, out, Opcode::Text, &reply);
             }
             App::Random(queue) => {
                 // The message is `N` or `N MIN MAX`, RANDOMS's arguments without the verb.
@@ -239,7 +266,7 @@ impl AppHandler<'_> {
                 if let Err(text) = reply {
                     write_message(
                         self.shared,
-                        self.deflate,
+                        &mut self.sender,
                         out,
                         Opcode::Text,
                         text.as_bytes(),

@@ -2,13 +2,14 @@
 //! `--allow-origin` check of §10.2), then one session per connection whose messages
 //! go to the endpoint's app, with keepalive pings and the close handshake's deadline.
 
-use super::apps::{App, AppHandler};
+use super::apps::{App, AppHandler, Sender};
 use super::pages;
 use crate::clock::Millis;
 use crate::proto::command::After;
 use crate::proto::http;
 use crate::proto::http::RequestHead;
-use crate::proto::ws::deflate::params;
+use crate::proto::ws::deflate::codec::DEFLATER_HEAP;
+use crate::proto::ws::deflate::{Deflater, params};
 use crate::proto::ws::handshake;
 use crate::proto::ws::session::{self as ws, Role, Session};
 use crate::service::Shared;
@@ -28,6 +29,10 @@ pub struct WsConn {
     fragments: u16,
     /// permessage-deflate was negotiated: the window (bits) our messages may use.
     deflate: Option<u8>,
+    /// Context takeover on our side (`--ws-deflate-context`): `own_deflater` keeps
+    /// the history of what we sent, made at the first long message.
+    send_context: bool,
+    own_deflater: Option<Box<Deflater>>,
 }
 
 /// Validates the handshake and, if it is acceptable, writes the 101 and gives the
@@ -83,6 +88,8 @@ pub fn upgrade(
     }
     Some(Box::new(WsConn {
         deflate: agreed.map(|a| a.send_window_bits),
+        send_context: agreed.is_some_and(|a| a.send_context_takeover),
+        own_deflater: None,
         fragments: 0,
         session,
         app,
@@ -99,7 +106,11 @@ impl WsConn {
         self.ping_outstanding = false;
         let mut handler = AppHandler::new(&mut self.app, shared, &mut self.fragments)
             .after_our_close(self.session.close_sent())
-            .compressing(self.deflate);
+            .sending(sender(
+                self.deflate,
+                self.send_context,
+                &mut self.own_deflater,
+            ));
         let fed = self.session.feed(chunk, out, &mut handler);
         if let Err(err) = fed {
             crate::debug!("WebSocket closed: {err}");
@@ -117,15 +128,22 @@ impl WsConn {
         After::Continue
     }
 
-    /// Heap bytes held for the peer: an unfinished message, the app's queue.
+    /// Heap bytes held for the peer: an unfinished message, the app's queue, and with
+    /// context takeover the kept inflater and deflater.
     pub fn heap_bytes(&self) -> usize {
-        self.session.heap_capacity() + self.app.heap_bytes()
+        let deflater = self
+            .own_deflater
+            .as_ref()
+            .map_or(0, |d| DEFLATER_HEAP + d.heap_bytes());
+        self.session.heap_capacity() + self.app.heap_bytes() + deflater
     }
 
     /// Writes what the app owes (random numbers) until `out` reaches `budget`.
     pub fn produce(&mut self, shared: &mut Shared, out: &mut Vec<u8>, budget: usize) {
-        let deflate = self.deflate;
-        traced(out, |out| self.app.produce(shared, deflate, out, budget));
+        let mut sender = sender(self.deflate, self.send_context, &mut self.own_deflater);
+        traced(out, |out| {
+            self.app.produce(shared, &mut sender, out, budget)
+        });
     }
 
     /// The peer finished sending. A WebSocket peer should have sent Close first.
@@ -194,6 +212,15 @@ impl WsConn {
         if wait.is_some() {
             self.close_deadline = wait;
         }
+    }
+}
+
+/// How a connection's messages go out, from what its handshake agreed.
+fn sender(deflate: Option<u8>, context: bool, own: &mut Option<Box<Deflater>>) -> Sender<'_> {
+    match deflate {
+        None => Sender::Plain,
+        Some(_) if context => Sender::Own(own),
+        Some(window_bits) => Sender::Shared { window_bits },
     }
 }
 

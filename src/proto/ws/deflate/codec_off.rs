@@ -5,6 +5,7 @@
 use super::Step;
 
 pub const INFLATER_HEAP: usize = 0;
+pub const DEFLATER_HEAP: usize = 0;
 
 #[derive(Default)]
 pub struct Inflater;
@@ -34,6 +35,10 @@ pub struct Deflater;
 
 impl Deflater {
     pub fn compress(&mut self, _data: &[u8], _window_bits: u8) -> Option<&[u8]> {
+        None
+    }
+
+    pub fn compress_continuing(&mut self, _data: &[u8]) -> Option<&[u8]> {
         None
     }
 

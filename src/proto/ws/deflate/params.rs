@@ -59,8 +59,11 @@ pub fn accept<'a>(
             // A server_max_window_bits request is honoured whatever its value: a
             // smaller window only makes our compressor work in smaller pieces.
             let send_window_bits = offer.server_max_window_bits.unwrap_or(15);
-            let send_context_takeover =
-                policy.context_takeover && !offer.server_no_context_takeover;
+            // Our own context needs the full window (a smaller one is done by
+            // compressing afresh in pieces, which has no history).
+            let send_context_takeover = policy.context_takeover
+                && !offer.server_no_context_takeover
+                && send_window_bits == 15;
             let receive_context_takeover =
                 policy.context_takeover && !offer.client_no_context_takeover;
             let answer = Params {
@@ -301,6 +304,14 @@ mod tests {
         let (agreed, answer) = accept([offer].into_iter(), policy).unwrap();
         assert_eq!(answer, "permessage-deflate; client_no_context_takeover");
         assert!(agreed.send_context_takeover && !agreed.receive_context_takeover);
+        // A smaller window for our messages: no context on our side.
+        let offer = "permessage-deflate; server_max_window_bits=10";
+        let (agreed, answer) = accept([offer].into_iter(), policy).unwrap();
+        assert_eq!(
+            answer,
+            "permessage-deflate; server_no_context_takeover; server_max_window_bits=10"
+        );
+        assert!(!agreed.send_context_takeover && agreed.receive_context_takeover);
     }
 
     #[test]

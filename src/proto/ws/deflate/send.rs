@@ -19,6 +19,9 @@ pub struct Compression<'a> {
     pub deflater: &'a mut Deflater,
     /// The peer's window limit (`*_max_window_bits`).
     pub window_bits: u8,
+    /// Context takeover: `deflater` is this connection's own and carries its history
+    /// from message to message (window 15).
+    pub context: bool,
 }
 
 /// Appends `data` as one message of `opcode` (text or binary), compressed when
@@ -32,7 +35,14 @@ pub fn write_message(
     compression: Option<Compression<'_>>,
 ) -> bool {
     if let Some(c) = compression.filter(|_| data.len() >= MIN_COMPRESSED) {
-        if let Some(packed) = c.deflater.compress(data, c.window_bits) {
+        if c.context {
+            // The compressor's history now holds this message, so the peer's must
+            // too: it goes compressed even if that did not shrink it.
+            if let Some(packed) = c.deflater.compress_continuing(data) {
+                frame::write_frame_rsv(out, true, RSV1, opcode, packed, mask);
+                return true;
+            }
+        } else if let Some(packed) = c.deflater.compress(data, c.window_bits) {
             if packed.len() < data.len() {
                 frame::write_frame_rsv(out, true, RSV1, opcode, packed, mask);
                 return true;

@@ -220,6 +220,7 @@ fn sent_messages_are_compressed_when_it_pays() {
         let c = Compression {
             deflater: &mut d,
             window_bits: 15,
+            context: false,
         };
         assert_eq!(
             send::write_message(&mut out, Opcode::Text, data, Some(KEY), Some(c)),
