@@ -98,31 +98,16 @@ impl Session {
         handler: &mut impl Handler,
     ) -> Result<usize, SessionError> {
         let limit = self.limits.max_message;
-        let corrupt = || violation(1007, "compressed data is not valid deflate");
         let mut inflated = 0;
         loop {
             let len = self.buf.len();
             if self.buf.capacity() == len {
                 if len >= limit {
                     // Full at the limit: one byte more is one too many.
-                    let step = inflater.probe(input);
-                    if step.produced > 0 {
-                        return Err(violation(1009, "message too big once inflated"));
+                    if probe_at_limit(inflater, &mut input)? {
+                        continue;
                     }
-                    if step.corrupt {
-                        return Err(corrupt());
-                    }
-                    input = input.get(step.consumed..).unwrap_or_default();
-                    if step.ended {
-                        // As below: what follows starts a new stream.
-                        inflater.reset();
-                    } else if step.consumed == 0 {
-                        break;
-                    }
-                    if input.is_empty() {
-                        break;
-                    }
-                    continue;
+                    break;
                 }
                 let more = input.len().saturating_mul(4).max(MIN_GROWTH);
                 self.make_room_within(more.min(limit - len), limit, handler)?;
@@ -157,4 +142,29 @@ impl Session {
         }
         Ok(inflated)
     }
+}
+
+/// The buffer is full at the size limit: `input` goes through a one-byte probe, and
+/// anything that comes out is one byte too many (1009). Advances `input`; says whether
+/// there is more of it to take now.
+fn probe_at_limit(inflater: &mut Inflater, input: &mut &[u8]) -> Result<bool, SessionError> {
+    let step = inflater.probe(input);
+    if step.produced > 0 {
+        return Err(violation(1009, "message too big once inflated"));
+    }
+    if step.corrupt {
+        return Err(corrupt());
+    }
+    *input = input.get(step.consumed..).unwrap_or_default();
+    if step.ended {
+        // As in `inflate_piece`: what follows starts a new stream.
+        inflater.reset();
+    } else if step.consumed == 0 {
+        return Ok(false);
+    }
+    Ok(!input.is_empty())
+}
+
+fn corrupt() -> SessionError {
+    violation(1007, "compressed data is not valid deflate")
 }
