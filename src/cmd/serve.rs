@@ -173,7 +173,7 @@ fn options() -> getopts::Options {
     o.optflag(
         "",
         "ws-deflate-context",
-        "--ws-deflate with context takeover: smaller messages, ~420 KiB per connection",
+        "--ws-deflate with context takeover: smaller messages, up to 420 KiB per connection",
     );
     o.optflag("v", "verbose", "log every connection opened and closed");
     o.optflag("q", "quiet", "log errors only");
