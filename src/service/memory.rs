@@ -16,9 +16,11 @@
 //!   while an attacker holds all it can.
 //! - A WebSocket message that would break the rule is refused with close 1013 ("try
 //!   again later") before its buffer grows.
-//! - Output is bounded before it is made: a step may write only what [`room`] leaves
-//!   (and always one reply), so a peer that does not read its big replies has its
-//!   requests paused, as at `--max-output`, instead of being queued more.
+//! - Output is bounded before it is made: a step may write only what [`room`] leaves,
+//!   so a peer that does not read its big replies has its requests paused, as at
+//!   `--max-output`, instead of being queued more. A connection with nothing queued
+//!   still gets one reply (else nothing would ever wake it), so bulk holders may pass
+//!   ¾ L by one reply each, once: the reply left unsent is queued, and then they wait.
 //! - Anything that still grew the total past L in one step (a read and a reply at
 //!   most) is shed: its protocol's busy answer (`ERR`, HTTP 503), then closed.
 //! - When there is no room for one more small connection, new connections are
@@ -106,7 +108,8 @@ impl MemoryBudget {
 
     /// How much more a connection holding `held` bytes may take now. The output a
     /// step may produce is bounded by it, so a reader of big replies that does not read
-    /// is paused before it outgrows the budget (by at most one reply).
+    /// is paused before it outgrows the budget (by one reply at most, made while its
+    /// queue was empty).
     pub fn room(&self, held: usize) -> usize {
         let total = self.used.saturating_add(self.granted);
         let bulk = self.ceiling(usize::MAX).saturating_sub(total);

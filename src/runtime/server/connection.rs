@@ -15,7 +15,9 @@ use super::Server;
 use crate::clock::Millis;
 use crate::debug;
 use crate::runtime::conn::Conn;
-use crate::runtime::conn::state::{DRAIN_TIMEOUT, Due, FINISHED, PeerFin, Reading, output_budget};
+use crate::runtime::conn::state::{
+    DRAIN_TIMEOUT, Due, FINISHED, PeerFin, Policy, Reading, output_budget,
+};
 use crate::runtime::poll::{self, Ready};
 use crate::runtime::timers::Timer;
 use crate::runtime::transport::would_block;
@@ -148,10 +150,7 @@ impl Server {
         let (shared, out) = (&mut self.shared, &mut self.scratch);
         let (next, fed) = match step {
             Step::Data(_) | Step::Backlog => {
-                // At least one reply, however full the budget: a step that
-                // answers nothing would wait for a write that never comes.
-                let room = shared.memory.room(before).max(1);
-                let budget = output_budget(conn.queued(), &self.policy).min(room);
+                let budget = step_budget(conn.queued(), before, shared, &self.policy);
                 let data = match step {
                     Step::Data(n) => self.read_buf.get_mut(..n).unwrap_or_default(),
                     _ => &mut [],
@@ -385,4 +384,17 @@ fn trace_backpressure(conn: &Conn, on: bool, queued: usize, max_output: usize) {
             "backpressure off: {queued} bytes queued; reading again"
         );
     }
+}
+
+/// How much output a step may write for a connection that has `queued` bytes waiting
+/// and holds `held` in all: what its output budget and the memory budget leave. With
+/// nothing queued, at least one reply however full the budget: a step that answered
+/// nothing would wait for a write that never comes. With output queued, the write
+/// that drains it wakes the connection again.
+fn step_budget(queued: usize, held: usize, shared: &Shared, policy: &Policy) -> usize {
+    let room = match shared.memory.room(held) {
+        0 if queued == 0 => 1,
+        room => room,
+    };
+    output_budget(queued, policy).min(room)
 }

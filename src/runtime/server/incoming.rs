@@ -14,11 +14,12 @@ use crate::runtime::poll::{Interest, Registration};
 use crate::runtime::timers::Timer;
 use crate::runtime::transport::Stream;
 use crate::service::datagram::{self, DatagramService};
-use crate::service::{self, Busy, Service, StreamSession};
+use crate::service::{self, Busy, Service, Shared, StreamSession};
 use crate::trace::{self, Layer, Preview};
 use crate::{debug, error, info};
 use polling::{Event, PollMode};
 use std::io;
+use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::{AsFd, AsRawFd};
 use std::time::Duration;
 
@@ -124,23 +125,24 @@ impl Server {
         }
     }
 
-    fn on_accept(&mut self, index: usize, stream: Stream, peer: Peer) {
-        let service = self.listeners[index].info.service;
+    /// Whether a new connection may be served: over a limit, it gets its service's
+    /// busy answer and is closed (the stream is given back only when admitted).
+    fn admit(&mut self, stream: Stream, service: Service, peer: &Peer) -> Option<Stream> {
         if let Err(e) = stream.prepare() {
             debug!("dropping new connection from {peer}: {e}");
-            return;
+            return None;
         }
         if self.conns.len() >= self.limits.max_conns {
             self.shared.refused_max_conns += 1;
             refuse_busy(stream, service, Busy::MaxConns(self.limits.max_conns));
             debug!("refused {peer}: at --max-conns {}", self.limits.max_conns);
-            return;
+            return None;
         }
         if self.shared.memory.is_full() {
             self.shared.memory.refuse_connection();
             refuse_busy(stream, service, Busy::Memory);
             debug!("refused {peer}: the --max-memory budget is full");
-            return;
+            return None;
         }
         if let Admit::No { client, first } = self.per_ip.admit(peer.addr()) {
             let limit = self.per_ip.limit();
@@ -153,8 +155,16 @@ impl Server {
                 );
             }
             debug!("refused {peer}: at --max-conns-per-ip {limit}");
-            return;
+            return None;
         }
+        Some(stream)
+    }
+
+    fn on_accept(&mut self, index: usize, stream: Stream, peer: Peer) {
+        let service = self.listeners[index].info.service;
+        let Some(stream) = self.admit(stream, service, &peer) else {
+            return;
+        };
         self.shared.conns_total += 1;
         self.shared.conns_active += 1;
         let id = self.next_conn_id;
@@ -266,20 +276,24 @@ impl Server {
                 );
                 continue;
             }
-            match socket.send_to(&self.scratch, peer) {
-                Ok(sent) => {
-                    self.shared.bytes_out += sent as u64;
-                    crate::trace!(
-                        Layer::Udp,
-                        "datagram to {peer}: {sent} bytes {}",
-                        Preview(&self.scratch)
-                    );
-                }
-                // UDP may drop: a full send buffer loses this reply, like the network could.
-                Err(e) => debug!("udp reply to {peer} dropped: {e}"),
-            }
+            send_reply(socket, &self.scratch, peer, &mut self.shared);
             self.scratch.clear();
         }
+    }
+}
+
+fn send_reply(socket: &UdpSocket, reply: &[u8], peer: SocketAddr, shared: &mut Shared) {
+    match socket.send_to(reply, peer) {
+        Ok(sent) => {
+            shared.bytes_out += sent as u64;
+            crate::trace!(
+                Layer::Udp,
+                "datagram to {peer}: {sent} bytes {}",
+                Preview(reply)
+            );
+        }
+        // UDP may drop: a full send buffer loses this reply, like the network could.
+        Err(e) => debug!("udp reply to {peer} dropped: {e}"),
     }
 }
 
