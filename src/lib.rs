@@ -15,4 +15,6 @@ pub mod plural;
 pub mod proto;
 pub mod runtime;
 pub mod service;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod trace;

@@ -211,7 +211,7 @@ fn ws_connection_refused_and_usage_errors() {
         .assert_stderr_has(&format!("connection refused: {addr}"));
     let cases: &[&[&str]] = &[
         &["ws"],
-        &["ws", "wss://127.0.0.1:9/"],
+        &["ws", "--insecure", "ws://127.0.0.1:9/"],
         &["ws", "http://127.0.0.1:9/"],
         &["ws", "-H", "no colon", "ws://127.0.0.1:9/"],
         &["ws", "--idle-max", "0", "ws://127.0.0.1:9/"],

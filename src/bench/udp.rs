@@ -221,12 +221,12 @@ impl Run<'_> {
                 until: now + self.opts.loss_timeout,
             };
         }
-        if let Stage::Draining { until } = stage {
-            if self.in_flight() == 0 || now >= until || interrupted {
-                // Whatever is still out was not answered in time.
-                self.lost += self.in_flight();
-                stage = Stage::Over;
-            }
+        if let Stage::Draining { until } = stage
+            && (self.in_flight() == 0 || now >= until || interrupted)
+        {
+            // Whatever is still out was not answered in time.
+            self.lost += self.in_flight();
+            stage = Stage::Over;
         }
         stage
     }

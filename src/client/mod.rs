@@ -12,6 +12,7 @@ pub mod lines;
 pub mod output;
 pub mod queue;
 pub mod stream;
+pub mod tls;
 pub mod udp;
 pub mod ws;
 

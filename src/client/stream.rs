@@ -139,7 +139,8 @@ impl Client {
 
     /// Nothing more to send: tell the server with a FIN, then wait for its answer.
     fn half_close_when_done(&mut self) {
-        if !self.input.open && self.to_sock.is_empty() && !self.write_shut {
+        let all_sent = self.to_sock.is_empty() && !self.sock.has_unsent();
+        if !self.input.open && all_sent && !self.write_shut {
             trace!(
                 Layer::Loop,
                 "input done: shutdown(write) sends FIN; waiting for the server to close"
@@ -151,7 +152,9 @@ impl Client {
     }
 
     fn watch(&mut self, want_stdin: bool) -> Result<(), ClientError> {
-        let writing = Interest::new(true, !self.to_sock.is_empty());
+        let writing = self
+            .sock
+            .interest(Interest::new(true, !self.to_sock.is_empty()));
         self.socket
             .set(&self.poller, &self.sock, SOCKET, writing)
             .map_err(ClientError::poller)?;
@@ -283,11 +286,14 @@ impl Client {
 
     fn flush(&mut self) -> Result<(), ClientError> {
         let sock = &mut self.sock;
-        self.to_sock
-            .flush(|pending| {
-                let n = sock.write(pending)?;
-                trace!(Layer::Loop, "socket write {n} of {} bytes", pending.len());
-                Ok(n)
+        let unsent = sock.flush_unsent();
+        unsent
+            .and_then(|()| {
+                self.to_sock.flush(|pending| {
+                    let n = sock.write(pending)?;
+                    trace!(Layer::Loop, "socket write {n} of {} bytes", pending.len());
+                    Ok(n)
+                })
             })
             .map_err(|e| {
                 ClientError::Failed(format!(

@@ -294,10 +294,11 @@ fn note(settings: &Settings, text: String) {
 
 fn lookup(settings: &Settings, files: &Files) -> Result<Vec<String>, String> {
     // The hosts file comes first, as for the system resolver, unless a server was named.
-    if settings.server.is_none() && !matches!(settings.target, Target::NameServers(..)) {
-        if let Some(found) = from_hosts_file(settings, files) {
-            return Ok(found);
-        }
+    if settings.server.is_none()
+        && !matches!(settings.target, Target::NameServers(..))
+        && let Some(found) = from_hosts_file(settings, files)
+    {
+        return Ok(found);
     }
     let server = settings
         .server

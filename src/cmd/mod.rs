@@ -6,6 +6,7 @@ pub mod bench;
 pub mod lookup;
 pub mod rpc;
 pub mod serve;
+mod serve_tls;
 pub mod size;
 pub mod tcp;
 pub mod udp;

@@ -50,10 +50,12 @@ fn default_listeners() -> Vec<ListenSpec> {
     let tcp = |port, service| ListenSpec {
         endpoint: Endpoint::Tcp(SocketAddr::from(([127, 0, 0, 1], port))),
         service,
+        tls: false,
     };
     let udp = |port, service| ListenSpec {
         endpoint: Endpoint::Udp(SocketAddr::from(([127, 0, 0, 1], port))),
         service,
+        tls: false,
     };
     vec![
         tcp(8080, Service::Web),
@@ -69,6 +71,7 @@ fn default_listeners() -> Vec<ListenSpec> {
         ListenSpec {
             endpoint: Endpoint::Unix(std::env::temp_dir().join("sockloop.sock")),
             service: Service::Cmd,
+            tls: false,
         },
     ]
 }
@@ -175,6 +178,18 @@ fn options() -> getopts::Options {
         "ws-deflate-context",
         "--ws-deflate with context takeover: smaller messages, up to 420 KiB per connection",
     );
+    o.optopt(
+        "",
+        "tls-cert",
+        "certificate chain for tls:// and https:// listeners (PEM); SIGHUP reloads it",
+        "FILE",
+    );
+    o.optopt("", "tls-key", "the certificate's private key (PEM)", "FILE");
+    o.optflag(
+        "",
+        "tls-self-signed",
+        "make a certificate for localhost and 127.0.0.1 at start (the banner says where)",
+    );
     o.optflag("v", "verbose", "log every connection opened and closed");
     o.optflag("q", "quiet", "log errors only");
     o.optflag("h", "help", "show this help");
@@ -208,7 +223,11 @@ fn parse(args: &[String]) -> Result<Option<Config>, String> {
     } else if m.opt_present("v") {
         log::set_level(Level::Debug);
     }
+    #[cfg(not(feature = "tls"))]
+    super::serve_tls::certificate(&m, listeners.iter().any(|l| l.tls))?;
     Ok(Some(Config {
+        #[cfg(feature = "tls")]
+        tls: super::serve_tls::certificate(&m, listeners.iter().any(|l| l.tls))?,
         listeners,
         bind: bind_options(&m)?,
         limits: limits(&m)?,
@@ -384,6 +403,10 @@ fn print_banner(server: &Server) {
             l.service.name()
         ));
     }
+    #[cfg(feature = "tls")]
+    if let Some(tls) = server.tls() {
+        text.push_str(&super::serve_tls::banner(tls));
+    }
     text.push_str("ready; Ctrl-C stops\n");
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes());
@@ -415,6 +438,13 @@ fn try_command(transport: &str, address: &str, service: Service) -> String {
     };
     match (transport, reachable) {
         ("http", Some(a)) => format!("open http://{a}/ in a browser, or websocat ws://{a}/ws"),
+        ("https", Some(a)) => {
+            format!("open https://{a}/ in a browser, or sockloop ws wss://{a}/ws")
+        }
+        ("tls", _) => format!(
+            "openssl s_client -quiet -connect {}{hint}",
+            nc_target.replace(' ', ":")
+        ),
         ("udp", _) => format!("nc -u {nc_target}{hint}"),
         ("unix", _) => format!("nc -U {nc_target}{hint}"),
         _ => format!("nc {nc_target}{hint}"),

@@ -20,7 +20,7 @@ exit codes: 0 ok, 1 cannot connect (no such file, permission denied, nobody
 listening) or connection error, 2 bad command line";
 
 pub fn main(args: &[String]) -> i32 {
-    let result = parse(args, ABOUT, "socket PATH").and_then(|parsed| {
+    let result = parse(args, ABOUT, "socket PATH", false).and_then(|parsed| {
         let Some(mut p) = parsed else {
             return Ok(());
         };

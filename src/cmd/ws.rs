@@ -8,6 +8,7 @@ use std::time::Duration;
 
 const ABOUT: &str = "\
 usage: sockloop ws ws://HOST:PORT/PATH [options]
+       sockloop ws wss://HOST:PORT/PATH [--ca FILE | --insecure] [options]
 
 Sends each line of standard input as a text message (--binary: binary) and prints
 each message received (binary as hex unless --raw). At the end of input it waits
@@ -21,13 +22,19 @@ examples:
   echo 5 | sockloop ws ws://127.0.0.1:8080/random
   sockloop ws --idle-prompt 4 --idle-max 5 ws://127.0.0.1:8080/ws   the classic client's reminders
   sockloop ws --echo ws://127.0.0.1:9001/runCase?case=1       echo back (conformance testing)
+  sockloop ws --ca cert.pem wss://localhost:8443/ws           TLS, trusting that certificate
 
 exit codes: 0 closed cleanly, 1 network or protocol error (refused, handshake
 refused, closed without a close frame, closed with an error code), 2 bad command line,
 130 a second Ctrl-C";
 
 pub fn main(args: &[String]) -> i32 {
-    let parsed = command_line(&options(), args, ABOUT, "ws://HOST:PORT/PATH");
+    let parsed = command_line(
+        &options(),
+        args,
+        ABOUT,
+        "ws://HOST:PORT/PATH or wss://HOST:PORT/PATH",
+    );
     let result = parsed.and_then(|parsed| match parsed {
         Some((m, url)) => ws::run(settings(&m, url)?),
         None => Ok(()),
@@ -58,6 +65,7 @@ fn options() -> getopts::Options {
         "offer permessage-deflate compression (RFC 7692)",
     );
     o.optopt("", "ping-interval", "send a ping this often", "SECS");
+    crate::client::tls::add_options(&mut o);
     o.optopt(
         "",
         "idle-prompt",
@@ -135,6 +143,7 @@ fn settings(m: &getopts::Matches, url: String) -> Result<WsOptions, ClientError>
             .map_err(ClientError::Usage)?,
         deflate: deflate_flag(m)?,
         connect_timeout: seconds(m, "timeout")?.unwrap_or(Duration::from_secs(10)),
+        tls: crate::client::tls::from_matches(m),
         linger: match m.opt_str("linger") {
             // Here 0 is a value (close at once), not "not given" as `seconds` reads it.
             Some(v) => parse_secs(&v, "--linger")

@@ -187,15 +187,18 @@ impl Conn {
         queues + self.session.heap_bytes()
     }
 
-    /// Output accepted from the services but not yet taken by the kernel.
+    /// Output accepted from the services but not yet taken by the kernel. TLS
+    /// records still waiting in the transport count as one byte: enough for the loop
+    /// to keep watching for writability and to hold its FIN back until they are out.
     pub fn queued(&self) -> usize {
-        self.queues.as_ref().map_or(0, |q| q.output.len() - q.sent)
+        let queued = self.queues.as_ref().map_or(0, |q| q.output.len() - q.sent);
+        queued + usize::from(self.stream.has_unsent())
     }
 
     /// Writes queued output; frees the buffer once it is empty. Returns bytes written.
     pub fn flush(&mut self) -> io::Result<usize> {
         let Some(q) = self.queues.as_mut().filter(|q| !q.output.is_empty()) else {
-            return Ok(0);
+            return self.stream.flush_unsent().map(|()| 0);
         };
         let unsent = q.output.get(q.sent..).unwrap_or_default();
         match self.stream.write(unsent) {

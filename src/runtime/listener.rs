@@ -56,10 +56,11 @@ pub struct OwnedPath {
 
 impl OwnedPath {
     pub fn remove(&self) {
-        if let Ok(meta) = std::fs::symlink_metadata(&self.path) {
-            if meta.dev() == self.dev && meta.ino() == self.ino {
-                let _ = std::fs::remove_file(&self.path);
-            }
+        if let Ok(meta) = std::fs::symlink_metadata(&self.path)
+            && meta.dev() == self.dev
+            && meta.ino() == self.ino
+        {
+            let _ = std::fs::remove_file(&self.path);
         }
     }
 }

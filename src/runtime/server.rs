@@ -75,13 +75,16 @@ impl Default for Limits {
     }
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Default)]
 pub struct Config {
     pub listeners: Vec<ListenSpec>,
     pub bind: BindOptions,
     pub limits: Limits,
     /// Passed to the services as they are.
     pub services: Settings,
+    /// The certificate for `tls://` and `https://` listeners.
+    #[cfg(feature = "tls")]
+    pub tls: Option<crate::tls::server::ServerTls>,
 }
 
 /// A bound listener as the banner shows it.
@@ -106,6 +109,8 @@ struct Listener {
     /// For a UDP listener: the port of a TCP listener with the same service, which
     /// refusals of over-large replies point to.
     tcp_port: Option<u16>,
+    /// Accepted connections speak TLS.
+    tls: bool,
     /// Accepting is paused after EMFILE; logged once per episode.
     paused: bool,
     fd_exhaustion_logged: bool,
@@ -130,6 +135,8 @@ pub struct Server {
     /// sockloops, or a sockloop and itself, must not ping-pong).
     udp_ports: Vec<u16>,
     next_conn_id: u64,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::server::ServerTls>,
     shutting_down: bool,
     forced: bool,
 }
@@ -157,6 +164,8 @@ impl Server {
             scratch: Vec::with_capacity(4096),
             udp_ports: Vec::new(),
             next_conn_id: 1,
+            #[cfg(feature = "tls")]
+            tls: config.tls,
             shutting_down: false,
             forced: false,
         };
@@ -225,10 +234,17 @@ impl Server {
                 service: spec.service,
             },
             tcp_port: None,
+            tls: spec.tls,
             paused: false,
             fd_exhaustion_logged: false,
         });
         Ok(())
+    }
+
+    /// The certificate TLS listeners present, for the banner.
+    #[cfg(feature = "tls")]
+    pub fn tls(&self) -> Option<&crate::tls::server::ServerTls> {
+        self.tls.as_ref()
     }
 
     pub fn listeners(&self) -> impl Iterator<Item = &ListenerInfo> {

@@ -6,6 +6,8 @@
 //! udp://[::1]:7=echo            tcp://*:1234=echo (all IPv4 interfaces; [::] for IPv6)
 //! unix:/run/sockloop.sock=cmd   service defaults to echo when `=SERVICE` is left out
 //! http://127.0.0.1:8080         HTTP + WebSocket (the `web` service) over TCP
+//! tls://:1240=echo              any stream service over TLS (needs a certificate)
+//! https://127.0.0.1:8443         the web service over TLS (`wss://` WebSockets)
 //! ```
 
 use crate::hostport::{Host, HostPort};
@@ -45,21 +47,26 @@ impl fmt::Display for Endpoint {
 pub struct ListenSpec {
     pub endpoint: Endpoint,
     pub service: Service,
+    /// TLS over the TCP endpoint (`tls://`, `https://`).
+    pub tls: bool,
 }
 
 impl ListenSpec {
     /// How the listener is named on the command line and in the banner: its
     /// transport, or `http` for the web service over TCP.
     pub fn scheme(&self) -> &'static str {
-        match (&self.endpoint, self.service) {
-            (Endpoint::Tcp(_), Service::Web) => "http",
-            (endpoint, _) => endpoint.transport(),
+        match (&self.endpoint, self.service, self.tls) {
+            (Endpoint::Tcp(_), Service::Web, false) => "http",
+            (Endpoint::Tcp(_), Service::Web, true) => "https",
+            (Endpoint::Tcp(_), _, true) => "tls",
+            (endpoint, _, _) => endpoint.transport(),
         }
     }
 }
 
-pub const SYNTAX: &str = "tcp://HOST:PORT=SERVICE, udp://HOST:PORT=SERVICE, unix:PATH=SERVICE \
-     or http://HOST:PORT (services: echo, daytime, counter, random, cmd, web)";
+pub const SYNTAX: &str = "tcp://HOST:PORT=SERVICE, udp://HOST:PORT=SERVICE, unix:PATH=SERVICE, \
+     tls://HOST:PORT=SERVICE, http://HOST:PORT or https://HOST:PORT \
+     (services: echo, daytime, counter, random, cmd, web)";
 
 impl std::str::FromStr for ListenSpec {
     type Err = String;
@@ -72,14 +79,15 @@ impl std::str::FromStr for ListenSpec {
             text.split_once("://")
                 .ok_or_else(|| bad("no transport (tcp://, udp:// or unix:)"))?
         };
-        if scheme == "http" {
+        if scheme == "http" || scheme == "https" {
             if rest.contains('=') && !rest.ends_with("=web") {
-                return Err(bad("http listeners run the web service only"));
+                return Err(bad(&format!("{scheme} listeners run the web service only")));
             }
             let addr = parse_addr(rest.trim_end_matches("=web")).map_err(|e| bad(&e))?;
             return Ok(ListenSpec {
                 endpoint: Endpoint::Tcp(addr),
                 service: Service::Web,
+                tls: scheme == "https",
             });
         }
         let (where_, service) = match rest.rsplit_once('=') {
@@ -90,7 +98,7 @@ impl std::str::FromStr for ListenSpec {
             None => (rest, Service::Echo),
         };
         let endpoint = match scheme {
-            "tcp" => Endpoint::Tcp(parse_addr(where_).map_err(|e| bad(&e))?),
+            "tcp" | "tls" => Endpoint::Tcp(parse_addr(where_).map_err(|e| bad(&e))?),
             "udp" => Endpoint::Udp(parse_addr(where_).map_err(|e| bad(&e))?),
             "unix" if where_.is_empty() => return Err(bad("empty socket path")),
             "unix" => Endpoint::Unix(PathBuf::from(where_)),
@@ -101,7 +109,11 @@ impl std::str::FromStr for ListenSpec {
                 "this service needs connections, and UDP has none; use tcp or unix",
             ));
         }
-        Ok(ListenSpec { endpoint, service })
+        Ok(ListenSpec {
+            endpoint,
+            service,
+            tls: scheme == "tls",
+        })
     }
 }
 
@@ -182,7 +194,8 @@ mod tests {
             spec("tcp://127.0.0.1:1234=echo").unwrap(),
             ListenSpec {
                 endpoint: Endpoint::Tcp("127.0.0.1:1234".parse().unwrap()),
-                service: Service::Echo
+                service: Service::Echo,
+                tls: false,
             }
         );
         assert_eq!(
@@ -201,14 +214,30 @@ mod tests {
             spec("http://:8080").unwrap(),
             ListenSpec {
                 endpoint: Endpoint::Tcp("127.0.0.1:8080".parse().unwrap()),
-                service: Service::Web
+                service: Service::Web,
+                tls: false,
             }
+        );
+        let https = spec("https://:8443").unwrap();
+        assert_eq!(
+            (https.service, https.tls, https.scheme()),
+            (Service::Web, true, "https")
+        );
+        let tls = spec("tls://:1240=cmd").unwrap();
+        assert_eq!(
+            (tls.service, tls.tls, tls.scheme()),
+            (Service::Cmd, true, "tls")
+        );
+        assert_eq!(
+            tls.endpoint,
+            Endpoint::Tcp("127.0.0.1:1240".parse().unwrap())
         );
         assert_eq!(
             spec("unix:/tmp/a=b.sock=cmd").unwrap(),
             ListenSpec {
                 endpoint: Endpoint::Unix("/tmp/a=b.sock".into()),
-                service: Service::Cmd
+                service: Service::Cmd,
+                tls: false,
             }
         );
     }
@@ -260,6 +289,11 @@ mod tests {
             spec("http://:1=echo")
                 .unwrap_err()
                 .contains("web service only")
+        );
+        assert!(
+            spec("https://:1=cmd")
+                .unwrap_err()
+                .contains("https listeners")
         );
     }
 }

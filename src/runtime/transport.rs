@@ -2,25 +2,31 @@
 //! connection's bytes. Services and protocol cores never see it — they get the
 //! plaintext the loop read and give back the bytes to send.
 //!
-//! Today a transport is a plain TCP or Unix stream, and each call is one system call.
-//! TLS will slot in here as a third variant, `Tls(Box<TlsStream>)`, holding the TCP
-//! socket and a rustls connection driven sans-I/O: `read` pulls ciphertext from the
-//! socket into rustls and returns the plaintext it releases (zero bytes of plaintext
-//! from a read that moved only handshake records is a would-block, not an EOF);
-//! `write` hands plaintext to rustls and writes the records it produces; `interest`
-//! adds what the TLS layer itself needs (readable during the handshake, writable while
-//! records are queued) to what the connection wants; `shutdown_write` sends
-//! close_notify before the FIN. Nothing above this file changes for it.
+//! A transport is a plain TCP or Unix stream, where each call is one system call, or
+//! (feature `tls`) a TLS stream: the TCP socket and a rustls connection driven
+//! sans-I/O (`crate::tls::stream`). For it, `read` pulls records from the socket and
+//! returns the plaintext they release (a read that moved only handshake records is
+//! a would-block, not an EOF); `write` hands plaintext to rustls and writes the
+//! records it makes; `interest` adds what the TLS layer needs itself (readable during
+//! the handshake, writable while records wait); `has_unsent` tells the loop that
+//! records still wait, so it neither sends its FIN nor stops watching for
+//! writability before they are out; `shutdown_write` sends close_notify before the
+//! FIN. Nothing above this file knows which kind it has.
 
 use super::poll::Interest;
+#[cfg(feature = "tls")]
+use crate::tls::stream::TlsStream;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
+use std::time::Duration;
 
 pub enum Stream {
     Tcp(TcpStream),
     Unix(UnixStream),
+    #[cfg(feature = "tls")]
+    Tls(Box<TlsStream>),
 }
 
 impl Stream {
@@ -30,6 +36,11 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.set_nonblocking(true).and_then(|()| s.set_nodelay(true)),
             Stream::Unix(s) => s.set_nonblocking(true),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => {
+                let s = s.socket();
+                s.set_nonblocking(true).and_then(|()| s.set_nodelay(true))
+            }
         }
     }
 
@@ -37,6 +48,8 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.read(buf),
             Stream::Unix(s) => s.read(buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.read(buf),
         }
     }
 
@@ -44,21 +57,55 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.write(buf),
             Stream::Unix(s) => s.write(buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.write(buf),
         }
     }
 
     /// Our side is done: the peer reads end-of-stream after what was sent.
-    pub fn shutdown_write(&self) {
+    pub fn shutdown_write(&mut self) {
         let _ = match self {
             Stream::Tcp(s) => s.shutdown(Shutdown::Write),
             Stream::Unix(s) => s.shutdown(Shutdown::Write),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => {
+                s.shutdown_write();
+                Ok(())
+            }
         };
     }
 
     /// What the poller must watch for the connection to get what it `wants`. A plain
-    /// stream needs nothing more; a TLS stream will.
+    /// stream needs nothing more; a TLS stream reads during its handshake and writes
+    /// while records wait.
     pub fn interest(&self, wants: Interest) -> Interest {
-        wants
+        match self {
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => Interest::new(
+                wants.readable || s.is_handshaking(),
+                wants.writable || s.wants_write(),
+            ),
+            _ => wants,
+        }
+    }
+
+    /// Bytes the transport itself still holds for the peer (TLS records the kernel
+    /// did not take).
+    pub fn has_unsent(&self) -> bool {
+        match self {
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.wants_write(),
+            _ => false,
+        }
+    }
+
+    /// Sends what the transport holds ([`has_unsent`](Self::has_unsent)).
+    pub fn flush_unsent(&mut self) -> io::Result<()> {
+        match self {
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.flush_records(),
+            _ => Ok(()),
+        }
     }
 
     /// For the trace: what this stream is and how it was set up.
@@ -66,7 +113,37 @@ impl Stream {
         match self {
             Stream::Tcp(_) => "TCP_NODELAY on, non-blocking",
             Stream::Unix(_) => "non-blocking",
+            #[cfg(feature = "tls")]
+            Stream::Tls(_) => "TLS over TCP, TCP_NODELAY on, non-blocking",
         }
+    }
+}
+
+impl Stream {
+    /// For a client's blocking steps (its opening handshake): how long a read may wait.
+    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.set_read_timeout(timeout),
+            Stream::Unix(s) => s.set_read_timeout(timeout),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.socket().set_read_timeout(timeout),
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        Stream::read(self, buf)
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        Stream::write(self, buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.flush_unsent()
     }
 }
 
@@ -75,6 +152,8 @@ impl AsFd for Stream {
         match self {
             Stream::Tcp(s) => s.as_fd(),
             Stream::Unix(s) => s.as_fd(),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.socket().as_fd(),
         }
     }
 }

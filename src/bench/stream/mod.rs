@@ -233,18 +233,18 @@ impl<'a> Engine<'a> {
             progress.finish();
             stage = Stage::Draining { until: now + DRAIN };
         }
-        if let Stage::Draining { until } = stage {
-            if self.in_flight() == 0 || now >= until || interrupted {
-                self.start_closing();
-                stage = Stage::Closing {
-                    until: now + CLOSE_WAIT,
-                };
-            }
+        if let Stage::Draining { until } = stage
+            && (self.in_flight() == 0 || now >= until || interrupted)
+        {
+            self.start_closing();
+            stage = Stage::Closing {
+                until: now + CLOSE_WAIT,
+            };
         }
-        if let Stage::Closing { until } = stage {
-            if self.live == 0 || now >= until {
-                stage = Stage::Over;
-            }
+        if let Stage::Closing { until } = stage
+            && (self.live == 0 || now >= until)
+        {
+            stage = Stage::Over;
         }
         stage
     }

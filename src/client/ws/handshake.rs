@@ -9,17 +9,17 @@ use crate::client::{ClientError, read_within};
 use crate::proto::Parsed;
 use crate::proto::http::ResponseHead;
 use crate::proto::ws::handshake::{Accepted, ClientHandshake, ClientHandshakeError, ClientRequest};
+use crate::runtime::transport::Stream;
 use crate::trace;
 use crate::trace::Layer;
 use rand::RngExt;
 use std::io::{self, Write};
-use std::net::TcpStream;
 
 /// Sends the opening handshake and reads the response. Returns what the server
 /// accepted (subprotocol, compression) and any bytes that came after the response
 /// head (the first frames).
 pub(super) fn handshake(
-    sock: &mut TcpStream,
+    sock: &mut Stream,
     url: &Url,
     opts: &WsOptions,
 ) -> Result<(Accepted, Vec<u8>), ClientError> {

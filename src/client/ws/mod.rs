@@ -23,6 +23,8 @@ pub use url::{Url, parse_url};
 
 use super::ClientError;
 use super::connect;
+use super::tls::TlsOptions;
+use crate::runtime::transport::Stream;
 use std::time::Duration;
 
 pub struct WsOptions {
@@ -46,6 +48,8 @@ pub struct WsOptions {
     /// Offer permessage-deflate (RFC 7692).
     pub deflate: bool,
     pub connect_timeout: Duration,
+    /// Whom to trust for `wss://`.
+    pub tls: TlsOptions,
     /// After the end of input, wait until the server has been quiet this long (for
     /// the replies to what we sent) before sending Close; zero closes at once.
     pub linger: Duration,
@@ -54,7 +58,16 @@ pub struct WsOptions {
 /// Connects, performs the opening handshake and runs the message loop.
 pub fn run(opts: WsOptions) -> Result<(), ClientError> {
     let url = parse_url(&opts.url)?;
-    let mut sock = connect::tcp(&url.target, opts.connect_timeout)?;
+    if !url.tls && opts.tls.given() {
+        return Err(ClientError::Usage(
+            "--ca and --insecure are for wss:// URLs".into(),
+        ));
+    }
+    let sock = connect::tcp(&url.target, opts.connect_timeout)?;
+    let mut sock = match url.tls {
+        true => super::tls::connect(sock, &url.target, &opts.tls, opts.connect_timeout)?,
+        false => Stream::Tcp(sock),
+    };
     let (accepted, leftover) = handshake::handshake(&mut sock, &url, &opts)?;
     if opts.verbose {
         let chosen = accepted

@@ -18,8 +18,8 @@ use crate::runtime::signals::{SIGNAL_KEY, SignalPipe};
 use crate::trace;
 use crate::trace::Layer;
 use polling::Poller;
-use std::io::{Read, Write};
-use std::net::TcpStream;
+
+use crate::runtime::transport::Stream;
 use std::ops::ControlFlow::{self, Break, Continue};
 use std::time::Instant;
 
@@ -28,7 +28,7 @@ const SOCKET: usize = 1;
 const MAX_QUEUED: usize = 1024 * 1024;
 
 pub(super) struct Loop {
-    sock: TcpStream,
+    sock: Stream,
     socket: Registration,
     poller: Poller,
     signals: SignalPipe,
@@ -45,11 +45,11 @@ pub(super) struct Loop {
 
 impl Loop {
     pub fn new(
-        sock: TcpStream,
+        sock: Stream,
         opts: WsOptions,
         deflate: Option<Agreed>,
     ) -> Result<Loop, ClientError> {
-        sock.set_nonblocking(true).map_err(ClientError::poller)?;
+        sock.prepare().map_err(ClientError::poller)?;
         let poller = Poller::new().map_err(ClientError::poller)?;
         let socket = Registration::add(&poller, &sock, SOCKET, Interest::READ)
             .map_err(ClientError::poller)?;
@@ -143,7 +143,9 @@ impl Loop {
     }
 
     fn watch(&mut self) -> Result<(), ClientError> {
-        let writing = Interest::new(true, !self.to_sock.is_empty());
+        let writing = self
+            .sock
+            .interest(Interest::new(true, !self.to_sock.is_empty()));
         self.socket
             .set(&self.poller, &self.sock, SOCKET, writing)
             .map_err(ClientError::poller)?;
@@ -282,7 +284,10 @@ impl Loop {
 
     fn flush(&mut self) -> Result<(), ClientError> {
         let sock = &mut self.sock;
-        match self.to_sock.flush(|pending| sock.write(pending)) {
+        let flushed = sock
+            .flush_unsent()
+            .and_then(|()| self.to_sock.flush(|pending| sock.write(pending)));
+        match flushed {
             Ok(()) => Ok(()),
             // After the server's Close it may close TCP before our answer arrives; the
             // answer is then undeliverable and unneeded. The read side sees the end.

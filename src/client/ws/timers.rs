@@ -161,6 +161,7 @@ mod tests {
             idle_max: 5,
             max_message: 1 << 20,
             connect_timeout: Duration::from_secs(1),
+            tls: Default::default(),
             linger: Duration::from_millis(linger_ms),
         }
     }

@@ -1,5 +1,5 @@
-//! The `ws://` URL the client is given: where to connect, the Host header and the
-//! request target (RFC 6455 §3).
+//! The `ws://` or `wss://` URL the client is given: where to connect, whether over
+//! TLS, the Host header and the request target (RFC 6455 §3).
 
 use crate::client::ClientError;
 use crate::hostport::HostPort;
@@ -14,18 +14,17 @@ pub struct Url {
     pub host: String,
     /// Path and query, at least `/`.
     pub path: String,
+    /// `wss://`: the connection speaks TLS (port 443 when none is written).
+    pub tls: bool,
 }
 
 pub fn parse_url(text: &str) -> Result<Url, ClientError> {
     let bad = |why: &str| ClientError::Usage(format!("bad URL '{text}': {why}"));
-    if text.starts_with("wss://") {
-        return Err(bad(
-            "wss:// needs TLS, which sockloop does not speak; use ws://",
-        ));
-    }
-    let rest = text
-        .strip_prefix("ws://")
-        .ok_or_else(|| bad("it must start with ws://"))?;
+    let (rest, tls) = match (text.strip_prefix("ws://"), text.strip_prefix("wss://")) {
+        (Some(rest), _) => (rest, false),
+        (_, Some(rest)) => (rest, true),
+        _ => return Err(bad("it must start with ws:// or wss://")),
+    };
     let (authority, path) = match rest.find(['/', '?']) {
         Some(i) => (&rest[..i], rest[i..].to_string()),
         None => (rest, "/".to_string()),
@@ -41,14 +40,21 @@ pub fn parse_url(text: &str) -> Result<Url, ClientError> {
     if path.bytes().any(|b| b <= b' ' || b == 0x7f) {
         return Err(bad("the path may not contain spaces or control characters"));
     }
-    let target = HostPort::parse_target(authority, Some(80)).map_err(|e| bad(&e.to_string()))?;
+    let default_port = if tls { 443 } else { 80 };
+    let target =
+        HostPort::parse_target(authority, Some(default_port)).map_err(|e| bad(&e.to_string()))?;
     // An empty host is 127.0.0.1, and the Host header says so.
     let host = if authority.starts_with(':') {
         target.to_string()
     } else {
         authority.to_string()
     };
-    Ok(Url { target, host, path })
+    Ok(Url {
+        target,
+        host,
+        path,
+        tls,
+    })
 }
 
 #[cfg(test)]
@@ -81,7 +87,12 @@ mod tests {
             parts("ws://:8080/ws"),
             part("127.0.0.1:8080", "127.0.0.1:8080", "/ws")
         );
-        assert!(parse_url("wss://x/").is_err());
+        assert_eq!(
+            parts("wss://example.com/chat"),
+            part("example.com:443", "example.com", "/chat")
+        );
+        assert!(parse_url("wss://x/").unwrap().tls);
+        assert!(!parse_url("ws://x/").unwrap().tls);
         assert!(parse_url("http://x/").is_err());
         assert!(parse_url("ws:///x").is_err());
         assert!(parse_url("ws://x/a b").is_err());

@@ -309,11 +309,9 @@ impl Compressor {
         for i in 0..labels.len() {
             let suffix = labels.get(i..).unwrap_or_default();
             let key = suffix_key(suffix);
-            if compress {
-                if let Some(&offset) = self.seen.get(&key) {
-                    out.extend_from_slice(&(0xc000 | offset).to_be_bytes());
-                    return;
-                }
+            if compress && let Some(&offset) = self.seen.get(&key) {
+                out.extend_from_slice(&(0xc000 | offset).to_be_bytes());
+                return;
             }
             let here = out.len() - self.base;
             if here <= MAX_POINTER_TARGET {

@@ -15,6 +15,8 @@ use crate::runtime::timers::Timer;
 use crate::runtime::transport::Stream;
 use crate::service::datagram::{self, DatagramService};
 use crate::service::{self, Busy, Service, Shared, StreamSession};
+#[cfg(feature = "tls")]
+use crate::tls::stream::TlsStream;
 use crate::trace::{self, Layer, Preview};
 use crate::{debug, error, info};
 use polling::{Event, PollMode};
@@ -70,7 +72,13 @@ impl Server {
             match accepted {
                 Ok((stream, peer)) => {
                     listener.fd_exhaustion_logged = false;
-                    self.on_accept(index, stream, peer);
+                    let stream = match listener.tls {
+                        true => self.tls_stream(stream),
+                        false => Some(stream),
+                    };
+                    if let Some(stream) = stream {
+                        self.on_accept(index, stream, peer);
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -113,16 +121,40 @@ impl Server {
     }
 
     pub(super) fn resume_listener(&mut self, index: usize) {
-        if let Some(listener) = self.listeners.get_mut(index) {
-            if let (true, Some(socket)) = (listener.paused, &listener.socket) {
-                listener.paused = false;
-                let _ = self.poller.modify_with_mode(
-                    socket_fd(socket),
-                    Event::readable(listener_key(index)),
-                    PollMode::Level,
-                );
-            }
+        if let Some(listener) = self.listeners.get_mut(index)
+            && let (true, Some(socket)) = (listener.paused, &listener.socket)
+        {
+            listener.paused = false;
+            let _ = self.poller.modify_with_mode(
+                socket_fd(socket),
+                Event::readable(listener_key(index)),
+                PollMode::Level,
+            );
         }
+    }
+
+    /// A connection accepted on a TLS listener: a rustls server connection on it
+    /// (the handshake starts with the client's first read). `None` (the connection
+    /// is dropped) only if rustls cannot start one, which a loaded config rules out.
+    #[cfg(feature = "tls")]
+    fn tls_stream(&self, stream: Stream) -> Option<Stream> {
+        match (stream, &self.tls) {
+            (Stream::Tcp(sock), Some(tls)) => {
+                match rustls::ServerConnection::new(tls.config().clone()) {
+                    Ok(conn) => Some(Stream::Tls(Box::new(TlsStream::new(sock, conn.into())))),
+                    Err(e) => {
+                        error!("cannot start a TLS session: {e}");
+                        None
+                    }
+                }
+            }
+            _ => None,
+        }
+    }
+
+    #[cfg(not(feature = "tls"))]
+    fn tls_stream(&self, _stream: Stream) -> Option<Stream> {
+        None
     }
 
     /// Whether a new connection may be served: over a limit, it gets its service's

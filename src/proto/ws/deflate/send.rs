@@ -42,11 +42,11 @@ pub fn write_message(
                 frame::write_frame_rsv(out, true, RSV1, opcode, packed, mask);
                 return true;
             }
-        } else if let Some(packed) = c.deflater.compress(data, c.window_bits) {
-            if packed.len() < data.len() {
-                frame::write_frame_rsv(out, true, RSV1, opcode, packed, mask);
-                return true;
-            }
+        } else if let Some(packed) = c.deflater.compress(data, c.window_bits)
+            && packed.len() < data.len()
+        {
+            frame::write_frame_rsv(out, true, RSV1, opcode, packed, mask);
+            return true;
         }
     }
     frame::write_frame(out, true, opcode, data, mask);
