@@ -5,7 +5,9 @@
 #  - a Python venv at target/test-venv with the `websockets` package, the independent
 #    WebSocket peer of tests/client_ws.rs and tests/ws_deflate.rs;
 #  - Chromium (Debian package chromium), the browser tests/ws_deflate.rs drives
-#    headless over the DevTools protocol.
+#    headless over the DevTools protocol;
+#  - openssl and curl, the independent TLS client, server and certificate maker of
+#    tests/tls.rs.
 # Safe to run again: it does nothing for what is already there.
 #
 # CI runs this, then sets SOCKLOOP_REQUIRE_TEST_DEPS=1 so a missing server fails the tests
@@ -37,6 +39,14 @@ else
 fi
 
 # --- Debian packages: dnsmasq, Chromium ------------------------------------------------
+have_openssl() {
+    command -v openssl >/dev/null 2>&1
+}
+
+have_curl() {
+    command -v curl >/dev/null 2>&1
+}
+
 have_chromium() {
     command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1
 }
@@ -73,3 +83,5 @@ apt_install() {
 
 apt_install dnsmasq-base have_dnsmasq
 apt_install chromium have_chromium
+apt_install openssl have_openssl
+apt_install curl have_curl

@@ -219,7 +219,7 @@ const PAGE_ECHO: &str = r##"(() => {
 fn chromium_negotiates_compression_on_the_test_page() {
     let (mut server, url) = web_server(&["--ws-deflate", "--trace=ws"]);
     let page = url.replace("ws://", "http://").replace("/ws", "/");
-    let Some(result) = eval_in_page(&page, PAGE_ECHO) else {
+    let Some(result) = eval_in_page(&page, PAGE_ECHO, &[]) else {
         return;
     };
     assert_eq!(

@@ -159,7 +159,7 @@ fn options() -> getopts::Options {
     o.optopt(
         "",
         "handshake-timeout",
-        "time allowed for an HTTP request head (default 10)",
+        "time allowed for a TLS handshake, and for an HTTP request head (default 10)",
         "SECS",
     );
     o.optopt(

@@ -52,16 +52,17 @@ pub fn certificate(m: &getopts::Matches, wants_tls: bool) -> Result<(), String> 
     Ok(())
 }
 
-/// The banner's TLS lines: which certificate, and how to trust a self-signed one.
+/// The banner's TLS lines (after the listeners): which certificate, and how to trust
+/// a self-signed one.
 #[cfg(feature = "tls")]
 pub fn banner(tls: &crate::tls::server::ServerTls) -> String {
+    let fingerprint = format!("  TLS SHA-256 fingerprint: {}\n", tls.fingerprint);
     match &tls.written_cert {
         Some(path) => format!(
-            "  tls   self-signed certificate for localhost, 127.0.0.1 and ::1 in {}\n  \
-             tls   SHA-256 {}\n  tls   trust it with: curl --cacert {0}, sockloop ws --ca {0}\n",
-            path.display(),
-            tls.fingerprint
+            "  TLS certificate (self-signed for localhost, 127.0.0.1 and ::1): {0}\n{fingerprint}  \
+             trust it with: curl --cacert {0}, sockloop ws --ca {0}\n",
+            path.display()
         ),
-        None => format!("  tls   certificate SHA-256 {}\n", tls.fingerprint),
+        None => fingerprint,
     }
 }

@@ -18,7 +18,7 @@ use super::conn::Conn;
 use super::conn::state::Policy;
 use super::listener::{BindError, BindOptions, ListenSocket, bind};
 use super::poll::{self, Events, Interest, Registration};
-use super::signals::{SIGNAL_KEY, SignalPipe};
+use super::signals::{HANGUP_KEY, SIGNAL_KEY, SignalPipe};
 use super::slab::Slab;
 use super::spec::ListenSpec;
 use super::timers::{Timer, Timers};
@@ -38,8 +38,8 @@ mod per_ip;
 use connection::Step;
 
 /// Poller keys: connections use their slab index; listeners count down from below
-/// the signal pipe's key at the top of the key space, so the two ranges never meet.
-const LISTENER_KEY_TOP: usize = SIGNAL_KEY - 1;
+/// the signal pipes' keys at the top of the key space, so the two ranges never meet.
+const LISTENER_KEY_TOP: usize = HANGUP_KEY - 1;
 
 /// One read buffer for the whole loop (safe: one thread). 64 KiB takes a full
 /// socket buffer's worth in one call.
@@ -128,6 +128,8 @@ pub struct Server {
     /// The limits that shape each connection's life (from `limits`).
     policy: Policy,
     signals: Option<SignalPipe>,
+    /// SIGHUP, when there is a certificate to reload.
+    hangup: Option<SignalPipe>,
     read_buf: Box<[u8]>,
     /// Services write replies here; it is sent and cleared right away.
     scratch: Vec<u8>,
@@ -160,6 +162,7 @@ impl Server {
             per_ip: per_ip::PerIp::new(config.limits.max_conns_per_ip),
             limits: config.limits,
             signals: None,
+            hangup: None,
             read_buf: vec![0u8; READ_BUF].into_boxed_slice(),
             scratch: Vec::with_capacity(4096),
             udp_ports: Vec::new(),
@@ -174,6 +177,12 @@ impl Server {
         let signals = SignalPipe::watch(&server.poller)
             .map_err(|e| BindError::Other("cannot install signal handlers".into(), e))?;
         server.signals = Some(signals);
+        #[cfg(feature = "tls")]
+        if server.tls.is_some() {
+            let hangup = SignalPipe::watch_hangup(&server.poller)
+                .map_err(|e| BindError::Other("cannot install the SIGHUP handler".into(), e))?;
+            server.hangup = Some(hangup);
+        }
         for spec in &config.listeners {
             if let Err(e) = server.add_listener(spec, &config.bind) {
                 server.remove_unix_files();
@@ -267,6 +276,7 @@ impl Server {
             for event in events.iter() {
                 match event.key {
                     SIGNAL_KEY => self.on_signal(),
+                    HANGUP_KEY => self.on_hangup(),
                     key if key > LISTENER_KEY_TOP - self.listeners.len() => {
                         self.on_listener(LISTENER_KEY_TOP - key)
                     }
@@ -320,6 +330,25 @@ impl Server {
             self.forced = true;
         } else {
             self.begin_shutdown();
+        }
+    }
+
+    /// SIGHUP: read the certificate and key again. New TLS connections get the new
+    /// pair; open ones keep theirs; a pair that does not load changes nothing.
+    fn on_hangup(&mut self) {
+        let arrived = self.hangup.as_mut().map_or(0, SignalPipe::drain) > 0;
+        #[cfg(not(feature = "tls"))]
+        let _ = arrived; // the pipe exists only with a certificate
+        #[cfg(feature = "tls")]
+        if let (true, Some(tls)) = (arrived, &mut self.tls) {
+            match tls.reload() {
+                Ok(true) => info!(
+                    "SIGHUP: certificate reloaded (SHA-256 {}); open connections keep the old one",
+                    tls.fingerprint
+                ),
+                Ok(false) => info!("SIGHUP: the self-signed certificate is kept as it is"),
+                Err(e) => crate::error!("SIGHUP: reload failed, keeping the old certificate: {e}"),
+            }
         }
     }
 

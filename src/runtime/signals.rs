@@ -1,4 +1,5 @@
-//! SIGINT and SIGTERM delivered into the loop through a self-pipe.
+//! SIGINT and SIGTERM (and, for a server with a certificate to reload, SIGHUP)
+//! delivered into the loop through self-pipes.
 //!
 //! The signal handler (installed by signal-hook) only writes a byte to a socket pair;
 //! the loop watches the other end like any socket. No threads, no flags to poll, and
@@ -12,6 +13,8 @@ use std::os::unix::net::UnixStream;
 /// The poller key of the signal pipe in every loop: the top of the key space (polling
 /// keeps `usize::MAX` for itself), so it never meets the small keys of connections.
 pub const SIGNAL_KEY: usize = usize::MAX - 1;
+/// The poller key of the SIGHUP pipe, just below.
+pub const HANGUP_KEY: usize = SIGNAL_KEY - 1;
 
 pub struct SignalPipe {
     reader: UnixStream,
@@ -20,11 +23,15 @@ pub struct SignalPipe {
 
 impl SignalPipe {
     pub fn install() -> io::Result<Self> {
+        Self::install_for(&[signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM])
+    }
+
+    fn install_for(signals: &[std::ffi::c_int]) -> io::Result<Self> {
         let (reader, writer) = UnixStream::pair()?;
         reader.set_nonblocking(true)?;
         writer.set_nonblocking(true)?;
         let mut ids = Vec::new();
-        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        for &signal in signals {
             ids.push(signal_hook::low_level::pipe::register(
                 signal,
                 writer.try_clone()?,
@@ -38,6 +45,14 @@ impl SignalPipe {
     pub fn watch(poller: &Poller) -> io::Result<Self> {
         let pipe = Self::install()?;
         Registration::add(poller, &pipe.reader, SIGNAL_KEY, Interest::READ)?;
+        Ok(pipe)
+    }
+
+    /// SIGHUP, reported under [`HANGUP_KEY`]. Only a server with something to reload
+    /// installs it; elsewhere SIGHUP keeps its default (the process ends).
+    pub fn watch_hangup(poller: &Poller) -> io::Result<Self> {
+        let pipe = Self::install_for(&[signal_hook::consts::SIGHUP])?;
+        Registration::add(poller, &pipe.reader, HANGUP_KEY, Interest::READ)?;
         Ok(pipe)
     }
 

@@ -14,6 +14,7 @@
 //! FIN. Nothing above this file knows which kind it has.
 
 use super::poll::Interest;
+use crate::clock::Millis;
 #[cfg(feature = "tls")]
 use crate::tls::stream::TlsStream;
 use std::io::{self, Read, Write};
@@ -96,6 +97,15 @@ impl Stream {
             #[cfg(feature = "tls")]
             Stream::Tls(s) => s.wants_write(),
             _ => false,
+        }
+    }
+
+    /// While a TLS handshake is not done: when it must be.
+    pub fn handshake_deadline(&self) -> Option<Millis> {
+        match self {
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) if s.is_handshaking() => s.handshake_deadline,
+            _ => None,
         }
     }
 

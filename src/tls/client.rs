@@ -147,6 +147,13 @@ pub fn handshake_failure(e: &io::Error, host: &str, tls: &ClientTls) -> String {
                  pass --ca FILE with the certificate that signed it, or --insecure to skip \
                  the check"
             ),
+            CertificateError::BadSignature => format!(
+                "{host}'s certificate does not verify against {trust} (bad signature: \
+                 another certificate with the same name as the trusted one?)"
+            ),
+            CertificateError::Other(other) => {
+                format!("{host}'s certificate was refused: {other}")
+            }
             other => format!("{host}'s certificate was refused: {other:?}"),
         },
         Error::AlertReceived(alert) => {

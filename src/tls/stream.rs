@@ -15,6 +15,7 @@
 //! - Plaintext handed to `write` is bounded by [`BUFFER_LIMIT`]: past it the write
 //!   takes less (or would block), so backpressure works as on a plain socket.
 
+use crate::clock::Millis;
 use rustls::Connection;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -31,12 +32,18 @@ const RECORD_ROOM: usize = 16 * 1024 + 256;
 pub struct TlsStream {
     sock: TcpStream,
     conn: Connection,
+    /// A server's: when the handshake must be over (`--handshake-timeout`).
+    pub handshake_deadline: Option<Millis>,
 }
 
 impl TlsStream {
     pub fn new(sock: TcpStream, mut conn: Connection) -> TlsStream {
         conn.set_buffer_limit(Some(BUFFER_LIMIT));
-        TlsStream { sock, conn }
+        TlsStream {
+            sock,
+            conn,
+            handshake_deadline: None,
+        }
     }
 
     pub fn socket(&self) -> &TcpStream {

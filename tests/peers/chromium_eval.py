@@ -2,12 +2,13 @@
 """Drives headless Chromium over the DevTools protocol (with the PyPI `websockets`
 client), for tests that need a real browser.
 
-usage: chromium_eval.py CHROMIUM URL EXPRESSION
+usage: chromium_eval.py CHROMIUM URL EXPRESSION [FLAG...]
 
 Opens URL in a fresh headless Chromium (its own temporary profile), then evaluates the
 JavaScript EXPRESSION in the page every 100 ms until it returns a non-empty string.
 Prints `READY <url>` once the browser is up, then `RESULT <string>`, and exits; gives
-up after 20 s with `RESULT TIMEOUT`.
+up after 20 s with `RESULT TIMEOUT`. FLAGs go to Chromium's command line (such as
+--ignore-certificate-errors-spki-list=HASH to trust one test certificate).
 """
 
 import itertools
@@ -29,10 +30,11 @@ def say(*words):
 
 def main():
     chromium, url, expression = sys.argv[1:4]
+    flags = sys.argv[4:]
     profile = tempfile.mkdtemp(prefix="sockloop-chromium-")
     browser = subprocess.Popen(
         [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-         "--remote-debugging-port=0", f"--user-data-dir={profile}", "about:blank"],
+         "--remote-debugging-port=0", f"--user-data-dir={profile}", *flags, "about:blank"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + LIMIT
     try:

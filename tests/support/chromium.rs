@@ -6,14 +6,16 @@ use super::python::Peer;
 use super::venv::websockets_python;
 use std::path::PathBuf;
 
-/// Opens `url` in headless Chromium and evaluates the JavaScript `expression` until it
-/// gives a non-empty string, which is returned (`TIMEOUT` after 20 s). `None` (test
-/// skipped) without Chromium or the venv.
-pub fn eval_in_page(url: &str, expression: &str) -> Option<String> {
+/// Opens `url` in headless Chromium (with `flags` on its command line) and evaluates
+/// the JavaScript `expression` until it gives a non-empty string, which is returned
+/// (`TIMEOUT` after 20 s). `None` (test skipped) without Chromium or the venv.
+pub fn eval_in_page(url: &str, expression: &str, flags: &[&str]) -> Option<String> {
     let chromium = find_chromium()?;
     let python = websockets_python()?;
     let chromium = chromium.to_string_lossy().into_owned();
-    let mut peer = Peer::start(&python, "chromium_eval.py", &[&chromium, url, expression]);
+    let mut args = vec![chromium.as_str(), url, expression];
+    args.extend_from_slice(flags);
+    let mut peer = Peer::start(&python, "chromium_eval.py", &args);
     let lines = peer.lines_to_exit();
     let result = lines.iter().find_map(|l| l.strip_prefix("RESULT "));
     Some(result.unwrap_or("NO RESULT").to_string())

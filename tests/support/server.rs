@@ -105,8 +105,11 @@ fn parse_banner(lines: &[String]) -> Vec<Listener> {
         title.starts_with("sockloop ") && title.contains(" — one thread, "),
         "banner title: {title:?}"
     );
+    // TLS listeners add lines about their certificate: not listeners.
+    let about_tls = |line: &&String| line.starts_with("  TLS ") || line.starts_with("  trust it");
     let listeners: Vec<Listener> = lines[1..lines.len() - 1]
         .iter()
+        .filter(|line| !about_tls(line))
         .map(|line| {
             assert!(line.starts_with("  "), "banner line {line:?}");
             let (head, _) = line

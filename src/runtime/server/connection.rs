@@ -250,9 +250,7 @@ impl Server {
             };
             conn = again;
         }
-        let session_deadline = conn
-            .session
-            .deadline(conn.state.last_active(), &self.shared);
+        let session_deadline = next_deadline(conn, &self.shared);
         let queued = conn.queued();
         let now = self.shared.now;
         let settled = conn
@@ -295,9 +293,8 @@ impl Server {
         let Some(conn) = self.conns.get_mut(slot) else {
             return;
         };
-        let session_deadline = conn
-            .session
-            .deadline(conn.state.last_active(), &self.shared);
+        let session_deadline = next_deadline(conn, &self.shared);
+        let handshake_over = conn.stream.handshake_deadline().is_some_and(|d| d <= now);
         let due = conn.state.on_timer(at, now, &self.policy, session_deadline);
         if due != Due::Stale && trace::any() {
             self.trace_context(slot);
@@ -305,6 +302,12 @@ impl Server {
         }
         match due {
             Due::Stale => {}
+            // A TLS client that has not finished its handshake in time (a slowloris
+            // of the handshake): nothing can be said to it but goodbye.
+            Due::Session if handshake_over => self.close(
+                slot,
+                "TLS handshake not finished within --handshake-timeout",
+            ),
             Due::Session => self.step(slot, Step::Timer),
             Due::Idle(idle) => {
                 if let Some(conn) = self.conns.get(slot) {
@@ -397,4 +400,14 @@ fn step_budget(queued: usize, held: usize, shared: &Shared, policy: &Policy) -> 
         room => room,
     };
     output_budget(queued, policy).min(room)
+}
+
+/// The connection's own next deadline besides the idle timeout: its service's, or its
+/// TLS handshake's while that is not done, whichever is first.
+fn next_deadline(conn: &Conn, shared: &Shared) -> Option<Millis> {
+    let session = conn.session.deadline(conn.state.last_active(), shared);
+    match (session, conn.stream.handshake_deadline()) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }

@@ -141,7 +141,12 @@ impl Server {
         match (stream, &self.tls) {
             (Stream::Tcp(sock), Some(tls)) => {
                 match rustls::ServerConnection::new(tls.config().clone()) {
-                    Ok(conn) => Some(Stream::Tls(Box::new(TlsStream::new(sock, conn.into())))),
+                    Ok(conn) => {
+                        let mut tls = TlsStream::new(sock, conn.into());
+                        let allowed = self.shared.web.handshake_timeout;
+                        tls.handshake_deadline = Some(self.shared.now.after(allowed));
+                        Some(Stream::Tls(Box::new(tls)))
+                    }
                     Err(e) => {
                         error!("cannot start a TLS session: {e}");
                         None
