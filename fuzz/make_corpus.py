@@ -199,3 +199,50 @@ for name, chunks, data in [
     ("lone-continuation", (8,), b"0123456789abcdef\x80"),
 ]:
     write("utf8", name, chunking(*chunks) + data)
+
+
+# ---- tls_server: client hellos built by hand (RFC 8446 section 4.1.2, RFC 5246 7.4.1.2) ----
+def ext(kind, body):
+    return struct.pack(">HH", kind, len(body)) + body
+
+
+def u16_list(*values):
+    body = b"".join(struct.pack(">H", v) for v in values)
+    return struct.pack(">H", len(body)) + body
+
+
+def client_hello(tls13=True):
+    name = b"localhost"
+    exts = ext(0x0000, struct.pack(">HBH", len(name) + 3, 0, len(name)) + name)  # SNI
+    exts += ext(0x000A, u16_list(0x001D, 0x0017))  # supported_groups: x25519, P-256
+    exts += ext(0x000D, u16_list(0x0403, 0x0804, 0x0807))  # ECDSA, RSA-PSS, Ed25519
+    exts += ext(0x0010, struct.pack(">HB", 9, 8) + b"http/1.1")  # ALPN
+    if tls13:
+        exts += ext(0x002B, bytes([4]) + struct.pack(">HH", 0x0304, 0x0303))  # versions
+        share = struct.pack(">HH", 0x001D, 32) + bytes(range(1, 33))  # an x25519 key
+        exts += ext(0x0033, struct.pack(">H", len(share)) + share)
+        suites = (0x1301, 0x1302, 0x1303, 0xC02B, 0xC02F)
+    else:
+        exts += ext(0x000B, b"\x01\x00")  # ec_point_formats: uncompressed
+        exts += ext(0x0017, b"")  # extended master secret
+        exts += ext(0xFF01, b"\x00")  # renegotiation_info, empty
+        suites = (0xC02B, 0xC02F)
+    body = struct.pack(">H", 0x0303) + bytes(range(32))  # legacy_version, random
+    body += bytes([32]) + bytes(32)  # legacy_session_id
+    body += u16_list(*suites) + b"\x01\x00"  # no compression
+    body += struct.pack(">H", len(exts)) + exts
+    hs = bytes([1]) + struct.pack(">I", len(body))[1:] + body
+    return struct.pack(">BHH", 0x16, 0x0301, len(hs)) + hs
+
+
+# Raw mode (flags bit 0 clear; bit 1: the wire ends after the bytes).
+write("tls_server", "raw-hello13", bytes([0]) + chunking(256) + client_hello())
+write("tls_server", "raw-hello13-bytewise-fin", bytes([2]) + chunking(1) + client_hello())
+write("tls_server", "raw-hello12", bytes([0]) + chunking(97, 5) + client_hello(False))
+write("tls_server", "raw-http-get", bytes([2]) + chunking(256) + b"GET / HTTP/1.1\r\n\r\n")
+# Man in the middle (flags bit 0): corruption count, then (offset u16 LE, xor) each.
+write("tls_server", "mitm-hello", bytes([1]) + chunking(256) + b"\x00" + b"hello\n")
+write("tls_server", "mitm-small-reads", bytes([1]) + chunking(3, 200) + b"\x00" + b"x" * 300)
+write("tls_server", "mitm-empty", bytes([1]) + chunking(64) + b"\x00")
+write("tls_server", "mitm-flip-hello", bytes([1]) + chunking(256) + b"\x01\x40\x00\x01" + b"hi")
+write("tls_server", "mitm-flip-data", bytes([1]) + chunking(256) + b"\x01\x00\x03\x80" + b"hi")

@@ -36,15 +36,19 @@ pub enum Layer {
     Udp = 16,
     /// DNS messages (the lookup client).
     Dns = 32,
+    /// TLS: records in and out, the handshake's outcome (version, cipher suite, ALPN,
+    /// SNI), alerts and close_notify.
+    Tls = 64,
 }
 
-const LAYERS: [(&str, Layer); 6] = [
+const LAYERS: [(&str, Layer); 7] = [
     ("loop", Layer::Loop),
     ("line", Layer::Line),
     ("http", Layer::Http),
     ("ws", Layer::Ws),
     ("udp", Layer::Udp),
     ("dns", Layer::Dns),
+    ("tls", Layer::Tls),
 ];
 
 static ENABLED: AtomicU8 = AtomicU8::new(0);
@@ -68,7 +72,9 @@ pub fn configure(layers: Option<&str>, preview_bytes: usize) -> Result<(), Strin
         Some(list) => {
             for name in list.split(',').map(str::trim) {
                 let (_, layer) = LAYERS.iter().find(|(n, _)| *n == name).ok_or_else(|| {
-                    format!("unknown trace layer '{name}' (layers: loop, line, http, ws, udp, dns)")
+                    format!(
+                        "unknown trace layer '{name}' (layers: loop, line, http, ws, tls, udp, dns)"
+                    )
                 })?;
                 mask |= *layer as u8;
             }
@@ -98,7 +104,7 @@ pub fn add_options(opts: &mut getopts::Options) {
         "",
         "trace",
         "show what crosses the sockets, one event per line on stderr \
-         (layers: loop, line, http, ws, udp, dns; default all)",
+         (layers: loop, line, http, ws, tls, udp, dns; default all)",
         "LAYERS",
     );
     opts.optopt(

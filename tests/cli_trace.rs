@@ -60,7 +60,7 @@ fn trace_layer_mistakes_are_said_exactly() {
     usage_error(&["ws", "--trace=wss", &url]).assert_stderr_has("unknown trace layer 'wss'");
     usage_error(&["ws", "--trace", "wss", &url]).assert_stderr_has(&format!(
         "unexpected argument '{url}'; if the argument after --trace was meant as its layers, \
-         they are loop, line, http, ws, udp, dns"
+         they are loop, line, http, ws, tls, udp, dns"
     ));
     usage_error(&["serve", "--trace", "wat"])
         .assert_stderr_has("if the argument after --trace was meant as its layers");

@@ -374,6 +374,8 @@ fn check_stats(stats: &str, requests: u64) {
             "requests",
             "refused_max_conns",
             "refused_per_ip",
+            "tls_handshakes",
+            "refused_tls_handshakes",
             "udp_too_big",
             "udp_dropped",
             "memory_limit",

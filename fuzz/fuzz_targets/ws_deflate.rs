@@ -26,13 +26,13 @@
 
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
+use sockloop::proto::Parsed;
 use sockloop::proto::ws::deflate::Deflater;
 use sockloop::proto::ws::deflate::codec::INFLATER_HEAP;
 use sockloop::proto::ws::deflate::send::{self, Compression, RSV1};
 use sockloop::proto::ws::frame::{
     MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, Opcode, parse_frame, write_frame_rsv,
 };
-use sockloop::proto::Parsed;
 use sockloop::proto::ws::session::{Event, Handler, Limits, MessageKind, Role, Session};
 use sockloop_fuzz::{chunk_ends, draw_sizes};
 use std::cell::RefCell;
@@ -99,14 +99,20 @@ fn draw_messages(data: &[u8]) -> Vec<(MessageKind, Vec<u8>)> {
     let mut messages = Vec::new();
     // (Unstructured hands out zeros once it is empty: stop there.)
     while !u.is_empty() {
-        let (len, kind) = (u8::arbitrary(&mut u).unwrap_or(0), bool::arbitrary(&mut u).unwrap_or(false));
+        let (len, kind) = (
+            u8::arbitrary(&mut u).unwrap_or(0),
+            bool::arbitrary(&mut u).unwrap_or(false),
+        );
         // Lengths up to 255 × 4: longer than MIN_COMPRESSED, so most are compressed.
         let bytes = u.bytes(usize::from(len) * 4).unwrap_or_default();
         // Repeat the bytes a little so that deflate finds matches.
         let mut m = bytes.to_vec();
         m.extend_from_slice(bytes);
         if kind {
-            messages.push((MessageKind::Text, String::from_utf8_lossy(&m).into_owned().into()));
+            messages.push((
+                MessageKind::Text,
+                String::from_utf8_lossy(&m).into_owned().into(),
+            ));
         } else {
             messages.push((MessageKind::Binary, m));
         }
@@ -138,7 +144,10 @@ fn encode(
             };
             assert_eq!(value.header.rsv == RSV1, compressed);
             if compressed && !context {
-                assert!(value.payload.len() < data.len(), "compressed only when it pays");
+                assert!(
+                    value.payload.len() < data.len(),
+                    "compressed only when it pays"
+                );
             }
             let pieces: Vec<&[u8]> = if value.payload.is_empty() {
                 vec![&[]]
@@ -200,11 +209,18 @@ fn hostile(cfg: &Config, stream: &[u8], ends: &[usize]) -> Outcome {
     let mut start = 0;
     for &end in ends {
         if let Err(e) = s.feed(&mut bytes[start..end], &mut out, &mut h) {
-            assert!([1002, 1007, 1009].contains(&e.code), "close code {}", e.code);
+            assert!(
+                [1002, 1007, 1009].contains(&e.code),
+                "close code {}",
+                e.code
+            );
             error.get_or_insert(e.code);
         }
         let heap = s.heap_capacity();
-        assert!(heap <= 2 * bound + 64 + INFLATER_HEAP, "owns {heap} bytes of heap");
+        assert!(
+            heap <= 2 * bound + 64 + INFLATER_HEAP,
+            "owns {heap} bytes of heap"
+        );
         if s.is_failed() || s.close_received() {
             assert_eq!(heap, 0, "a finished session still owns heap");
         }
@@ -214,7 +230,12 @@ fn hostile(cfg: &Config, stream: &[u8], ends: &[usize]) -> Outcome {
         messages: h.messages,
         out,
         error,
-        state: (s.close_sent(), s.close_received(), s.is_failed(), s.buffered_bytes()),
+        state: (
+            s.close_sent(),
+            s.close_received(),
+            s.is_failed(),
+            s.buffered_bytes(),
+        ),
     }
 }
 

@@ -141,7 +141,7 @@ fn attach_trace_layers(args: &[String]) -> Vec<String> {
 pub fn bare_trace_note(m: &getopts::Matches) -> &'static str {
     if m.opt_defined("trace") && m.opt_present("trace") && m.opt_str("trace").is_none() {
         "; if the argument after --trace was meant as its layers, \
-         they are loop, line, http, ws, udp, dns (--trace=ws,http)"
+         they are loop, line, http, ws, tls, udp, dns (--trace=ws,http)"
     } else {
         ""
     }

@@ -190,6 +190,12 @@ fn options() -> getopts::Options {
         "tls-self-signed",
         "make a certificate for localhost and 127.0.0.1 at start (the banner says where)",
     );
+    o.optopt(
+        "",
+        "max-tls-handshakes",
+        "TLS handshakes under way at once; more TLS connections are closed (default 128)",
+        "N",
+    );
     o.optflag("v", "verbose", "log every connection opened and closed");
     o.optflag("q", "quiet", "log errors only");
     o.optflag("h", "help", "show this help");
@@ -293,6 +299,7 @@ fn limits(m: &getopts::Matches) -> Result<Limits, String> {
         max_conns: number(m, "max-conns", defaults.max_conns)?,
         max_conns_per_ip: count(m, "max-conns-per-ip", defaults.max_conns_per_ip)?,
         max_output: size::option(m, "max-output", defaults.max_output, 1)?,
+        max_tls_handshakes: number(m, "max-tls-handshakes", defaults.max_tls_handshakes)?,
     })
 }
 

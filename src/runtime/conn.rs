@@ -178,13 +178,14 @@ impl Conn {
         Ok(written)
     }
 
-    /// Heap bytes held for the peer: the input and output buffers and what the
-    /// session keeps (an unfinished WebSocket message). The memory budget counts this.
+    /// Heap bytes held for the peer: the input and output buffers, what the session
+    /// keeps (an unfinished WebSocket message) and what the transport holds (TLS
+    /// state). The memory budget counts this.
     pub fn footprint(&self) -> usize {
         let queues = self.queues.as_ref().map_or(0, |q| {
             std::mem::size_of::<Queues>() + q.input.capacity() + q.output.capacity()
         });
-        queues + self.session.heap_bytes()
+        queues + self.session.heap_bytes() + self.stream.heap_bytes()
     }
 
     /// Output accepted from the services but not yet taken by the kernel. TLS

@@ -62,6 +62,9 @@ pub struct Limits {
     pub max_conns_per_ip: usize,
     /// Queued output per connection above which we stop reading from it.
     pub max_output: usize,
+    /// TLS handshakes under way at once, at most (each costs a key exchange and a
+    /// signature, and its state until it ends); more TLS connections are closed.
+    pub max_tls_handshakes: usize,
 }
 
 impl Default for Limits {
@@ -71,6 +74,7 @@ impl Default for Limits {
             max_conns: 10_000,
             max_conns_per_ip: DEFAULT_MAX_CONNS_PER_IP,
             max_output: 256 * 1024,
+            max_tls_handshakes: 128,
         }
     }
 }

@@ -76,6 +76,15 @@ impl Stream {
         };
     }
 
+    /// The connection is about to be closed: a TLS stream says close_notify (unless
+    /// it already did, or failed), as the peer's own close_notify asks.
+    pub fn before_close(&mut self) {
+        #[cfg(feature = "tls")]
+        if let Stream::Tls(s) = self {
+            s.send_close_notify();
+        }
+    }
+
     /// What the poller must watch for the connection to get what it `wants`. A plain
     /// stream needs nothing more; a TLS stream reads during its handshake and writes
     /// while records wait.
@@ -106,6 +115,38 @@ impl Stream {
             #[cfg(feature = "tls")]
             Stream::Tls(s) if s.is_handshaking() => s.handshake_deadline,
             _ => None,
+        }
+    }
+
+    /// A TLS handshake counted in flight has ended (done, or failed): true once, so
+    /// the count can be taken back.
+    pub fn handshake_ended(&mut self) -> bool {
+        match self {
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) if s.in_flight && !s.is_handshaking() => {
+                s.in_flight = false;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// A TLS handshake still counted in flight (the connection closes during it).
+    pub fn handshake_in_flight(&self) -> bool {
+        match self {
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.in_flight,
+            _ => false,
+        }
+    }
+
+    /// Heap the transport holds for the connection, as the memory budget counts it
+    /// (constant for the connection's life).
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            #[cfg(feature = "tls")]
+            Stream::Tls(_) => crate::tls::stream::HEAP_BYTES,
+            _ => 0,
         }
     }
 

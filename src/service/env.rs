@@ -24,6 +24,9 @@ pub struct Shared {
     pub refused_max_conns: u64,
     /// Connections refused at `--max-conns-per-ip`.
     pub refused_per_ip: u64,
+    /// TLS handshakes under way, and connections refused at `--max-tls-handshakes`.
+    pub tls_handshakes: u64,
+    pub refused_tls_handshakes: u64,
     /// Datagrams answered with an `ERR` because their reply broke the UDP rules.
     pub udp_too_big: u64,
     /// Datagrams dropped unanswered: from a service's port (a reflection loop).
@@ -52,6 +55,8 @@ impl Shared {
             requests: 0,
             refused_max_conns: 0,
             refused_per_ip: 0,
+            tls_handshakes: 0,
+            refused_tls_handshakes: 0,
             udp_too_big: 0,
             udp_dropped: 0,
             max_line: settings.max_line,
@@ -82,6 +87,8 @@ impl Shared {
             requests: self.requests,
             refused_max_conns: self.refused_max_conns,
             refused_per_ip: self.refused_per_ip,
+            tls_handshakes: self.tls_handshakes,
+            refused_tls_handshakes: self.refused_tls_handshakes,
             udp_too_big: self.udp_too_big,
             udp_dropped: self.udp_dropped,
             memory_limit: self.memory.limit() as u64,

@@ -16,6 +16,8 @@
 //!   takes less (or would block), so backpressure works as on a plain socket.
 
 use crate::clock::Millis;
+use crate::trace;
+use crate::trace::Layer;
 use rustls::Connection;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -29,25 +31,46 @@ pub const BUFFER_LIMIT: usize = 32 * 1024;
 /// socket for more (a TLS record carries at most 16 KiB).
 const RECORD_ROOM: usize = 16 * 1024 + 256;
 
-pub struct TlsStream {
-    sock: TcpStream,
+/// `S` is the socket: a `TcpStream` in the loop and the clients, an in-memory wire
+/// in the fuzz target.
+pub struct TlsStream<S = TcpStream> {
+    sock: S,
     conn: Connection,
     /// A server's: when the handshake must be over (`--handshake-timeout`).
     pub handshake_deadline: Option<Millis>,
+    /// A server's: this handshake is counted among those in flight
+    /// (`--max-tls-handshakes`) until the loop sees it end.
+    pub in_flight: bool,
+    /// Our last word was said: close_notify, or the alert of a failure.
+    ended: bool,
 }
 
-impl TlsStream {
-    pub fn new(sock: TcpStream, mut conn: Connection) -> TlsStream {
+/// What the memory budget counts for each TLS connection, all its life: rustls'
+/// state for a connection once the handshake is over (keys, the record layer, its
+/// emptied buffers) and this box, as measured with `benches/tls_idle.py` (see
+/// docs/BENCHMARKS.md). The records it buffers in flight are bounded by
+/// [`BUFFER_LIMIT`] each way and not counted: the count must stay the same for the
+/// connection's whole life, and rustls does not say what it holds.
+pub const HEAP_BYTES: usize = 4 * 1024;
+
+impl<S: Read + Write> TlsStream<S> {
+    pub fn new(sock: S, mut conn: Connection) -> TlsStream<S> {
         conn.set_buffer_limit(Some(BUFFER_LIMIT));
         TlsStream {
             sock,
             conn,
             handshake_deadline: None,
+            in_flight: false,
+            ended: false,
         }
     }
 
-    pub fn socket(&self) -> &TcpStream {
+    pub fn socket(&self) -> &S {
         &self.sock
+    }
+
+    pub fn socket_mut(&mut self) -> &mut S {
+        &mut self.sock
     }
 
     pub fn connection(&self) -> &Connection {
@@ -80,17 +103,36 @@ impl TlsStream {
                 return Ok(filled);
             }
             match self.conn.read_tls(&mut self.sock) {
-                Ok(_) => {}
+                Ok(n) => trace!(Layer::Tls, "records in: {n} bytes"),
                 Err(e) if filled > 0 && would_block(&e) => return Ok(filled),
                 Err(e) => return Err(e),
             }
-            if let Err(e) = self.conn.process_new_packets() {
-                // rustls queued the alert that tells the peer why: send it.
-                let _ = self.flush_records();
-                return Err(io::Error::new(io::ErrorKind::InvalidData, e));
-            }
+            self.process()?;
             // The handshake's answers (and key updates) go out at once.
             self.flush_records()?;
+        }
+    }
+
+    /// Decrypts what was read; a failure sends the alert rustls queued for it.
+    fn process(&mut self) -> io::Result<()> {
+        let was_handshaking = self.conn.is_handshaking();
+        match self.conn.process_new_packets() {
+            Ok(state) => {
+                if was_handshaking && !self.conn.is_handshaking() && trace::on(Layer::Tls) {
+                    trace_handshake_done(&self.conn);
+                }
+                if state.peer_has_closed() {
+                    trace!(Layer::Tls, "close_notify received");
+                }
+                Ok(())
+            }
+            Err(e) => {
+                trace!(Layer::Tls, "failed: {e}");
+                self.ended = true;
+                // rustls queued the alert that tells the peer why: send it.
+                let _ = self.flush_records();
+                Err(io::Error::new(io::ErrorKind::InvalidData, e))
+            }
         }
     }
 
@@ -127,7 +169,7 @@ impl TlsStream {
     pub fn flush_records(&mut self) -> io::Result<()> {
         while self.conn.wants_write() {
             match self.conn.write_tls(&mut self.sock) {
-                Ok(_) => {}
+                Ok(n) => trace!(Layer::Tls, "records out: {n} bytes"),
                 Err(e) if would_block(&e) => return Ok(()),
                 Err(e) => return Err(e),
             }
@@ -135,12 +177,49 @@ impl TlsStream {
         Ok(())
     }
 
-    /// Our side is done: close_notify, then the FIN.
-    pub fn shutdown_write(&mut self) {
+    /// Our side is done (close_notify; the caller sends the FIN).
+    pub fn send_close_notify(&mut self) {
+        if std::mem::replace(&mut self.ended, true) {
+            return;
+        }
+        trace!(Layer::Tls, "close_notify sent");
         self.conn.send_close_notify();
         let _ = self.flush_records();
+    }
+}
+
+impl TlsStream<TcpStream> {
+    /// Our side is done: close_notify, then the FIN.
+    pub fn shutdown_write(&mut self) {
+        self.send_close_notify();
         let _ = self.sock.shutdown(Shutdown::Write);
     }
+}
+
+/// The handshake's outcome, for `--trace=tls`.
+fn trace_handshake_done(conn: &Connection) {
+    let version = conn.protocol_version().map(|v| format!("{v:?}"));
+    let suite = conn
+        .negotiated_cipher_suite()
+        .map(|s| format!("{:?}", s.suite()));
+    let group = conn
+        .negotiated_key_exchange_group()
+        .map(|g| format!("{:?}", g.name()));
+    let alpn = conn.alpn_protocol().map(String::from_utf8_lossy);
+    let sni = match conn {
+        Connection::Server(c) => c.server_name(),
+        Connection::Client(_) => None,
+    };
+    let none = || "none".to_string();
+    crate::trace!(
+        Layer::Tls,
+        "handshake done: {}, {}, key exchange {}, ALPN {}, SNI {}",
+        version.unwrap_or_else(none),
+        suite.unwrap_or_else(none),
+        group.unwrap_or_else(none),
+        alpn.map_or_else(none, |a| a.into_owned()),
+        sni.unwrap_or("none")
+    );
 }
 
 enum Plain {
@@ -156,13 +235,13 @@ fn would_block(e: &io::Error) -> bool {
     )
 }
 
-impl Read for TlsStream {
+impl<S: Read + Write> Read for TlsStream<S> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         TlsStream::read(self, buf)
     }
 }
 
-impl Write for TlsStream {
+impl<S: Read + Write> Write for TlsStream<S> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         TlsStream::write(self, buf)
     }
@@ -172,7 +251,7 @@ impl Write for TlsStream {
     }
 }
 
-impl TlsStream {
+impl<S: Read + Write> TlsStream<S> {
     /// Drives the handshake to its end on a blocking socket (a client, before its
     /// loop). Errors carry rustls' reason (see `client::handshake_failure`).
     pub fn handshake(&mut self) -> io::Result<()> {
@@ -181,13 +260,11 @@ impl TlsStream {
             if !self.conn.is_handshaking() {
                 break;
             }
-            if self.conn.read_tls(&mut self.sock)? == 0 {
-                return Err(io::ErrorKind::UnexpectedEof.into());
+            match self.conn.read_tls(&mut self.sock)? {
+                0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+                n => trace!(Layer::Tls, "records in: {n} bytes"),
             }
-            if let Err(e) = self.conn.process_new_packets() {
-                let _ = self.flush_records();
-                return Err(io::Error::new(io::ErrorKind::InvalidData, e));
-            }
+            self.process()?;
         }
         // The client's Finished (and anything after it) goes now.
         self.flush_records()

@@ -5,6 +5,11 @@
       `READY <sha256 of the server's certificate, hex>`. Then waits for GOFILE to
       exist, sends `ADD 1 2` on the same connection and prints `ANSWER <reply>`.
 
+  tls_client.py unwrap HOST PORT CAFILE
+      Connects to an echo service, prints `READY <TLS version>`, sends a line, prints
+      `ECHO <reply>`, then says close_notify and waits for the server's (ssl's
+      `unwrap`): prints `UNWRAPPED` only if the server answered it.
+
   tls_client.py wss URL CAFILE
       (needs the `websockets` package) Opens URL, sends a text and a 100 kB binary
       message, prints `READY <protocol version>`, `TEXT <echo>` and `BINARY <length>`.
@@ -39,6 +44,17 @@ def hold(host, port, cafile, gofile):
     tls.close()
 
 
+def unwrap(host, port, cafile):
+    raw = socket.create_connection((host, int(port)), timeout=10)
+    tls = context(cafile).wrap_socket(raw, server_hostname=host)
+    print("READY", tls.version(), flush=True)
+    tls.sendall(b"over tls\n")
+    print("ECHO", tls.makefile("rb").readline().decode().strip(), flush=True)
+    tls.unwrap()
+    print("UNWRAPPED", flush=True)
+    raw.close()
+
+
 def wss(url, cafile):
     from websockets.sync.client import connect
 
@@ -52,4 +68,4 @@ def wss(url, cafile):
 
 if __name__ == "__main__":
     mode, args = sys.argv[1], sys.argv[2:]
-    {"hold": hold, "wss": wss}[mode](*args)
+    {"hold": hold, "unwrap": unwrap, "wss": wss}[mode](*args)

@@ -21,6 +21,9 @@ pub struct Stats {
     pub requests: u64,
     pub refused_max_conns: u64,
     pub refused_per_ip: u64,
+    /// TLS handshakes under way; connections refused at `--max-tls-handshakes`.
+    pub tls_handshakes: u64,
+    pub refused_tls_handshakes: u64,
     pub udp_too_big: u64,
     pub udp_dropped: u64,
     /// The memory budget (`--max-memory`), what is held now and the most ever held.
@@ -38,7 +41,8 @@ pub fn write_stats(stats: &Stats, out: &mut Vec<u8>) {
     let _ = write!(
         out,
         "uptime={} conns_active={} conns_total={} bytes_in={} bytes_out={} requests={} \
-         refused_max_conns={} refused_per_ip={} udp_too_big={} udp_dropped={} \
+         refused_max_conns={} refused_per_ip={} tls_handshakes={} refused_tls_handshakes={} \
+         udp_too_big={} udp_dropped={} \
          memory_limit={} memory_used={} memory_peak={} memory_refused={} refused_memory={}",
         stats.uptime_secs,
         stats.conns_active,
@@ -48,6 +52,8 @@ pub fn write_stats(stats: &Stats, out: &mut Vec<u8>) {
         stats.requests,
         stats.refused_max_conns,
         stats.refused_per_ip,
+        stats.tls_handshakes,
+        stats.refused_tls_handshakes,
         stats.udp_too_big,
         stats.udp_dropped,
         stats.memory_limit,

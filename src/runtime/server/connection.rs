@@ -99,7 +99,11 @@ impl Server {
         if reading == Reading::Skip {
             return;
         }
-        let n = match conn.stream.read(&mut self.read_buf) {
+        let result = conn.stream.read(&mut self.read_buf);
+        if conn.stream.handshake_ended() {
+            self.shared.tls_handshakes -= 1;
+        }
+        let n = match result {
             Ok(0) => return self.on_peer_fin(slot),
             Ok(n) => n,
             Err(e) if would_block(&e) => {
@@ -324,10 +328,14 @@ impl Server {
         if trace::any() {
             self.trace_context(slot);
         }
-        let Some(conn) = self.conns.remove(slot) else {
+        let Some(mut conn) = self.conns.remove(slot) else {
             return;
         };
+        conn.stream.before_close();
         self.shared.memory.release(conn.footprint());
+        if conn.stream.handshake_in_flight() {
+            self.shared.tls_handshakes -= 1;
+        }
         poll::remove(&self.poller, &conn.stream);
         self.shared.conns_active -= 1;
         self.release_address(&conn.peer);

@@ -137,7 +137,15 @@ impl Server {
     /// (the handshake starts with the client's first read). `None` (the connection
     /// is dropped) only if rustls cannot start one, which a loaded config rules out.
     #[cfg(feature = "tls")]
-    fn tls_stream(&self, stream: Stream) -> Option<Stream> {
+    fn tls_stream(&mut self, stream: Stream) -> Option<Stream> {
+        let limit = self.limits.max_tls_handshakes;
+        if self.shared.tls_handshakes >= limit as u64 {
+            // Nothing readable can be said before a handshake: the TCP connection is
+            // closed, and the client may try again.
+            self.shared.refused_tls_handshakes += 1;
+            debug!("refused a TLS connection: {limit} handshakes under way (--max-tls-handshakes)");
+            return None;
+        }
         match (stream, &self.tls) {
             (Stream::Tcp(sock), Some(tls)) => {
                 match rustls::ServerConnection::new(tls.config().clone()) {
@@ -145,6 +153,7 @@ impl Server {
                         let mut tls = TlsStream::new(sock, conn.into());
                         let allowed = self.shared.web.handshake_timeout;
                         tls.handshake_deadline = Some(self.shared.now.after(allowed));
+                        tls.in_flight = true;
                         Some(Stream::Tls(Box::new(tls)))
                     }
                     Err(e) => {
@@ -219,7 +228,12 @@ impl Server {
             }
         };
         let state = ConnState::new(now, registration);
+        if stream.handshake_in_flight() {
+            self.shared.tls_handshakes += 1;
+        }
         let conn = Conn::new(stream, peer, id, session, state);
+        // A TLS connection's state is counted from the start (plain ones hold nothing).
+        self.shared.memory.resize(0, conn.footprint());
         let slot = self.conns.insert(conn);
         if trace::any() {
             self.trace_accept(slot, index);
