@@ -6,7 +6,7 @@ usage: chromium_eval.py CHROMIUM URL EXPRESSION [FLAG...]
 
 Opens URL in a fresh headless Chromium (its own temporary profile), then evaluates the
 JavaScript EXPRESSION in the page every 100 ms until it returns a non-empty string.
-Prints `READY <url>` once the browser is up, then `RESULT <string>`, and exits; gives
+Prints `READY <url>` at once, then `RESULT <string>`, and exits; gives
 up after 9 s (within the tests' 10 s wait for a peer) with `RESULT TIMEOUT`. FLAGs go to Chromium's command line (such as
 --ignore-certificate-errors-spki-list=HASH to trust one test certificate).
 """
