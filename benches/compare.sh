@@ -596,5 +596,10 @@ if [ -f docs/benchmarks-deflate.md ]; then
     echo
     cat docs/benchmarks-deflate.md
 fi
+# The TLS figures too (benches/tls_idle.py, benches/tls_compare.sh, openssl s_time).
+if [ -f docs/benchmarks-tls.md ]; then
+    echo
+    cat docs/benchmarks-tls.md
+fi
 } >"$OUT"
 say "wrote $OUT"

@@ -15,7 +15,7 @@
 # case ERRORed (no verdict: refused connection, no 101, ...), timed out or was
 # not run, or the server died; 2 setup or usage error.
 #
-# Output goes to target/autobahn/: report/ holds kosoku's reports (index.json,
+# Output goes to target/autobahn/ (or $AUTOBAHN_OUT): report/ holds kosoku's reports (index.json,
 # per-case JSON and HTML; one folder per section, or per case after a time-out),
 # plus server.log and the kosoku logs.
 #
@@ -66,7 +66,7 @@ AUTOBAHN_PYTHON=${AUTOBAHN_PYTHON:-python3}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 VENV=$ROOT/target/autobahn-venv
-OUT=$ROOT/target/autobahn
+OUT=${AUTOBAHN_OUT:-$ROOT/target/autobahn}
 REPORTS=$OUT/report
 SUMMARY_PY=$ROOT/scripts/autobahn_summary.py
 

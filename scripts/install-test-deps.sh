@@ -7,7 +7,9 @@
 #  - Chromium (Debian package chromium), the browser tests/ws_deflate.rs drives
 #    headless over the DevTools protocol;
 #  - openssl and curl, the independent TLS client, server and certificate maker of
-#    tests/tls.rs.
+#    tests/tls.rs;
+#  - socat, the TLS bridge that lets the Autobahn runner (which speaks ws:// only)
+#    test sockloop over wss:// (scripts/autobahn-wss.sh).
 # Safe to run again: it does nothing for what is already there.
 #
 # CI runs this, then sets SOCKLOOP_REQUIRE_TEST_DEPS=1 so a missing server fails the tests
@@ -45,6 +47,10 @@ have_openssl() {
 
 have_curl() {
     command -v curl >/dev/null 2>&1
+}
+
+have_socat() {
+    command -v socat >/dev/null 2>&1
 }
 
 have_chromium() {
@@ -85,3 +91,4 @@ apt_install dnsmasq-base have_dnsmasq
 apt_install chromium have_chromium
 apt_install openssl have_openssl
 apt_install curl have_curl
+apt_install socat have_socat

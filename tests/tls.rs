@@ -638,3 +638,34 @@ fn handshakes_past_max_tls_handshakes_are_refused_and_tls_state_is_budgeted() {
     run(&t, b"").assert_code(0).assert_stdout("5\n");
     wait_stat(plain, "memory_used", 0);
 }
+
+#[cfg(feature = "bench")]
+#[test]
+fn the_load_generator_speaks_wss_and_checks_the_certificate() {
+    let (server, cert) = self_signed_server(&["https://127.0.0.1:0"], &[]);
+    let url = format!("wss://localhost:{}/ws", server.addr("https", "web").port());
+    let load = [
+        "bench",
+        "ws",
+        &url,
+        "--ca",
+        path(&cert),
+        "-c",
+        "3",
+        "-d",
+        "4",
+    ];
+    let done = run(&[&load[..], &["-n", "300", "--json", "-q"]].concat(), b"");
+    done.assert_code(0);
+    let out = &done.stdout;
+    for want in ["\"messages\":300", "\"errors\":0", "\"ok\":true"] {
+        assert!(out.contains(want), "{want} not in {out}");
+    }
+    // Idle connections over TLS: the default batch stays under --max-tls-handshakes.
+    let idle = ["bench", "idle", &url, "--ca", path(&cert), "-c", "100"];
+    run(&[&idle[..], &["--hold", "0.2", "-q"]].concat(), b"").assert_code(0);
+    // Without --ca the self-signed certificate is refused, and said so.
+    run(&["bench", "ws", &url, "-c", "1", "-n", "1", "-q"], b"")
+        .assert_code(1)
+        .assert_stderr_has("certificate");
+}

@@ -17,9 +17,9 @@ use super::window::Meters;
 use super::ws::{self, WsRx, WsWire};
 use super::{Errors, IdleFigures, Options, Report};
 use crate::runtime::poll::{self, Interest, Registration};
+use crate::runtime::transport::Stream;
 use polling::Poller;
-use std::io::{self, Read, Write};
-use std::net::TcpStream;
+use std::io;
 use std::time::{Duration, Instant};
 
 /// How often the status line is refreshed while waiting (the hold's countdown).
@@ -61,7 +61,7 @@ impl Phase {
 }
 
 struct Conn {
-    sock: TcpStream,
+    sock: Stream,
     state: State,
     /// When our message went out (ns since `base`).
     sent_at: u64,

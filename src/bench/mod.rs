@@ -31,6 +31,7 @@ pub mod ws;
 
 use crate::client::ClientError;
 use crate::client::connect;
+use crate::client::tls::{Connector, TlsOptions};
 use crate::hostport::HostPort;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -86,6 +87,8 @@ pub struct Options {
     pub quiet: bool,
     /// A server process to watch: its CPU use (and for idle, its memory).
     pub server_pid: Option<u32>,
+    /// `--ca` / `--insecure`, for `wss://`.
+    pub tls: TlsOptions,
 }
 
 /// Runs the benchmark `opts` describes.
@@ -95,10 +98,20 @@ pub fn run(opts: &Options) -> Result<Report, ClientError> {
         Mode::Ws | Mode::Idle => {
             let url = crate::client::ws::parse_url(&opts.target)?;
             let addr = first_addr(&url.target)?;
+            let tls = match url.tls {
+                true => Some(Connector::new(&url.target, &opts.tls)?),
+                false if opts.tls.given() => {
+                    return Err(ClientError::Usage(
+                        "--ca and --insecure are for wss:// URLs".into(),
+                    ));
+                }
+                false => None,
+            };
             let target = open::Target {
                 addr,
                 ws: Some((url.host, url.path)),
                 deflate: opts.deflate,
+                tls,
             };
             if opts.mode == Mode::Idle {
                 idle::run(opts, target).map_err(failed)
@@ -112,6 +125,7 @@ pub fn run(opts: &Options) -> Result<Report, ClientError> {
                 addr: first_addr(&connect::target(&opts.target)?)?,
                 ws: None,
                 deflate: false,
+                tls: None,
             };
             let wire = stream::Wire::Line(tcp::LineWire::new(opts.size));
             stream::run(opts, target, wire).map_err(failed)

@@ -1,18 +1,21 @@
 //! Opening many connections at once without blocking the loop: non-blocking connect
 //! (socket2 `connect` answers EINPROGRESS), then, once the socket is writable, the
-//! WebSocket opening handshake (RFC 6455 §4.1) — sent and read through the same
-//! poller, a bounded number of connections in flight at a time.
+//! TLS handshake for `wss://` and the WebSocket opening handshake (RFC 6455 §4.1) —
+//! sent and read through the same poller, a bounded number of connections in flight
+//! at a time.
 
 use super::waiter::Waiter;
 use super::{Errors, Options};
 use crate::client::connect::{finish_connect, start_connect};
+use crate::client::tls::Connector;
 use crate::proto::Parsed;
 use crate::proto::ws::handshake::{ClientHandshake, ClientRequest};
 use crate::runtime::poll::{self, Interest, Registration};
+use crate::runtime::transport::{Stream, would_block};
 use polling::Poller;
 use rand::RngExt;
-use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 /// Where to connect and, for WebSocket, what to ask for.
@@ -24,18 +27,22 @@ pub struct Target {
     /// Offer permessage-deflate in that handshake (idle: memory per compressed
     /// connection).
     pub deflate: bool,
+    /// `wss://`: TLS first.
+    pub tls: Option<Connector>,
 }
 
 /// A connection that finished opening, watched for reading; `leftover` is what came
 /// after the handshake response (normally nothing).
 pub struct Opened {
-    pub sock: TcpStream,
+    pub sock: Stream,
     pub registration: Registration,
     pub leftover: Vec<u8>,
 }
 
 enum State {
     Connecting,
+    /// The TLS handshake, driven by reading (rustls answers as records arrive).
+    Tls,
     /// Sending the request (`written` bytes of it so far), then reading the response.
     Handshake {
         handshake: ClientHandshake,
@@ -66,7 +73,7 @@ impl State {
 }
 
 /// Writes what is left of `request`; `Ok(false)`: the socket is full, wait.
-fn send(sock: &mut TcpStream, request: &[u8], written: &mut usize) -> io::Result<bool> {
+fn send(sock: &mut Stream, request: &[u8], written: &mut usize) -> io::Result<bool> {
     while let Some(rest) = request.get(*written..).filter(|r| !r.is_empty()) {
         match sock.write(rest) {
             Ok(n) => *written += n,
@@ -78,10 +85,29 @@ fn send(sock: &mut TcpStream, request: &[u8], written: &mut usize) -> io::Result
     Ok(true)
 }
 
+/// Moves a TLS handshake on with what arrived; `Ok(true)` once it is over (at once
+/// for plain TCP). The server says nothing before our request, so a read that gives
+/// plaintext here would be a protocol error; it ends the connection.
+fn tls_done(sock: &mut Stream, buf: &mut [u8]) -> io::Result<bool> {
+    if !sock.is_handshaking() {
+        return Ok(true);
+    }
+    match sock.read(buf) {
+        Ok(0) => Err(io::Error::other(
+            "the server closed the connection during the TLS handshake",
+        )),
+        Ok(_) => Err(io::Error::other(
+            "the server spoke before the TLS handshake was over",
+        )),
+        Err(e) if would_block(&e) => Ok(!sock.is_handshaking()),
+        Err(e) => Err(e),
+    }
+}
+
 /// Reads the response until the handshake completes (`Ok(true)`; what follows it
 /// stays in `response`) or the socket has nothing more for now (`Ok(false)`).
 fn receive(
-    sock: &mut TcpStream,
+    sock: &mut Stream,
     handshake: &ClientHandshake,
     response: &mut Vec<u8>,
     buf: &mut [u8],
@@ -111,7 +137,7 @@ fn receive(
 }
 
 struct Opening {
-    sock: TcpStream,
+    sock: Stream,
     registration: Registration,
     state: State,
     deadline: Instant,
@@ -119,9 +145,13 @@ struct Opening {
 
 impl Opening {
     fn start(poller: &Poller, key: usize, target: &Target, deadline: Instant) -> io::Result<Self> {
-        let sock = start_connect(target.addr)?;
+        let tcp = start_connect(target.addr)?;
         // Writable once the connect is done.
-        let registration = Registration::add(poller, &sock, key, Interest::WRITE)?;
+        let registration = Registration::add(poller, &tcp, key, Interest::WRITE)?;
+        let sock = match &target.tls {
+            Some(tls) => tls.wrap(tcp)?,
+            None => Stream::Tcp(tcp),
+        };
         Ok(Opening {
             sock,
             registration,
@@ -133,6 +163,7 @@ impl Opening {
     fn interest(&self) -> Interest {
         match &self.state {
             State::Connecting => Interest::WRITE,
+            State::Tls => self.sock.interest(Interest::READ),
             State::Handshake {
                 request, written, ..
             } => Interest::new(*written == request.len(), *written < request.len()),
@@ -142,10 +173,21 @@ impl Opening {
     /// The socket is ready for something: make progress. `Ok(true)`: open.
     fn advance(&mut self, target: &Target, buf: &mut [u8]) -> io::Result<bool> {
         if let State::Connecting = self.state {
-            if !finish_connect(&self.sock)? {
+            let Some(tcp) = self.sock.tcp() else {
+                return Err(io::Error::other("not a TCP socket"));
+            };
+            if !finish_connect(tcp)? {
                 return Ok(false);
             }
-            self.sock.set_nodelay(true)?;
+            tcp.set_nodelay(true)?;
+            self.state = State::Tls;
+            // The TLS hello goes now (nothing for plain TCP).
+            self.sock.flush_unsent()?;
+        }
+        if let State::Tls = self.state {
+            if !tls_done(&mut self.sock, buf)? {
+                return Ok(false);
+            }
             let Some((host, path)) = &target.ws else {
                 return Ok(true);
             };
@@ -163,14 +205,14 @@ impl Opening {
                 }
                 receive(&mut self.sock, handshake, response, buf)
             }
-            State::Connecting => Ok(false),
+            State::Connecting | State::Tls => Ok(false),
         }
     }
 
     fn finish(self) -> Opened {
         let leftover = match self.state {
             State::Handshake { response, .. } => response,
-            State::Connecting => Vec::new(),
+            State::Connecting | State::Tls => Vec::new(),
         };
         Opened {
             sock: self.sock,
@@ -342,6 +384,7 @@ impl<'a> Opener<'a> {
             };
             let what = match o.state {
                 State::Connecting => "connect",
+                State::Tls => "TLS handshake",
                 State::Handshake { .. } => "handshake",
             };
             let secs = self.plan.timeout.as_secs_f64();

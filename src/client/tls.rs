@@ -6,11 +6,12 @@
 use super::ClientError;
 use crate::hostport::{Host, HostPort};
 use crate::runtime::transport::Stream;
+use std::io;
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::time::Duration;
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TlsOptions {
     /// Trust only the certificates in this PEM file.
     pub ca: Option<PathBuf>,
@@ -88,4 +89,62 @@ pub fn connect(
         "TLS to {}: this sockloop was built without the `tls` feature",
         server_name(target)
     )))
+}
+
+/// Starts TLS on many non-blocking sockets at once (the load generator's `wss://`):
+/// the configuration is made once, each socket gets a connection whose handshake the
+/// caller's loop drives.
+#[derive(Clone)]
+pub struct Connector {
+    #[cfg(feature = "tls")]
+    config: std::sync::Arc<rustls::ClientConfig>,
+    host: String,
+}
+
+impl std::fmt::Debug for Connector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Connector({})", self.host)
+    }
+}
+
+impl Connector {
+    pub fn new(target: &HostPort, tls: &TlsOptions) -> Result<Connector, ClientError> {
+        let host = server_name(target);
+        #[cfg(feature = "tls")]
+        {
+            let client = crate::tls::client::ClientTls {
+                ca: tls.ca.clone(),
+                insecure: tls.insecure,
+            };
+            let config = client.config().map_err(ClientError::Usage)?;
+            Ok(Connector { config, host })
+        }
+        #[cfg(not(feature = "tls"))]
+        {
+            let _ = tls;
+            Err(ClientError::Usage(format!(
+                "TLS to {host}: this sockloop was built without the `tls` feature"
+            )))
+        }
+    }
+
+    /// `sock` (connected or still connecting) as a TLS stream whose hello waits to be
+    /// sent: the caller flushes it once the connect is done, then reads until the
+    /// handshake is over.
+    pub fn wrap(&self, sock: TcpStream) -> io::Result<Stream> {
+        #[cfg(feature = "tls")]
+        {
+            let name = rustls::pki_types::ServerName::try_from(self.host.clone())
+                .map_err(|e| io::Error::other(format!("{}: {e}", self.host)))?;
+            let conn = rustls::ClientConnection::new(self.config.clone(), name)
+                .map_err(io::Error::other)?;
+            let tls = crate::tls::stream::TlsStream::new(sock, conn.into());
+            Ok(Stream::Tls(Box::new(tls)))
+        }
+        #[cfg(not(feature = "tls"))]
+        {
+            let _ = &self.host;
+            Ok(Stream::Tcp(sock))
+        }
+    }
 }

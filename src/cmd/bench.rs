@@ -88,7 +88,8 @@ const OPTIONS: &[(&str, &str, &str, &str)] = &[
     (
         "",
         "batch",
-        "connections opening at the same time (default 256)",
+        "connections opening at the same time (default 256; 64 for wss://, below \
+         serve's --max-tls-handshakes)",
         "N",
     ),
     (
@@ -108,6 +109,18 @@ const OPTIONS: &[(&str, &str, &str, &str)] = &[
         "server-pid",
         "report this process's CPU use (and for idle, its memory per connection)",
         "PID",
+    ),
+    (
+        "",
+        "ca",
+        "wss: trust the CA certificates in FILE (PEM) instead of the system's",
+        "FILE",
+    ),
+    (
+        "",
+        "insecure",
+        "wss: do not check the server's certificate",
+        "",
     ),
     ("", "json", "print the report as one JSON object", ""),
     ("q", "quiet", "no progress lines", ""),
@@ -153,6 +166,13 @@ pub fn parse(args: &[String]) -> Result<Option<Options>, String> {
         secs(&m, "duration", 10.0)?
     };
     let server_pid = server_pid(&m)?;
+    // Each TLS handshake costs the server a key exchange and a signature, and
+    // sockloop serves 128 at a time by default: more in flight would be refused.
+    let default_batch = if target.starts_with("wss://") {
+        64
+    } else {
+        256
+    };
     Ok(Some(Options {
         mode,
         target,
@@ -164,12 +184,13 @@ pub fn parse(args: &[String]) -> Result<Option<Options>, String> {
         binary: m.opt_present("binary"),
         deflate: m.opt_present("deflate"),
         hold: secs(&m, "hold", 10.0)?,
-        batch: number(&m, "batch", 256, 100_000)? as usize,
+        batch: number(&m, "batch", default_batch, 100_000)? as usize,
         connect_timeout: secs(&m, "timeout", 10.0)?,
         loss_timeout: secs(&m, "loss-timeout", 0.2)?,
         json: m.opt_present("json"),
         quiet: m.opt_present("q"),
         server_pid,
+        tls: crate::client::tls::from_matches(&m),
     }))
 }
 

@@ -109,6 +109,25 @@ impl Stream {
         }
     }
 
+    /// The TCP socket under the stream (`None` for a Unix one).
+    pub fn tcp(&self) -> Option<&TcpStream> {
+        match self {
+            Stream::Tcp(s) => Some(s),
+            Stream::Unix(_) => None,
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => Some(s.socket()),
+        }
+    }
+
+    /// A TLS handshake is still under way.
+    pub fn is_handshaking(&self) -> bool {
+        match self {
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.is_handshaking(),
+            _ => false,
+        }
+    }
+
     /// While a TLS handshake is not done: when it must be.
     pub fn handshake_deadline(&self) -> Option<Millis> {
         match self {

@@ -51,7 +51,7 @@ pub struct TlsStream<S = TcpStream> {
 /// docs/BENCHMARKS.md). The records it buffers in flight are bounded by
 /// [`BUFFER_LIMIT`] each way and not counted: the count must stay the same for the
 /// connection's whole life, and rustls does not say what it holds.
-pub const HEAP_BYTES: usize = 4 * 1024;
+pub const HEAP_BYTES: usize = 8 * 1024;
 
 impl<S: Read + Write> TlsStream<S> {
     pub fn new(sock: S, mut conn: Connection) -> TlsStream<S> {

@@ -160,6 +160,7 @@ mod tests {
             json: false,
             quiet: true,
             server_pid: None,
+            tls: Default::default(),
         }
     }
 

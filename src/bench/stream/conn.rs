@@ -6,8 +6,8 @@ use crate::bench::stats::Histogram;
 use crate::bench::tcp::LineRx;
 use crate::bench::ws::{self, WsRx};
 use crate::runtime::poll::{self, Interest, Registration};
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use crate::runtime::transport::Stream;
+use std::io;
 use std::time::Instant;
 
 pub(super) enum Rx {
@@ -29,7 +29,7 @@ pub(super) enum Phase {
 }
 
 pub(super) struct Conn {
-    pub(super) sock: TcpStream,
+    pub(super) sock: Stream,
     pub(super) phase: Phase,
     out: Vec<u8>,
     out_pos: usize,
@@ -45,7 +45,7 @@ impl Conn {
     /// A connection as `open` hands it over; `out` has room for `depth` messages,
     /// so the hot path never grows it.
     pub(super) fn new(
-        sock: TcpStream,
+        sock: Stream,
         registration: Registration,
         out: Vec<u8>,
         depth: usize,
@@ -115,8 +115,8 @@ impl Engine<'_> {
                 }
                 Wire::Line(_) => {
                     self.flush(i);
-                    if let Some(c) = self.conns.get(i) {
-                        let _ = c.sock.shutdown(Shutdown::Write);
+                    if let Some(c) = self.conns.get_mut(i) {
+                        c.sock.shutdown_write();
                     }
                 }
             }
@@ -233,7 +233,17 @@ impl Engine<'_> {
             c.out.clear();
             c.out_pos = 0;
         }
-        let wanted = Interest::new(true, c.out_pos < c.out.len());
+        // TLS records rustls made but the kernel did not take yet.
+        if let Err(e) = c.sock.flush_unsent() {
+            self.end(i, Some(format!("write: {e}")));
+            return;
+        }
+        let Some(c) = self.conns.get_mut(i) else {
+            return;
+        };
+        let wanted = c
+            .sock
+            .interest(Interest::new(true, c.out_pos < c.out.len()));
         if let Err(e) = c.registration.set(self.poller, &c.sock, i, wanted) {
             self.end(i, Some(format!("poller: {e}")));
         }

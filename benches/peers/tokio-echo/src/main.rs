@@ -2,7 +2,10 @@
 //! written the way a careful tokio user would, on tokio-tungstenite with a
 //! current-thread runtime (one thread, like sockloop).
 //!
-//! usage: tokio-echo [ADDR]   (default 127.0.0.1:0; prints "listening ADDR")
+//! usage: tokio-echo [ADDR [CERT KEY]]   (default 127.0.0.1:0; prints "listening ADDR")
+//!
+//! With CERT and KEY (PEM files) it serves `wss://` through tokio-rustls (rustls with
+//! ring, TLS 1.3 and 1.2, ALPN http/1.1 — what sockloop's `https://` listener does).
 //!
 //! Every text or binary message is sent back as it came, at any path. Echoes of
 //! everything already received are queued (`feed`) and written with one flush, the
@@ -14,22 +17,50 @@
 
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use std::io::Write;
-use tokio::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 fn main() {
-    let addr = std::env::args()
-        .nth(1)
+    let args: Vec<String> = std::env::args().collect();
+    let addr = args
+        .get(1)
+        .cloned()
         .unwrap_or_else(|| "127.0.0.1:0".to_string());
+    let tls = match (args.get(2), args.get(3)) {
+        (Some(cert), Some(key)) => Some(acceptor(cert, key)),
+        _ => None,
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
-    runtime.block_on(serve(addr));
+    runtime.block_on(serve(addr, tls));
 }
 
-async fn serve(addr: String) {
+fn acceptor(cert: &str, key: &str) -> TlsAcceptor {
+    let chain = CertificateDer::pem_file_iter(cert)
+        .expect("certificate file")
+        .collect::<Result<Vec<_>, _>>()
+        .expect("certificate");
+    let key = PrivateKeyDer::from_pem_file(key).expect("private key");
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let mut config = tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .expect("certificate and key");
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    TlsAcceptor::from(Arc::new(config))
+}
+
+async fn serve(addr: String, tls: Option<TlsAcceptor>) {
     let listener = TcpListener::bind(&addr)
         .await
         .unwrap_or_else(|e| panic!("cannot listen on {addr}: {e}"));
@@ -43,7 +74,18 @@ async fn serve(addr: String) {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     let _ = stream.set_nodelay(true);
-                    tokio::spawn(echo(stream));
+                    match tls.clone() {
+                        Some(tls) => {
+                            tokio::spawn(async move {
+                                if let Ok(stream) = tls.accept(stream).await {
+                                    echo(stream).await;
+                                }
+                            });
+                        }
+                        None => {
+                            tokio::spawn(echo(stream));
+                        }
+                    }
                 }
                 // Out of descriptors or similar: back off instead of spinning.
                 Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
@@ -54,7 +96,7 @@ async fn serve(addr: String) {
     }
 }
 
-async fn echo(stream: TcpStream) {
+async fn echo<S: AsyncRead + AsyncWrite + Unpin>(stream: S) {
     let config = std::env::var("TOKIO_ECHO_READ_BUFFER")
         .ok()
         .and_then(|v| v.parse().ok())
