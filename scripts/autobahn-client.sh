@@ -16,11 +16,19 @@
 #   AUTOBAHN_CLIENT_FLAGS="" scripts/autobahn-client.sh   # without compression
 #   AUTOBAHN_CASES=302-320 scripts/autobahn-client.sh      # only cases 302 to 320
 #                                                          # (by number, in suite order)
+#   AUTOBAHN_CLIENT_TLS=1 scripts/autobahn-client.sh       # over wss://
+#
+# Over wss:// the fuzzing server (which speaks ws:// only) sits behind socat: socat
+# takes the client's TLS connections with a certificate made here (openssl) and
+# passes the plaintext on; the client trusts that certificate with --ca. Output
+# then goes to target/autobahn-client-wss/.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+TLS=${AUTOBAHN_CLIENT_TLS:-0}
 OUT=$ROOT/target/autobahn-client
+[[ $TLS == 1 ]] && OUT=$ROOT/target/autobahn-client-wss
 VENV=$ROOT/target/autobahn-venv
 CASE_TIMEOUT=${AUTOBAHN_CASE_TIMEOUT:-60}
 AGENT=sockloop
@@ -43,7 +51,8 @@ mkdir -p "$OUT/report"
 : >"$OUT/kosoku.log"
 "$VENV/bin/kosoku" -m fuzzingserver -o "$OUT/report" 127.0.0.1:0 2>"$OUT/kosoku.log" &
 KOSOKU_PID=$!
-trap 'kill "$KOSOKU_PID" 2>/dev/null || true' EXIT
+BRIDGE_PID=
+trap 'kill "$KOSOKU_PID" $BRIDGE_PID 2>/dev/null || true' EXIT
 
 # kosoku says where it listens on stderr.
 URL=
@@ -56,10 +65,28 @@ done
 [[ -n $URL ]] || die "the fuzzing server did not start"
 URL=${URL%/}
 log "fuzzing server at $URL"
+if [[ $TLS == 1 ]]; then
+    command -v socat >/dev/null || die "AUTOBAHN_CLIENT_TLS=1 needs socat (scripts/install-test-deps.sh)"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -keyout "$OUT/key.pem" -out "$OUT/cert.pem" -subj /CN=localhost \
+        -addext subjectAltName=DNS:localhost -addext basicConstraints=critical,CA:FALSE \
+        2>"$OUT/openssl.log" || die "openssl could not make a certificate"
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    socat "OPENSSL-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork,cert=$OUT/cert.pem,key=$OUT/key.pem,verify=0,nodelay" \
+        "TCP:${URL#ws://},nodelay" 2>"$OUT/socat.log" &
+    BRIDGE_PID=$!
+    for _ in $(seq 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+        sleep 0.1
+    done
+    URL=wss://localhost:$port
+    FLAGS+=(--ca "$OUT/cert.pem")
+    log "through socat (TLS) at $URL"
+fi
 
 # Keep stdin open for a moment: with stdin at EOF the client would send its Close
 # at once, racing the server's (the server may then reset the connection).
-COUNT=$(sleep 1 | "$BIN" ws "$URL/getCaseCount" | tr -d '[:space:]')
+COUNT=$(sleep 1 | "$BIN" ws "${FLAGS[@]}" "$URL/getCaseCount" | tr -d '[:space:]')
 [[ $COUNT =~ ^[0-9]+$ ]] || die "bad case count '$COUNT'"
 FIRST=1
 LAST=$COUNT
@@ -78,7 +105,7 @@ for ((i = FIRST; i <= LAST; i++)); do
 done
 log "cases ran in $((SECONDS - start))s"
 
-sleep 1 | "$BIN" ws "$URL/updateReports?agent=$AGENT" >/dev/null 2>>"$OUT/client.log" || true
+sleep 1 | "$BIN" ws "${FLAGS[@]}" "$URL/updateReports?agent=$AGENT" >/dev/null 2>>"$OUT/client.log" || true
 for _ in $(seq 300); do
     kill -0 "$KOSOKU_PID" 2>/dev/null || break
     sleep 0.1

@@ -128,7 +128,7 @@ fn openssl_s_client_talks_to_a_tls_echo_listener_with_1_3_and_1_2() {
 }
 
 #[test]
-fn curl_reads_stats_over_https_and_the_page_names_wss() {
+fn curl_reads_stats_over_https_and_the_page_names_wss_and_plain_http_gets_a_400() {
     let Some(curl) = curl() else {
         return;
     };
@@ -157,6 +157,13 @@ fn curl_reads_stats_over_https_and_the_page_names_wss() {
     );
     assert!(ok, "{stderr}");
     assert_eq!(head, "1.1 200");
+    // http:// to the https:// port: a readable 400 in plain text, not a TLS alert.
+    let plain = format!("http://127.0.0.1:{}/stats", addr.port());
+    let (_, body, _) = command_output(curl, &["-sS", "-w", "%{http_code}", &plain], b"");
+    assert_eq!(
+        body,
+        "This port speaks HTTPS: ask for https:// instead of http://.\n400"
+    );
 }
 
 fn curl() -> Option<&'static str> {

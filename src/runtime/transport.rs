@@ -119,6 +119,42 @@ impl Stream {
         }
     }
 
+    /// A TLS stream whose peer opened with plain text instead of a TLS record (a
+    /// handshake record starts with byte 22): looked at without taking it, before the
+    /// first byte reaches rustls.
+    pub fn plain_text_on_tls(&self) -> bool {
+        match self {
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) if s.is_handshaking() => {
+                let mut first = [0u8; 1];
+                matches!(s.socket().peek(&mut first), Ok(1) if first[0].is_ascii_uppercase())
+            }
+            _ => false,
+        }
+    }
+
+    /// Says `text` on the socket under the stream, bypassing TLS (a plain-text
+    /// answer to a plain-text request on a TLS port); best effort.
+    /// What the peer sent is read and dropped first (a close with unread input would
+    /// be a reset, which may destroy the answer before the peer reads it), and no
+    /// close_notify follows.
+    pub fn write_plain(&mut self, text: &[u8]) {
+        #[cfg(feature = "tls")]
+        if let Stream::Tls(s) = self {
+            s.end_silently();
+        }
+        if let Some(mut tcp) = self.tcp() {
+            let mut sink = [0u8; 4096];
+            for _ in 0..16 {
+                if !matches!(tcp.read(&mut sink), Ok(n) if n > 0) {
+                    break;
+                }
+            }
+            let _ = tcp.write(text);
+            let _ = tcp.shutdown(Shutdown::Write);
+        }
+    }
+
     /// A TLS handshake is still under way.
     pub fn is_handshaking(&self) -> bool {
         match self {

@@ -177,6 +177,12 @@ impl<S: Read + Write> TlsStream<S> {
         Ok(())
     }
 
+    /// Nothing more is to be said in TLS (not even close_notify): the peer does not
+    /// speak it.
+    pub fn end_silently(&mut self) {
+        self.ended = true;
+    }
+
     /// Our side is done (close_notify; the caller sends the FIN).
     pub fn send_close_notify(&mut self) {
         if std::mem::replace(&mut self.ended, true) {

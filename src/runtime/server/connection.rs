@@ -21,7 +21,7 @@ use crate::runtime::conn::state::{
 use crate::runtime::poll::{self, Ready};
 use crate::runtime::timers::Timer;
 use crate::runtime::transport::would_block;
-use crate::service::{Next, Shared};
+use crate::service::{Next, Service, Shared};
 use crate::trace::{self, Layer};
 use std::time::Duration;
 
@@ -49,6 +49,11 @@ pub(super) enum Step {
 /// Rounds of backlog served per event at most, so one busy client cannot hold the
 /// loop; writable interest brings us back.
 const BACKLOG_ROUNDS: usize = 4;
+
+/// The answer to plain HTTP on an `https://` listener.
+const PLAIN_HTTP_ON_TLS: &[u8] = b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n\
+Content-Length: 61\r\nConnection: close\r\n\r\n\
+This port speaks HTTPS: ask for https:// instead of http://.\n";
 
 impl Server {
     pub(super) fn on_conn(&mut self, slot: usize, ready: Ready) {
@@ -99,6 +104,12 @@ impl Server {
         if reading == Reading::Skip {
             return;
         }
+        if conn.bytes_in == 0
+            && conn.session.service() == Service::Web
+            && conn.stream.plain_text_on_tls()
+        {
+            return self.refuse_plain_http(slot);
+        }
         let result = conn.stream.read(&mut self.read_buf);
         if conn.stream.handshake_ended() {
             self.shared.tls_handshakes -= 1;
@@ -128,6 +139,15 @@ impl Server {
             conn.state.on_input(self.shared.now);
             self.serve(slot, Step::Data(n));
         }
+    }
+
+    /// An `http://` request sent to an `https://` listener: a readable 400 in plain
+    /// text, as nginx gives, instead of a TLS alert a browser shows as gibberish.
+    fn refuse_plain_http(&mut self, slot: usize) {
+        if let Some(conn) = self.conns.get_mut(slot) {
+            conn.stream.write_plain(PLAIN_HTTP_ON_TLS);
+        }
+        self.close(slot, "plain HTTP on a TLS port: answered 400");
     }
 
     fn on_peer_fin(&mut self, slot: usize) {
