@@ -71,6 +71,19 @@ impl ServerTls {
     }
 }
 
+/// The self-signed certificate's file (and its directory, once empty) goes with the
+/// server: it is of no use after, and a new one is made at each start.
+impl Drop for ServerTls {
+    fn drop(&mut self) {
+        if let Some(path) = &self.written_cert {
+            let _ = std::fs::remove_file(path);
+            if let Some(dir) = path.parent() {
+                let _ = std::fs::remove_dir(dir);
+            }
+        }
+    }
+}
+
 fn build(
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
