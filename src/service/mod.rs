@@ -6,6 +6,7 @@
 
 pub mod datagram;
 mod env;
+pub mod hub;
 pub mod memory;
 mod stream;
 pub mod web;
