@@ -10,6 +10,7 @@ pub mod command;
 pub mod dns;
 pub mod http;
 pub mod line;
+pub mod pubsub;
 pub mod rfc3339;
 pub mod ws;
 
