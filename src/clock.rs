@@ -41,6 +41,11 @@ impl Millis {
         Millis(self.0.saturating_add(ms))
     }
 
+    /// Milliseconds since the server started.
+    pub fn ms(self) -> u64 {
+        self.0.get() - 1
+    }
+
     /// How long from this moment until `later` (zero if `later` has passed).
     pub fn until(self, later: Millis) -> Duration {
         Duration::from_millis(later.0.get().saturating_sub(self.0.get()))

@@ -397,9 +397,16 @@ fn bad_command_lines_exit_2() {
         (&["-l", "127.0.0.1:80"], "no transport"),
         (&["-l", "tcp://127.0.0.1"], "no port"),
         (&["-l", "tcp://:99999"], "0 to 65535"),
-        (&["-l", "tcp://:0=chat"], "unknown service"),
+        (&["-l", "tcp://:0=gossip"], "unknown service"),
         (&["-l", "sctp://:0"], "unknown transport"),
         (&["-l", "udp://127.0.0.1:0=counter"], "UDP has none"),
+        #[cfg(feature = "pubsub")]
+        (&["-l", "udp://127.0.0.1:0=chat"], "UDP has none"),
+        #[cfg(not(feature = "pubsub"))]
+        (
+            &["-l", "tcp://127.0.0.1:0=chat"],
+            "built without the `pubsub` feature",
+        ),
         (&["-l", "unix:=cmd"], "empty socket path"),
         (&["--max-line", "0"], "--max-line"),
         (&["--max-conns", "-3"], "--max-conns"),

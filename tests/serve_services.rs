@@ -382,7 +382,11 @@ fn check_stats(stats: &str, requests: u64) {
             "memory_used",
             "memory_peak",
             "memory_refused",
-            "refused_memory"
+            "refused_memory",
+            "published",
+            "delivered",
+            "fanout_dropped",
+            "publish_throttled"
         ],
         "{stats:?}"
     );

@@ -388,11 +388,11 @@ fn normal_close_is_echoed_and_tcp_closed() {
 #[test]
 fn unknown_websocket_path_is_404() {
     let (_server, addr) = serve_one("http", "web", &[]);
-    match WsClient::connect_with(addr, "/chat", Handshake::default()) {
-        Ok(_) => panic!("a WebSocket opened on /chat"),
+    match WsClient::connect_with(addr, "/chatter", Handshake::default()) {
+        Ok(_) => panic!("a WebSocket opened on /chatter"),
         Err(resp) => {
             assert_eq!(resp.status(), 404, "{}", resp.dump());
-            assert!(resp.body_str().contains("/chat"), "{}", resp.dump());
+            assert!(resp.body_str().contains("/chatter"), "{}", resp.dump());
         }
     }
 }

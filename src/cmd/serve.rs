@@ -21,7 +21,8 @@ listener syntax (-l, repeatable):
   tcp://HOST:PORT=SERVICE   e.g. tcp://127.0.0.1:1234=echo, tcp://:0=cmd (port 0: any free port)
   udp://HOST:PORT=SERVICE   e.g. udp://[::1]:7=echo
   unix:PATH=SERVICE         e.g. unix:/tmp/sockloop.sock=cmd
-  http://HOST:PORT          HTTP + WebSocket: / test page, /ws echo, /cmd, /random, /stats
+  http://HOST:PORT          HTTP + WebSocket: / test page, /ws echo, /cmd, /random, /chat,
+                            /pubsub, /stats
   HOST empty → 127.0.0.1; * → 0.0.0.0 (all IPv4); [::] → all IPv6; =SERVICE omitted → echo
   an IPv6 address with a port is always in brackets: tcp://[::1]:7000, not tcp://::1:7000
 
@@ -33,6 +34,10 @@ services:
   cmd      line protocol: HELP, ECHO, TIME, TIMESTAMP, RANDOM, RANDOMS, COUNT, ADD,
            SUB, STATS, STOP/QUIT — one reply line per request
   web      HTTP/1.1 and WebSocket (RFC 6455), the service of http:// listeners
+  chat     chat rooms for people: /nick NAME, /join ROOM, /who, /rooms, /me, /help;
+           other lines are said to the room (streams; WebSocket at /chat)
+  pubsub   SUB topic, UNSUB topic, PUB topic payload -> subscribers get
+           'MSG topic payload' (streams; WebSocket at /pubsub)
 
 SIZE: bytes, or with k/KiB (1024 bytes), M/MiB (1024 KiB), G/GiB: 4k, 64MiB.
 
@@ -64,6 +69,10 @@ fn default_listeners() -> Vec<ListenSpec> {
         tcp(1236, Service::Daytime),
         tcp(1237, Service::Counter),
         tcp(1238, Service::Random),
+        #[cfg(feature = "pubsub")]
+        tcp(1239, Service::Chat),
+        #[cfg(feature = "pubsub")]
+        tcp(1240, Service::PubSub),
         udp(1234, Service::Echo),
         udp(1235, Service::Cmd),
         udp(1236, Service::Daytime),
@@ -114,6 +123,13 @@ fn options() -> getopts::Options {
         "max-output",
         "queued output per connection before reading pauses (default 256k)",
         "SIZE",
+    );
+    o.optopt(
+        "",
+        "publish-rate",
+        "chat lines and publishes per second per connection, in bursts of as many; \
+         more are refused (default 100; 0 = no limit)",
+        "N",
     );
     o.optopt("", "backlog", "listen backlog (default 1024)", "N");
     o.optflag(
@@ -335,10 +351,13 @@ fn services(m: &getopts::Matches) -> Result<Settings, String> {
         ..defaults
     };
     let max_memory = size::option(m, "max-memory", Settings::default().max_memory, MIN_MEMORY)?;
+    let publish_rate = count(m, "publish-rate", Settings::default().publish_rate as usize)?;
     Ok(Settings {
         max_line: size::option(m, "max-line", Settings::default().max_line, 1)?,
         max_memory,
         web,
+        publish_rate: u32::try_from(publish_rate).map_err(|_| "--publish-rate is too large")?,
+        hub: Default::default(),
     })
 }
 
@@ -424,6 +443,8 @@ fn try_command(transport: &str, address: &str, service: Service) -> String {
     let hint = match service {
         Service::Cmd => "   (then type HELP)",
         Service::Random => "   (then type 1 6)",
+        Service::Chat => "   (then type /help)",
+        Service::PubSub => "   (then type SUB news)",
         _ => "",
     };
     // A wildcard address is reachable on loopback.

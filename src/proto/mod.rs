@@ -6,6 +6,7 @@
 //! to a typed error the caller turns into the protocol's answer.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+pub mod chat;
 pub mod command;
 pub mod dns;
 pub mod http;

@@ -3,12 +3,15 @@
 //! while either holds bytes, so an idle connection is this struct and nothing else
 //! (104 bytes on 64-bit Linux).
 
+mod later;
 pub mod state;
 
 use super::transport::{Stream, would_block};
 use crate::service::StreamSession;
+use crate::service::fanout::Frame;
 use crate::trace;
 use crate::trace::Layer;
+use later::Later;
 use state::ConnState;
 use std::io;
 use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
@@ -80,11 +83,34 @@ struct Queues {
     /// How much of `output` is already written: the buffer is compacted only now and
     /// then, so a large reply sent in many partial writes is not moved each time.
     sent: usize,
+    /// Fan-out frames queued behind `output`, and the connection's own output that
+    /// came after them, in order (only chat and pub/sub connections ever have any).
+    later: Later,
 }
 
 impl Queues {
     fn is_empty(&self) -> bool {
-        self.input.is_empty() && self.output.is_empty()
+        self.input.is_empty() && self.output.is_empty() && self.later.is_empty()
+    }
+
+    fn unsent(&self) -> usize {
+        self.output.len() - self.sent + self.later.len()
+    }
+
+    /// `n` bytes were written: first from `output`, the rest from `later`.
+    fn consume(&mut self, n: usize) {
+        let own = n.min(self.output.len() - self.sent);
+        self.sent += own;
+        if self.sent >= self.output.len() {
+            self.output = Vec::new();
+            self.sent = 0;
+        } else if self.sent >= 64 * 1024 && self.sent * 2 >= self.output.len() {
+            // Compact once the written part is the larger half: each byte is
+            // moved at most once on average, however many partial writes.
+            self.output.drain(..self.sent);
+            self.sent = 0;
+        }
+        self.later.consume(n - own);
     }
 }
 
@@ -140,11 +166,15 @@ impl Conn {
         if data.is_empty() {
             return Ok(0);
         }
-        if let Some(q) = self.queues.as_mut().filter(|q| !q.output.is_empty()) {
-            // Exactly: a doubling Vec would hold up to twice what is queued, past what
-            // the memory budget let this step write.
-            q.output.reserve_exact(data.len());
-            q.output.extend_from_slice(data);
+        if let Some(q) = self.queues.as_mut().filter(|q| q.unsent() > 0) {
+            if q.later.is_empty() {
+                // Exactly: a doubling Vec would hold up to twice what is queued, past
+                // what the memory budget let this step write.
+                q.output.reserve_exact(data.len());
+                q.output.extend_from_slice(data);
+            } else {
+                q.later.push_own(data);
+            }
             trace!(
                 Layer::Loop,
                 "queue {} bytes behind {} already waiting",
@@ -178,12 +208,21 @@ impl Conn {
         Ok(written)
     }
 
+    /// Queues a fan-out frame, to be written with whatever else is queued when the
+    /// loop flushes (at the end of its turn): no system call now.
+    pub fn push_frame(&mut self, frame: Frame) {
+        self.queues.get_or_insert_default().later.push_frame(frame);
+    }
+
     /// Heap bytes held for the peer: the input and output buffers, what the session
     /// keeps (an unfinished WebSocket message) and what the transport holds (TLS
     /// state). The memory budget counts this.
     pub fn footprint(&self) -> usize {
         let queues = self.queues.as_ref().map_or(0, |q| {
-            std::mem::size_of::<Queues>() + q.input.capacity() + q.output.capacity()
+            std::mem::size_of::<Queues>()
+                + q.input.capacity()
+                + q.output.capacity()
+                + q.later.heap_bytes()
         });
         queues + self.session.heap_bytes() + self.stream.heap_bytes()
     }
@@ -192,29 +231,29 @@ impl Conn {
     /// records still waiting in the transport count as one byte: enough for the loop
     /// to keep watching for writability and to hold its FIN back until they are out.
     pub fn queued(&self) -> usize {
-        let queued = self.queues.as_ref().map_or(0, |q| q.output.len() - q.sent);
+        let queued = self.queues.as_ref().map_or(0, |q| q.unsent());
         queued + usize::from(self.stream.has_unsent())
     }
 
     /// Writes queued output; frees the buffer once it is empty. Returns bytes written.
     pub fn flush(&mut self) -> io::Result<usize> {
-        let Some(q) = self.queues.as_mut().filter(|q| !q.output.is_empty()) else {
+        let Some(q) = self.queues.as_mut().filter(|q| q.unsent() > 0) else {
             return self.stream.flush_unsent().map(|()| 0);
         };
         let unsent = q.output.get(q.sent..).unwrap_or_default();
-        match self.stream.write(unsent) {
+        let written = if q.later.is_empty() {
+            self.stream.write(unsent)
+        } else {
+            // Everything queued in one system call (as much as an iovec array takes).
+            let mut slices = [io::IoSlice::new(&[]); later::MAX_SLICES];
+            let count = later::gather(unsent, &q.later, &mut slices);
+            self.stream
+                .write_vectored(slices.get(..count).unwrap_or_default())
+        };
+        match written {
             Ok(n) => {
-                trace!(Layer::Loop, "write {n} of {} queued bytes", unsent.len());
-                q.sent += n;
-                if q.sent >= q.output.len() {
-                    q.output = Vec::new();
-                    q.sent = 0;
-                } else if q.sent >= 64 * 1024 && q.sent * 2 >= q.output.len() {
-                    // Compact once the written part is the larger half: each byte is
-                    // moved at most once on average, however many partial writes.
-                    q.output.drain(..q.sent);
-                    q.sent = 0;
-                }
+                trace!(Layer::Loop, "write {n} of {} queued bytes", q.unsent());
+                q.consume(n);
                 self.bytes_out += n as u64;
                 self.release_if_empty();
                 Ok(n)

@@ -32,6 +32,7 @@ use std::os::fd::AsFd;
 use std::time::Duration;
 
 mod connection;
+mod fanout;
 mod incoming;
 mod per_ip;
 
@@ -141,6 +142,11 @@ pub struct Server {
     /// sockloops, or a sockloop and itself, must not ping-pong).
     udp_ports: Vec<u16>,
     next_conn_id: u64,
+    /// Connections that got fan-out frames this turn with nothing queued before:
+    /// written at the end of the turn.
+    dirty: Vec<usize>,
+    /// Scratch for a publish's recipients.
+    recipients: Vec<crate::service::hub::Member>,
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::server::ServerTls>,
     shutting_down: bool,
@@ -171,6 +177,8 @@ impl Server {
             scratch: Vec::with_capacity(4096),
             udp_ports: Vec::new(),
             next_conn_id: 1,
+            dirty: Vec::new(),
+            recipients: Vec::new(),
             #[cfg(feature = "tls")]
             tls: config.tls,
             shutting_down: false,
@@ -269,6 +277,7 @@ impl Server {
         let mut events = Events::new();
         loop {
             self.fire_timers(self.shared.now);
+            self.flush_fanout();
             if self.forced || (self.shutting_down && self.conns.is_empty()) {
                 break;
             }
@@ -319,7 +328,7 @@ impl Server {
             .sum();
         debug_assert_eq!(
             held,
-            self.shared.memory.used(),
+            self.shared.memory.held_by_conns(),
             "memory budget count drifted from what connections hold"
         );
     }

@@ -92,7 +92,15 @@ impl std::str::FromStr for ListenSpec {
         }
         let (where_, service) = match rest.rsplit_once('=') {
             Some((w, s)) => {
-                let service = Service::from_name(s).ok_or_else(|| bad("unknown service"))?;
+                let service = Service::from_name(s).ok_or_else(|| {
+                    match Service::ALL
+                        .into_iter()
+                        .find(|known| known.name().eq_ignore_ascii_case(s))
+                    {
+                        Some(_) => bad("this sockloop was built without the `pubsub` feature"),
+                        None => bad("unknown service"),
+                    }
+                })?;
                 (w, service)
             }
             None => (rest, Service::Echo),
@@ -274,7 +282,7 @@ mod tests {
         assert!(spec("tcp://1.2.3.4").unwrap_err().contains("no port"));
         assert!(spec("tcp://:99999").unwrap_err().contains("0 to 65535"));
         assert!(
-            spec("tcp://:1=chat")
+            spec("tcp://:1=gossip")
                 .unwrap_err()
                 .contains("unknown service")
         );

@@ -63,6 +63,32 @@ impl Stream {
         }
     }
 
+    /// Writes from several buffers in one system call (`writev`) where the transport
+    /// is a socket; through TLS, each buffer in turn until one is not taken whole.
+    pub fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write_vectored(bufs),
+            Stream::Unix(s) => s.write_vectored(bufs),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => {
+                let mut total = 0;
+                for buf in bufs {
+                    match s.write(buf) {
+                        Ok(n) => {
+                            total += n;
+                            if n < buf.len() {
+                                break;
+                            }
+                        }
+                        Err(_) if total > 0 => break,
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(total)
+            }
+        }
+    }
+
     /// Our side is done: the peer reads end-of-stream after what was sent.
     pub fn shutdown_write(&mut self) {
         let _ = match self {

@@ -39,6 +39,28 @@ pub struct Shared {
     /// The loop's one compressor for permessage-deflate, made at first use: every
     /// message is compressed on its own, so all connections share it.
     pub deflater: Option<Box<crate::proto::ws::deflate::Deflater>>,
+    /// Chat rooms and their people; pub/sub topics and their subscribers.
+    pub chat: super::chat::Chat,
+    pub pubsub: super::hub::Hub,
+    /// What the step being served said to rooms and topics, for the loop to fan out.
+    pub outbox: Vec<super::fanout::Publish>,
+    /// The connection being served, as the hubs name it.
+    pub serving: super::hub::Member,
+    /// `--publish-rate`: chat lines and publishes per second per connection (0: no
+    /// limit).
+    pub publish_rate: u32,
+    /// The rate buckets of connections that have published.
+    pub rates: std::collections::HashMap<super::hub::Member, super::fanout::Bucket>,
+    pub fanout: FanoutCounts,
+}
+
+/// What fan-out did since start, for `STATS`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FanoutCounts {
+    pub published: u64,
+    pub delivered: u64,
+    pub dropped: u64,
+    pub throttled: u64,
 }
 
 impl Shared {
@@ -63,6 +85,13 @@ impl Shared {
             web: settings.web,
             memory: super::memory::MemoryBudget::new(settings.max_memory),
             deflater: None,
+            chat: super::chat::Chat::new(settings.hub),
+            pubsub: super::hub::Hub::new(settings.hub),
+            outbox: Vec::new(),
+            serving: 0,
+            publish_rate: settings.publish_rate,
+            rates: Default::default(),
+            fanout: FanoutCounts::default(),
         }
     }
 
@@ -96,6 +125,10 @@ impl Shared {
             memory_peak: self.memory.peak() as u64,
             memory_refused: self.memory.refused(),
             refused_memory: self.memory.refused_conns(),
+            published: self.fanout.published,
+            delivered: self.fanout.delivered,
+            fanout_dropped: self.fanout.dropped,
+            publish_throttled: self.fanout.throttled,
         }
     }
 }

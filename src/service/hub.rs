@@ -93,6 +93,10 @@ impl Hub {
         }
     }
 
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
     pub fn subscribe(&mut self, member: Member, topic: &str) -> Result<(), HubError> {
         check_name(topic, self.limits.max_name).map_err(HubError::BadName)?;
         let state = self.members.entry(member).or_default();

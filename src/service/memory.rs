@@ -25,7 +25,12 @@
 //!   most) is shed: its protocol's busy answer (`ERR`, HTTP 503), then closed.
 //! - When there is no room for one more small connection, new connections are
 //!   refused with the same busy answers.
+//! - Fan-out frames (a chat line, a published message) are shared by every queue
+//!   they wait in and count once, from when they are made until the last queue lets
+//!   go ([`fanout_cell`]); they are bulk, and a frame the ¾ rule has no room for is
+//!   not made: its deliveries count as dropped.
 //!
+//! [`fanout_cell`]: MemoryBudget::fanout_cell
 //! [`room`]: MemoryBudget::room
 
 /// What one connection may hold and still count as small: a read's worth.
@@ -36,11 +41,16 @@ pub const SMALL: usize = 64 * 1024;
 /// 1 MiB `--max-message`, 48 large messages can be in flight at once.
 pub const DEFAULT_LIMIT: usize = 64 << 20;
 
+use std::cell::Cell;
+use std::rc::Rc;
+
 #[derive(Debug)]
 pub struct MemoryBudget {
     limit: usize,
     /// Bytes held by all connections at the end of their last step.
     used: usize,
+    /// Bytes of fan-out frames alive, kept by the frames themselves.
+    fanout: Rc<Cell<usize>>,
     /// Granted during the current step and not yet counted in `used`.
     granted: usize,
     peak: usize,
@@ -57,6 +67,7 @@ impl MemoryBudget {
         Self {
             limit,
             used: 0,
+            fanout: Rc::default(),
             granted: 0,
             peak: 0,
             refused: 0,
@@ -69,8 +80,33 @@ impl MemoryBudget {
         self.limit
     }
 
+    /// Everything held: by the connections and by fan-out frames.
     pub fn used(&self) -> usize {
+        self.used + self.fanout.get()
+    }
+
+    /// What the connections hold (without fan-out frames), for the debug check that
+    /// the count matches them.
+    pub fn held_by_conns(&self) -> usize {
         self.used
+    }
+
+    /// The count fan-out frames keep of their own bytes (see [`Frame`]).
+    ///
+    /// [`Frame`]: super::fanout::Frame
+    pub fn fanout_cell(&self) -> &Rc<Cell<usize>> {
+        &self.fanout
+    }
+
+    /// May a fan-out frame of `bytes` be made? Frames are bulk: they may take the
+    /// total to ¾ of the limit. Records the peak when it may.
+    pub fn may_share(&mut self, bytes: usize) -> bool {
+        let total = self.used().saturating_add(self.granted);
+        let ok = total.saturating_add(bytes) <= self.ceiling(usize::MAX);
+        if ok {
+            self.peak = self.peak.max(total + bytes);
+        }
+        ok
     }
 
     pub fn peak(&self) -> usize {
@@ -98,7 +134,10 @@ impl MemoryBudget {
 
     /// May a connection take `more` bytes, to hold `held` in all?
     pub fn may_grow(&mut self, more: usize, held: usize) -> bool {
-        let total = self.used.saturating_add(self.granted).saturating_add(more);
+        let total = self
+            .used()
+            .saturating_add(self.granted)
+            .saturating_add(more);
         let ok = total <= self.ceiling(held);
         if ok {
             self.granted += more;
@@ -111,7 +150,7 @@ impl MemoryBudget {
     /// is paused before it outgrows the budget (by one reply at most, made while its
     /// queue was empty).
     pub fn room(&self, held: usize) -> usize {
-        let total = self.used.saturating_add(self.granted);
+        let total = self.used().saturating_add(self.granted);
         let bulk = self.ceiling(usize::MAX).saturating_sub(total);
         // Up to SMALL in all from the last quarter; past it, only what bulk may take.
         let small = self
@@ -128,11 +167,12 @@ impl MemoryBudget {
     pub fn resize(&mut self, before: usize, after: usize) -> bool {
         self.granted = 0;
         self.used = self.used.saturating_sub(before).saturating_add(after);
-        self.peak = self.peak.max(self.used);
-        if self.used <= self.limit / 2 {
+        let total = self.used();
+        self.peak = self.peak.max(total);
+        if total <= self.limit / 2 {
             self.episode_logged = false;
         }
-        after <= before || self.used <= self.limit
+        after <= before || total <= self.limit
     }
 
     /// Counts a refused growth, and logs the first of an episode (the budget ran out
@@ -153,7 +193,7 @@ impl MemoryBudget {
             crate::info!(
                 "memory budget reached ({} of {} bytes in use): refusing what asks for more \
                  (WebSocket close 1013, busy answers); said once until half is free again",
-                self.used,
+                self.used(),
                 self.limit
             );
         }
@@ -167,7 +207,7 @@ impl MemoryBudget {
     /// No room left for even one more small connection: new connections are
     /// turned away.
     pub fn is_full(&self) -> bool {
-        self.used.saturating_add(SMALL) > self.limit
+        self.used().saturating_add(SMALL) > self.limit
     }
 }
 

@@ -4,14 +4,18 @@
 //! Services see bytes and write bytes into the loop's shared output buffer; they never
 //! touch a socket. The loop owns the sockets and the per-connection buffers.
 
+pub mod chat;
 pub mod datagram;
 mod env;
+pub mod fanout;
 pub mod hub;
 pub mod memory;
+mod rooms;
 mod stream;
 pub mod web;
 
-pub use env::{ServerEnv, Shared};
+pub use env::{FanoutCounts, ServerEnv, Shared};
+pub use rooms::depart;
 pub use stream::StreamSession;
 
 use crate::proto::command::{self, After};
@@ -25,7 +29,15 @@ pub struct Settings {
     /// `--max-memory`: the budget for everything buffered on behalf of peers.
     pub max_memory: usize,
     pub web: web::WebConfig,
+    /// `--publish-rate`: chat lines and publishes per second per connection.
+    pub publish_rate: u32,
+    /// Rooms and topics per server and per connection, and their name length.
+    pub hub: hub::Limits,
 }
+
+/// The default `--publish-rate`: more than any person types and than most programs
+/// publish, well under what would let one connection keep the loop busy fanning out.
+pub const DEFAULT_PUBLISH_RATE: u32 = 100;
 
 impl Default for Settings {
     fn default() -> Self {
@@ -33,6 +45,8 @@ impl Default for Settings {
             max_line: 1024,
             max_memory: memory::DEFAULT_LIMIT,
             web: web::WebConfig::default(),
+            publish_rate: DEFAULT_PUBLISH_RATE,
+            hub: hub::Limits::default(),
         }
     }
 }
@@ -72,18 +86,25 @@ pub enum Service {
     Random,
     /// The `cmd` line protocol.
     Cmd,
-    /// HTTP with WebSocket endpoints (`/ws` echo, `/cmd`, `/random`) and a test page.
+    /// HTTP with WebSocket endpoints (`/ws` echo, `/cmd`, `/random`, `/chat`,
+    /// `/pubsub`) and a test page.
     Web,
+    /// Chat rooms: `/nick`, `/join`, … and lines said to the room.
+    Chat,
+    /// Topics: `SUB`, `UNSUB`, `PUB` → `MSG`.
+    PubSub,
 }
 
 impl Service {
-    pub const ALL: [Service; 6] = [
+    pub const ALL: [Service; 8] = [
         Service::Echo,
         Service::Daytime,
         Service::Counter,
         Service::Random,
         Service::Cmd,
         Service::Web,
+        Service::Chat,
+        Service::PubSub,
     ];
 
     pub fn name(self) -> &'static str {
@@ -94,18 +115,30 @@ impl Service {
             Service::Random => "random",
             Service::Cmd => "cmd",
             Service::Web => "web",
+            Service::Chat => "chat",
+            Service::PubSub => "pubsub",
         }
     }
 
     pub fn from_name(name: &str) -> Option<Service> {
         Service::ALL
             .into_iter()
+            .filter(|s| s.is_built())
             .find(|s| s.name().eq_ignore_ascii_case(name))
     }
 
-    /// Counting clients and HTTP need connections; the rest also work on UDP.
+    /// Whether this binary has the service (chat and pubsub are the `pubsub` cargo
+    /// feature).
+    pub fn is_built(self) -> bool {
+        cfg!(feature = "pubsub") || !matches!(self, Service::Chat | Service::PubSub)
+    }
+
+    /// Counting clients, HTTP and rooms need connections; the rest also work on UDP.
     pub fn works_on_udp(self) -> bool {
-        !matches!(self, Service::Counter | Service::Web)
+        !matches!(
+            self,
+            Service::Counter | Service::Web | Service::Chat | Service::PubSub
+        )
     }
 }
 
@@ -147,7 +180,7 @@ pub fn on_datagram(service: Service, data: &[u8], shared: &mut Shared, out: &mut
             }
         }
         // Rejected when the listener is configured; answer plainly all the same.
-        Service::Counter | Service::Web => {
+        Service::Counter | Service::Web | Service::Chat | Service::PubSub => {
             out.extend_from_slice(b"ERR this service needs a stream socket\n")
         }
     }

@@ -4,6 +4,8 @@
 //! The connection's partial-line buffer is owned by the loop and lent here, so this
 //! file decides what to keep without holding any socket.
 
+use super::fanout::{Format, HubKind};
+use super::rooms::{self, Replies};
 use super::web::WebConn;
 use super::{Next, ServerEnv, Service, Shared};
 use crate::clock::Millis;
@@ -23,6 +25,10 @@ pub struct StreamSession {
 enum State {
     Echo(StopDetector),
     Lines(LineSplitter),
+    /// A chat or pub/sub connection (its publish rate is kept in `Shared::rates`,
+    /// for those that publish).
+    Chat(LineSplitter),
+    PubSub(LineSplitter),
     Web(WebConn),
     Done,
 }
@@ -37,6 +43,8 @@ impl StreamSession {
                 State::Lines(LineSplitter::new(shared.max_line))
             }
             Service::Web => State::Web(WebConn::new(shared)),
+            Service::Chat => State::Chat(LineSplitter::new(shared.max_line)),
+            Service::PubSub => State::PubSub(LineSplitter::new(shared.max_line)),
         };
         Self { service, state }
     }
@@ -47,6 +55,11 @@ impl StreamSession {
 
     /// A connection was accepted: daytime talks first and hangs up.
     pub fn on_open(&mut self, shared: &mut Shared, out: &mut Vec<u8>) -> Next {
+        if self.service == Service::Chat {
+            let mut replies = Replies::new();
+            rooms::chat_arrive(shared, &mut replies);
+            write_lines(&replies, out);
+        }
         if self.service == Service::Daytime {
             shared.requests += 1;
             let mut env = ServerEnv::new(shared);
@@ -95,6 +108,22 @@ impl StreamSession {
                 };
                 with_pending(pending, data, out, step)
             }
+            State::Chat(splitter) => {
+                let step = |buf: &mut [u8], out: &mut Vec<u8>| {
+                    split_lines(splitter, buf, out, budget, |line, out| {
+                        chat_line(line, shared, out)
+                    })
+                };
+                with_pending(pending, data, out, step)
+            }
+            State::PubSub(splitter) => {
+                let step = |buf: &mut [u8], out: &mut Vec<u8>| {
+                    split_lines(splitter, buf, out, budget, |line, out| {
+                        pubsub_line(line, shared, out)
+                    })
+                };
+                with_pending(pending, data, out, step)
+            }
             State::Web(web) => {
                 let step = |buf: &mut [u8], out: &mut Vec<u8>| {
                     let (used, after) = web.process(buf, shared, out, budget);
@@ -135,7 +164,7 @@ impl StreamSession {
     /// protocol's busy answer, before the loop closes it.
     pub fn on_memory_shed(&mut self, shared: &mut Shared, out: &mut Vec<u8>) {
         match &mut self.state {
-            State::Lines(_) => {
+            State::Lines(_) | State::Chat(..) | State::PubSub(..) => {
                 out.extend_from_slice(b"ERR server out of memory; try again later\n");
             }
             State::Web(web) => web.on_memory_shed(shared, out),
@@ -154,6 +183,18 @@ impl StreamSession {
                     let _ = answer_line(self.service, Some(line), shared, out);
                 }
             }
+            State::Chat(splitter) => {
+                if let Some(len) = splitter.finish(pending) {
+                    let line = pending.get(..len).unwrap_or(pending);
+                    let _ = chat_line(Some(line), shared, out);
+                }
+            }
+            State::PubSub(splitter) => {
+                if let Some(len) = splitter.finish(pending) {
+                    let line = pending.get(..len).unwrap_or(pending);
+                    let _ = pubsub_line(Some(line), shared, out);
+                }
+            }
             State::Web(web) => web.on_eof(),
             _ => {}
         }
@@ -165,6 +206,30 @@ impl StreamSession {
         match &self.state {
             State::Web(web) => web.deadline(last_active, shared),
             _ => None,
+        }
+    }
+
+    /// How this connection receives what rooms and topics fan out, and from which
+    /// hub; `None` when it is not a chat or pub/sub connection (or no longer takes
+    /// messages: a WebSocket that is closing).
+    pub fn fanout(&self) -> Option<(Format, HubKind)> {
+        match &self.state {
+            State::Chat(..) => Some((Format::Line, HubKind::Chat)),
+            State::PubSub(..) => Some((Format::Line, HubKind::PubSub)),
+            State::Web(web) => web.fanout().map(|kind| (Format::Ws, kind)),
+            _ => None,
+        }
+    }
+
+    /// Tells a subscriber that caught up how many messages it missed.
+    pub fn write_missed(&mut self, n: u64, shared: &mut Shared, out: &mut Vec<u8>) {
+        let Some((_, kind)) = self.fanout() else {
+            return;
+        };
+        let notice = rooms::missed_notice(kind, n);
+        match &mut self.state {
+            State::Web(web) => web.write_text(notice.as_bytes(), shared, out),
+            _ => write_lines(&[notice], out),
         }
     }
 
@@ -184,7 +249,7 @@ impl StreamSession {
     /// The connection was quiet for too long: say why before hanging up.
     pub fn on_idle_timeout(&mut self, idle: Duration, shared: &mut Shared, out: &mut Vec<u8>) {
         match &mut self.state {
-            State::Lines(_) => {
+            State::Lines(_) | State::Chat(..) | State::PubSub(..) => {
                 // Duration's f64 prints 120 as "120" and 0.5 as "0.5".
                 let _ = writeln!(out, "ERR idle for {} s; closing", idle.as_secs_f64());
             }
@@ -275,24 +340,30 @@ fn answer_line(
     shared.requests += 1;
     let mark = out.len();
     let after = answer_line_inner(service, line, shared, out);
-    if trace::on(Layer::Line) {
-        match line {
-            Some(line) => crate::trace!(Layer::Line, "line > {}", Quoted(line)),
-            None => crate::trace!(Layer::Line, "line > (over --max-line, skipped)"),
-        }
-        for reply in out
-            .get(mark..)
-            .unwrap_or_default()
-            .split_inclusive(|&b| b == b'\n')
-        {
-            crate::trace!(
-                Layer::Line,
-                "line < {}",
-                Quoted(reply.strip_suffix(b"\n").unwrap_or(reply))
-            );
-        }
-    }
+    trace_lines(line, out, mark);
     after
+}
+
+/// `--trace=line`: the request line, and each reply line written after `mark`.
+fn trace_lines(line: Option<&[u8]>, out: &[u8], mark: usize) {
+    if !trace::on(Layer::Line) {
+        return;
+    }
+    match line {
+        Some(line) => crate::trace!(Layer::Line, "line > {}", Quoted(line)),
+        None => crate::trace!(Layer::Line, "line > (over --max-line, skipped)"),
+    }
+    for reply in out
+        .get(mark..)
+        .unwrap_or_default()
+        .split_inclusive(|&b| b == b'\n')
+    {
+        crate::trace!(
+            Layer::Line,
+            "line < {}",
+            Quoted(reply.strip_suffix(b"\n").unwrap_or(reply))
+        );
+    }
 }
 
 fn answer_line_inner(
@@ -320,7 +391,49 @@ fn answer_line_inner(
             out.push(b'\n');
             After::Continue
         }
-        Service::Echo | Service::Daytime | Service::Web => After::Continue,
+        Service::Echo | Service::Daytime | Service::Web | Service::Chat | Service::PubSub => {
+            After::Continue
+        }
+    }
+}
+
+/// One chat line (`None`: over `--max-line`); replies, one line each, to `out`.
+fn chat_line(line: Option<&[u8]>, shared: &mut Shared, out: &mut Vec<u8>) -> After {
+    let mark = out.len();
+    let mut replies = Replies::new();
+    let after = match line {
+        Some(line) => rooms::chat_line(shared, line, &mut replies),
+        None => {
+            replies.push(format!(
+                "* error: line too long (max {} bytes)",
+                shared.max_line
+            ));
+            After::Continue
+        }
+    };
+    write_lines(&replies, out);
+    trace_lines(line, out, mark);
+    after
+}
+
+/// One pub/sub request line (`None`: over `--max-line`); its reply line to `out`.
+fn pubsub_line(line: Option<&[u8]>, shared: &mut Shared, out: &mut Vec<u8>) -> After {
+    let mark = out.len();
+    let published = shared.outbox.len();
+    match line {
+        Some(line) => rooms::pubsub_line(shared, line, out),
+        None => write_too_long(shared.max_line, out),
+    }
+    out.push(b'\n');
+    rooms::copy_own(shared, published, Format::Line, out);
+    trace_lines(line, out, mark);
+    After::Continue
+}
+
+fn write_lines(lines: &[String], out: &mut Vec<u8>) {
+    for line in lines {
+        out.extend_from_slice(line.as_bytes());
+        out.push(b'\n');
     }
 }
 

@@ -85,7 +85,10 @@ impl Loop {
     /// Runs the session; `leftover` is what came after the handshake response.
     pub fn run(mut self, mut leftover: Vec<u8>) -> Result<(), ClientError> {
         if !leftover.is_empty() {
+            // A server that talks first sends its messages with the 101: shown now,
+            // not after the next event.
             self.feed(&mut leftover)?;
+            self.handler.out.flush();
         }
         let mut events = Events::new();
         let mut buf = vec![0u8; 64 * 1024];

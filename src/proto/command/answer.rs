@@ -34,6 +34,12 @@ pub struct Stats {
     /// turned away because the budget was full.
     pub memory_refused: u64,
     pub refused_memory: u64,
+    /// Chat lines and publishes fanned out, their deliveries, the deliveries dropped
+    /// for slow subscribers, and the publishes refused at `--publish-rate`.
+    pub published: u64,
+    pub delivered: u64,
+    pub fanout_dropped: u64,
+    pub publish_throttled: u64,
 }
 
 /// Writes `stats` as space-separated `key=value` pairs (no newline).
@@ -43,7 +49,8 @@ pub fn write_stats(stats: &Stats, out: &mut Vec<u8>) {
         "uptime={} conns_active={} conns_total={} bytes_in={} bytes_out={} requests={} \
          refused_max_conns={} refused_per_ip={} tls_handshakes={} refused_tls_handshakes={} \
          udp_too_big={} udp_dropped={} \
-         memory_limit={} memory_used={} memory_peak={} memory_refused={} refused_memory={}",
+         memory_limit={} memory_used={} memory_peak={} memory_refused={} refused_memory={} \
+         published={} delivered={} fanout_dropped={} publish_throttled={}",
         stats.uptime_secs,
         stats.conns_active,
         stats.conns_total,
@@ -60,7 +67,11 @@ pub fn write_stats(stats: &Stats, out: &mut Vec<u8>) {
         stats.memory_used,
         stats.memory_peak,
         stats.memory_refused,
-        stats.refused_memory
+        stats.refused_memory,
+        stats.published,
+        stats.delivered,
+        stats.fanout_dropped,
+        stats.publish_throttled
     );
 }
 

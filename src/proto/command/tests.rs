@@ -38,6 +38,10 @@ impl Env for Fixed {
             memory_peak: 11,
             memory_refused: 12,
             refused_memory: 13,
+            published: 16,
+            delivered: 17,
+            fanout_dropped: 18,
+            publish_throttled: 19,
         }
     }
 }
@@ -72,7 +76,8 @@ fn each_command() {
         "uptime=3 conns_active=1 conns_total=2 bytes_in=10 bytes_out=20 requests=4 \
          refused_max_conns=5 refused_per_ip=6 tls_handshakes=14 refused_tls_handshakes=15 \
          udp_too_big=7 udp_dropped=8 \
-         memory_limit=9 memory_used=10 memory_peak=11 memory_refused=12 refused_memory=13\n"
+         memory_limit=9 memory_used=10 memory_peak=11 memory_refused=12 refused_memory=13 \
+         published=16 delivered=17 fanout_dropped=18 publish_throttled=19\n"
     );
     assert_eq!(reply("QUIT"), ("BYE\n".into(), After::Close));
     assert_eq!(reply("  stop").1, After::Close);

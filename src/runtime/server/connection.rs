@@ -76,7 +76,7 @@ impl Server {
     }
 
     /// Writes queued output; false if the connection failed (and is closed).
-    fn flush(&mut self, slot: usize) -> bool {
+    pub(super) fn flush(&mut self, slot: usize) -> bool {
         let Some(conn) = self.conns.get_mut(slot) else {
             return false;
         };
@@ -86,6 +86,9 @@ impl Server {
                 // Output only shrinks here, so the budget cannot refuse it.
                 self.shared.memory.resize(before, conn.footprint());
                 took_output(conn, &mut self.shared, n);
+                if conn.queued() == 0 && conn.session.fanout().is_some() {
+                    self.tell_missed(slot);
+                }
                 true
             }
             Err(e) => {
@@ -171,7 +174,9 @@ impl Server {
             return;
         };
         let before = conn.footprint();
+        let member = super::fanout::member_id(slot, conn.id);
         let (shared, out) = (&mut self.shared, &mut self.scratch);
+        shared.serving = member;
         let (next, fed) = match step {
             Step::Data(_) | Step::Backlog => {
                 let budget = step_budget(conn.queued(), before, shared, &self.policy);
@@ -219,6 +224,9 @@ impl Server {
         }
         if !shared.memory.resize(before, conn.footprint()) {
             self.shed(slot);
+        }
+        if !self.shared.outbox.is_empty() {
+            self.deliver();
         }
     }
 
@@ -348,9 +356,16 @@ impl Server {
         if trace::any() {
             self.trace_context(slot);
         }
+        let member = self.member(slot);
         let Some(mut conn) = self.conns.remove(slot) else {
             return;
         };
+        if matches!(
+            conn.session.service(),
+            Service::Chat | Service::PubSub | Service::Web
+        ) {
+            self.depart(member);
+        }
         conn.stream.before_close();
         self.shared.memory.release(conn.footprint());
         if conn.stream.handshake_in_flight() {

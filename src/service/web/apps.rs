@@ -1,5 +1,6 @@
 //! What the WebSocket endpoints do with messages: echo (`/ws`), the `cmd` protocol
-//! (`/cmd`) and a random-number stream (`/random`).
+//! (`/cmd`), a random-number stream (`/random`), chat rooms (`/chat`) and pub/sub
+//! (`/pubsub`).
 
 use crate::proto::command;
 use crate::proto::ws::codes::close_code_name;
@@ -8,6 +9,8 @@ use crate::proto::ws::deflate::codec::DEFLATER_HEAP;
 use crate::proto::ws::deflate::send::{self, Compression};
 use crate::proto::ws::frame::Opcode;
 use crate::proto::ws::session::{Event, Handler, MessageKind};
+use crate::service::fanout::{self, Format, HubKind};
+use crate::service::rooms::{self, Replies};
 use crate::service::{ServerEnv, Shared};
 use crate::trace::{self, Layer};
 use std::collections::VecDeque;
@@ -24,6 +27,9 @@ pub enum App {
     /// WebSocket does not carry a queue's worth of bytes for the one app that needs it.
     #[allow(clippy::box_collection)] // the point: 8 bytes in every WebSocket, not 32
     Random(Box<VecDeque<(u32, i64, i64)>>),
+    /// A chat user; a pub/sub client.
+    Chat,
+    PubSub,
 }
 
 impl App {
@@ -32,6 +38,8 @@ impl App {
             "/ws" => Some(App::Echo),
             "/cmd" => Some(App::Cmd),
             "/random" => Some(App::Random(Box::default())),
+            "/chat" if cfg!(feature = "pubsub") => Some(App::Chat),
+            "/pubsub" if cfg!(feature = "pubsub") => Some(App::PubSub),
             _ => None,
         }
     }
@@ -41,6 +49,26 @@ impl App {
             App::Echo => "echo",
             App::Cmd => "cmd",
             App::Random(_) => "random",
+            App::Chat => "chat",
+            App::PubSub => "pubsub",
+        }
+    }
+
+    /// The hub this app's connection receives fan-out from.
+    pub fn hub(&self) -> Option<HubKind> {
+        match self {
+            App::Chat => Some(HubKind::Chat),
+            App::PubSub => Some(HubKind::PubSub),
+            _ => None,
+        }
+    }
+
+    /// The WebSocket is open: a chat user arrives in the lobby.
+    pub fn on_open(&mut self, shared: &mut Shared, sender: &mut Sender<'_>, out: &mut Vec<u8>) {
+        if let App::Chat = self {
+            let mut replies = Replies::new();
+            rooms::chat_arrive(shared, &mut replies);
+            write_texts(shared, sender, out, &replies);
         }
     }
 
@@ -141,6 +169,9 @@ pub struct AppHandler<'a> {
     our_close_sent: bool,
     /// How replies go out (permessage-deflate or not).
     sender: Sender<'a>,
+    /// The app asked to end the connection (chat `/quit`): Close 1000 after its
+    /// replies.
+    pub quit: bool,
 }
 
 impl<'a> AppHandler<'a> {
@@ -151,6 +182,7 @@ impl<'a> AppHandler<'a> {
             fragments,
             our_close_sent: false,
             sender: Sender::Plain,
+            quit: false,
         }
     }
 
@@ -273,6 +305,60 @@ impl AppHandler<'_> {
                     );
                 }
             }
+            App::Chat => {
+                let mut replies = Replies::new();
+                match chat_request(kind, data, self.shared.max_line) {
+                    Ok(line) => {
+                        let after = rooms::chat_line(self.shared, line, &mut replies);
+                        self.quit |= after == command::After::Close;
+                    }
+                    Err(why) => replies.push(format!("* error: {why}")),
+                }
+                write_texts(self.shared, &mut self.sender, out, &replies);
+            }
+            App::PubSub => {
+                let published = self.shared.outbox.len();
+                let mut reply = Vec::with_capacity(64);
+                if kind == MessageKind::Binary {
+                    let published = fanout::split_binary(data).map_err(str::to_string).and_then(
+                        |(topic, payload)| rooms::publish(self.shared, topic, payload, true),
+                    );
+                    match published {
+                        Ok(()) => reply.extend_from_slice(b"OK"),
+                        Err(why) => reply.extend_from_slice(format!("ERR {why}").as_bytes()),
+                    }
+                } else {
+                    let line = data.strip_suffix(b"\n").unwrap_or(data);
+                    rooms::pubsub_line(self.shared, line, &mut reply);
+                }
+                write_message(self.shared, &mut self.sender, out, Opcode::Text, &reply);
+                rooms::copy_own(self.shared, published, Format::Ws, out);
+            }
         }
+    }
+}
+
+/// A chat message as its line: text, within `--max-line`, one trailing newline
+/// allowed.
+fn chat_request(kind: MessageKind, data: &[u8], max_line: usize) -> Result<&[u8], String> {
+    if kind == MessageKind::Binary {
+        return Err("send chat lines as text messages".into());
+    }
+    if data.len() > max_line {
+        return Err(format!("line too long (max {max_line} bytes)"));
+    }
+    let line = data.strip_suffix(b"\n").unwrap_or(data);
+    Ok(line.strip_suffix(b"\r").unwrap_or(line))
+}
+
+/// Each reply as a text message of its own.
+pub fn write_texts(
+    shared: &mut Shared,
+    sender: &mut Sender<'_>,
+    out: &mut Vec<u8>,
+    texts: &Replies,
+) {
+    for text in texts {
+        write_message(shared, sender, out, Opcode::Text, text.as_bytes());
     }
 }

@@ -7,6 +7,8 @@
 //! | `/ws`     | WebSocket echo: every text or binary message back, same type      |
 //! | `/cmd`    | the `cmd` line protocol, one request per text message             |
 //! | `/random` | a count N (or `N MIN MAX`) → N random integers as N text messages |
+//! | `/chat`   | chat rooms: one text message = one line (see `service/chat.rs`)   |
+//! | `/pubsub` | SUB / UNSUB / PUB → MSG, one request per text message             |
 //!
 //! A connection starts by reading request heads (keep-alive, pipelining allowed); a
 //! valid upgrade on a WebSocket path switches it to a WebSocket session for good.
@@ -175,12 +177,15 @@ impl WebConn {
             };
         }
         let Some(app) = app else {
-            let body = format!("no WebSocket endpoint at {path}; try /ws, /cmd or /random\n");
+            let body = format!(
+                "no WebSocket endpoint at {path}; try /ws, /cmd, /random, /chat or /pubsub\n"
+            );
             pages::error_page(out, 404, &body);
             return self.done();
         };
         match ws::upgrade(req, app, shared, out) {
-            Some(ws) => {
+            Some(mut ws) => {
+                ws.on_open(shared, out);
                 self.phase = Phase::Ws(ws);
                 After::Continue
             }
@@ -192,6 +197,22 @@ impl WebConn {
     fn done(&mut self) -> After {
         self.phase = Phase::Done;
         After::Close
+    }
+
+    /// The hub this connection takes fan-out from (a `/chat` or `/pubsub` WebSocket
+    /// that is open).
+    pub fn fanout(&self) -> Option<crate::service::fanout::HubKind> {
+        match &self.phase {
+            Phase::Ws(ws) => ws.fanout(),
+            _ => None,
+        }
+    }
+
+    /// A notice as one text message (only on a WebSocket).
+    pub fn write_text(&mut self, text: &[u8], shared: &mut Shared, out: &mut Vec<u8>) {
+        if let Phase::Ws(ws) = &mut self.phase {
+            ws.write_text(text, shared, out);
+        }
     }
 
     /// Heap bytes held for the peer besides the loop's input and output buffers.

@@ -112,6 +112,10 @@ impl WsConn {
                 &mut self.own_deflater,
             ));
         let fed = self.session.feed(chunk, out, &mut handler);
+        if handler.quit {
+            let wait = shared.now.after(shared.web.close_timeout);
+            self.close(1000, "bye", Some(wait), shared, out);
+        }
         if let Err(err) = fed {
             crate::debug!("WebSocket closed: {err}");
             crate::trace!(
@@ -136,6 +140,33 @@ impl WsConn {
             .as_ref()
             .map_or(0, |d| DEFLATER_HEAP + d.heap_bytes());
         self.session.heap_capacity() + self.app.heap_bytes() + deflater
+    }
+
+    /// The WebSocket is open (the 101 is in `out`): the app's greeting, if any.
+    pub fn on_open(&mut self, shared: &mut Shared, out: &mut Vec<u8>) {
+        let mut sender = sender(self.deflate, self.send_context, &mut self.own_deflater);
+        traced(out, |out| self.app.on_open(shared, &mut sender, out));
+    }
+
+    /// The hub this connection takes fan-out from, while it takes messages (not once
+    /// a Close has gone either way).
+    pub fn fanout(&self) -> Option<crate::service::fanout::HubKind> {
+        let open = !self.session.close_sent() && !self.session.close_received();
+        self.app.hub().filter(|_| open)
+    }
+
+    /// One text message from the server (a notice).
+    pub fn write_text(&mut self, text: &[u8], shared: &mut Shared, out: &mut Vec<u8>) {
+        let mut sender = sender(self.deflate, self.send_context, &mut self.own_deflater);
+        traced(out, |out| {
+            super::apps::write_message(
+                shared,
+                &mut sender,
+                out,
+                crate::proto::ws::frame::Opcode::Text,
+                text,
+            )
+        });
     }
 
     /// Writes what the app owes (random numbers) until `out` reaches `budget`.

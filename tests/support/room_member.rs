@@ -1,0 +1,74 @@
+//! One person in a chat room or one pub/sub client, whatever its transport: a line
+//! client on TCP or a Unix socket, or a WebSocket (one text message per line). The
+//! chat and pub/sub tests treat them alike, which is the point of those services.
+
+use super::line_client::Client;
+use super::ws_client::{Handshake, WsClient};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+pub enum Member {
+    Line(Client),
+    Ws(Box<WsClient>),
+}
+
+impl Member {
+    pub fn tcp(addr: SocketAddr) -> Member {
+        Member::Line(Client::tcp(addr))
+    }
+
+    pub fn unix(path: &Path) -> Member {
+        Member::Line(Client::unix(path))
+    }
+
+    /// A WebSocket at `path` (`/chat`, `/pubsub`) of an http:// listener.
+    pub fn ws(addr: SocketAddr, path: &str) -> Member {
+        match WsClient::connect_with(addr, path, Handshake::default()) {
+            Ok((ws, _)) => Member::Ws(Box::new(ws)),
+            Err(refused) => panic!("WebSocket {path} refused: {}", refused.dump()),
+        }
+    }
+
+    /// Sends one line (a text message on a WebSocket).
+    pub fn say(&mut self, line: &str) {
+        match self {
+            Member::Line(c) => c.send_line(line),
+            Member::Ws(ws) => ws.send_text(line),
+        }
+    }
+
+    /// The next line (text message) from the server.
+    pub fn hear(&mut self) -> String {
+        match self {
+            Member::Line(c) => c.read_line(),
+            Member::Ws(ws) => ws.recv_text(),
+        }
+    }
+
+    /// Sends a line and returns the line that answers it.
+    pub fn ask(&mut self, line: &str) -> String {
+        match self {
+            Member::Line(c) => c.request(line),
+            Member::Ws(ws) => ws.request(line),
+        }
+    }
+
+    /// The next `n` lines.
+    pub fn hear_n(&mut self, n: usize) -> Vec<String> {
+        (0..n).map(|_| self.hear()).collect()
+    }
+
+    /// Asserts nothing arrives for a moment (the WebSocket side; a line client is
+    /// checked by the next line it reads being the one expected).
+    pub fn hears_nothing(&mut self, within: Duration) {
+        if let Member::Ws(ws) = self
+            && let Ok(f) = ws.try_recv_frame(within)
+        {
+            panic!(
+                "expected silence, got {:?}",
+                String::from_utf8_lossy(&f.payload)
+            );
+        }
+    }
+}
