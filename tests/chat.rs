@@ -20,24 +20,14 @@ mod support {
 
 use sockloop::proto::ws::frame::Opcode;
 use std::time::Duration;
-use support::room_member::Member;
+use support::room_member::{Member, flood_until_paused, serve_rooms};
 use support::server::Server;
 use support::unix_spec::UnixSpec;
 use support::ws_client::{Handshake, WsClient};
 
 /// A server with chat on TCP, on a Unix socket and at /chat.
 fn chat_server(name: &str, extra: &[&str]) -> (Server, UnixSpec) {
-    let unix = UnixSpec::new(name, "chat");
-    let mut args = vec![
-        "-l",
-        "tcp://127.0.0.1:0=chat",
-        "-l",
-        &unix.spec,
-        "-l",
-        "http://127.0.0.1:0",
-    ];
-    args.extend_from_slice(extra);
-    (Server::start(&args), unix)
+    serve_rooms(name, "chat", extra)
 }
 
 /// Arrives and reads the welcome and its own arrival: returns its guest nick.
@@ -235,18 +225,7 @@ fn a_flooder_that_never_reads_is_paused_and_the_room_goes_on() {
     // Lines the rate limit answers with an error each: the flooder's own replies
     // pile up unread until the server stops reading it.
     let line = format!("{}\n", "z".repeat(60));
-    let mut written = 0;
-    while written < 64 << 20 {
-        match flooder.write_nonblocking(line.as_bytes()) {
-            Ok(0) => break,
-            Ok(n) => written += n,
-            Err(e) => panic!("flooding: {e}"),
-        }
-    }
-    assert!(
-        written < 64 << 20,
-        "the server kept reading a client that never reads"
-    );
+    flood_until_paused(&mut flooder, line.as_bytes());
     let nick = talker.hear();
     assert!(nick.ends_with("joined lobby (2 here)"), "{nick:?}");
     // Whatever of the flood was relayed has arrived; the room still works at once.

@@ -23,23 +23,13 @@ mod support {
 use sockloop::proto::ws::frame::Opcode;
 use std::time::{Duration, Instant};
 use support::line_client::Client;
-use support::room_member::Member;
+use support::room_member::{Member, flood_until_paused, serve_rooms};
 use support::server::Server;
 use support::unix_spec::UnixSpec;
 use support::ws_client::{Handshake, WsClient};
 
 fn pubsub_server(name: &str, extra: &[&str]) -> (Server, UnixSpec) {
-    let unix = UnixSpec::new(name, "pubsub");
-    let mut args = vec![
-        "-l",
-        "tcp://127.0.0.1:0=pubsub",
-        "-l",
-        &unix.spec,
-        "-l",
-        "http://127.0.0.1:0",
-    ];
-    args.extend_from_slice(extra);
-    (Server::start(&args), unix)
+    serve_rooms(name, "pubsub", extra)
 }
 
 fn stat(server: &Server, key: &str) -> u64 {
@@ -269,18 +259,7 @@ fn limits_are_refused_with_readable_errors() {
     // A publisher that never reads its replies is paused, not buffered for.
     let mut flooder = Client::tcp(server.addr("tcp", "pubsub"));
     let line = format!("PUB t0 {}\n", "f".repeat(500));
-    let mut written = 0;
-    while written < 64 << 20 {
-        match flooder.write_nonblocking(line.as_bytes()) {
-            Ok(0) => break,
-            Ok(n) => written += n,
-            Err(e) => panic!("flooding: {e}"),
-        }
-    }
-    assert!(
-        written < 64 << 20,
-        "the server kept reading a client that never reads"
-    );
+    flood_until_paused(&mut flooder, line.as_bytes());
     assert_eq!(
         web.ask("SUB t0"),
         "OK",

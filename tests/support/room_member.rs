@@ -3,6 +3,8 @@
 //! chat and pub/sub tests treat them alike, which is the point of those services.
 
 use super::line_client::Client;
+use super::server::Server;
+use super::unix_spec::UnixSpec;
 use super::ws_client::{Handshake, WsClient};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -71,4 +73,28 @@ impl Member {
             );
         }
     }
+}
+
+/// `sockloop serve` with `service` on TCP, on a Unix socket (in a temp dir named after
+/// `name`) and an http:// listener (`/chat`, `/pubsub`), plus `extra` options.
+pub fn serve_rooms(name: &str, service: &str, extra: &[&str]) -> (Server, UnixSpec) {
+    let unix = UnixSpec::new(name, service);
+    let tcp = format!("tcp://127.0.0.1:0={service}");
+    let mut args = vec!["-l", &tcp, "-l", &unix.spec, "-l", "http://127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    (Server::start(&args), unix)
+}
+
+/// Writes `line` over and over without reading, until the kernel takes no more: the
+/// server has stopped reading this client. Panics if 64 MiB went in (it never did).
+pub fn flood_until_paused(client: &mut Client, line: &[u8]) {
+    let mut written = 0;
+    while written < 64 << 20 {
+        match client.write_nonblocking(line) {
+            Ok(0) => return,
+            Ok(n) => written += n,
+            Err(e) => panic!("flooding: {e}"),
+        }
+    }
+    panic!("the server kept reading a client that never reads");
 }
