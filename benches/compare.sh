@@ -601,5 +601,10 @@ if [ -f docs/benchmarks-tls.md ]; then
     echo
     cat docs/benchmarks-tls.md
 fi
+# And pub/sub fan-out (benches/fanout.sh).
+if [ -f docs/benchmarks-fanout.md ]; then
+    echo
+    cat docs/benchmarks-fanout.md
+fi
 } >"$OUT"
 say "wrote $OUT"

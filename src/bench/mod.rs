@@ -7,6 +7,8 @@
 //! - `udp`: datagram round trips with loss counted ([`udp`]).
 //! - `idle`: open many WebSocket connections, check one echo on each, hold them,
 //!   close them cleanly — for memory-per-connection figures ([`idle`]).
+//! - `fanout`: many subscribers of one pubsub topic, a few publishers; deliveries per
+//!   second, delivery latency, drops ([`fanout`]).
 //!
 //! A generator that is itself the bottleneck measures nothing, so the hot paths
 //! allocate nothing, and the report gives the generator's own CPU use and says when it
@@ -15,6 +17,7 @@
 //! Compiled only with the `bench` cargo feature (on by default).
 #![cfg(feature = "bench")]
 
+pub mod fanout;
 pub mod idle;
 pub mod open;
 pub mod pattern;
@@ -36,7 +39,7 @@ use crate::hostport::HostPort;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-pub use report::{IdleFigures, Report};
+pub use report::{FanoutFigures, IdleFigures, Report};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -44,6 +47,7 @@ pub enum Mode {
     Tcp,
     Udp,
     Idle,
+    Fanout,
 }
 
 impl Mode {
@@ -53,6 +57,7 @@ impl Mode {
             Mode::Tcp => "tcp",
             Mode::Udp => "udp",
             Mode::Idle => "idle",
+            Mode::Fanout => "fanout",
         }
     }
 }
@@ -61,17 +66,18 @@ impl Mode {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Options {
     pub mode: Mode,
-    /// `ws://HOST:PORT/PATH` for ws and idle, `HOST:PORT` for tcp and udp.
+    /// `ws://HOST:PORT/PATH` for ws and idle, `HOST:PORT` for tcp and udp;
+    /// `ws://HOST:PORT/PATH` or `tcp://HOST:PORT` for fanout.
     pub target: String,
-    /// Connections (ws, tcp, idle) or sockets (udp).
+    /// Connections (ws, tcp, idle) or sockets (udp); fanout: subscribers + publishers.
     pub conns: usize,
     /// Bytes per message: the WebSocket payload, the line with its '\n', the datagram.
     pub size: usize,
-    /// Messages in flight per connection.
+    /// Messages in flight per connection (fanout: unanswered publishes per publisher).
     pub depth: usize,
     /// How long to measure (with `count`: the most it may take).
     pub duration: Duration,
-    /// Stop after exactly this many echoed messages.
+    /// Stop after exactly this many echoed messages (fanout: publishes in all).
     pub count: Option<u64>,
     pub binary: bool,
     /// idle: offer permessage-deflate.
@@ -89,52 +95,75 @@ pub struct Options {
     pub server_pid: Option<u32>,
     /// `--ca` / `--insecure`, for `wss://`.
     pub tls: TlsOptions,
+    /// fanout: connections subscribed to the topic, and connections publishing on it.
+    pub subscribers: usize,
+    pub publishers: usize,
+    /// fanout: publishes per second per publisher (open loop, still at most `depth`
+    /// unanswered); `None`: closed loop.
+    pub rate: Option<f64>,
 }
 
 /// Runs the benchmark `opts` describes.
 pub fn run(opts: &Options) -> Result<Report, ClientError> {
     let failed = ClientError::Failed;
     match opts.mode {
-        Mode::Ws | Mode::Idle => {
-            let url = crate::client::ws::parse_url(&opts.target)?;
-            let addr = first_addr(&url.target)?;
-            let tls = match url.tls {
-                true => Some(Connector::new(&url.target, &opts.tls)?),
-                false if opts.tls.given() => {
-                    return Err(ClientError::Usage(
-                        "--ca and --insecure are for wss:// URLs".into(),
-                    ));
-                }
-                false => None,
-            };
-            let target = open::Target {
-                addr,
-                ws: Some((url.host, url.path)),
-                deflate: opts.deflate,
-                tls,
-            };
-            if opts.mode == Mode::Idle {
-                idle::run(opts, target).map_err(failed)
-            } else {
-                let wire = stream::Wire::Ws(ws::WsWire::new(opts.size, opts.binary));
-                stream::run(opts, target, wire).map_err(failed)
-            }
+        Mode::Ws => {
+            let wire = stream::Wire::Ws(ws::WsWire::new(opts.size, opts.binary));
+            stream::run(opts, ws_target(opts)?, wire).map_err(failed)
         }
+        Mode::Idle => idle::run(opts, ws_target(opts)?).map_err(failed),
         Mode::Tcp => {
-            let target = open::Target {
-                addr: first_addr(&connect::target(&opts.target)?)?,
-                ws: None,
-                deflate: false,
-                tls: None,
-            };
             let wire = stream::Wire::Line(tcp::LineWire::new(opts.size));
-            stream::run(opts, target, wire).map_err(failed)
+            stream::run(opts, tcp_target(&opts.target)?, wire).map_err(failed)
         }
         Mode::Udp => {
             let addr = first_addr(&connect::target(&opts.target)?)?;
             udp::run(opts, addr).map_err(failed)
         }
+        Mode::Fanout => {
+            let target = match opts.target.strip_prefix("tcp://") {
+                Some(_) if opts.tls.given() => {
+                    return Err(ClientError::Usage(
+                        "--ca and --insecure are for wss:// URLs".into(),
+                    ));
+                }
+                Some(hostport) => tcp_target(hostport)?,
+                None => ws_target(opts)?,
+            };
+            fanout::run(opts, target).map_err(failed)
+        }
     }
+}
+
+/// Where a `ws://` or `wss://` URL connects, and the handshake it asks for.
+fn ws_target(opts: &Options) -> Result<open::Target, ClientError> {
+    let url = crate::client::ws::parse_url(&opts.target)?;
+    let addr = first_addr(&url.target)?;
+    let tls = match url.tls {
+        true => Some(Connector::new(&url.target, &opts.tls)?),
+        false if opts.tls.given() => {
+            return Err(ClientError::Usage(
+                "--ca and --insecure are for wss:// URLs".into(),
+            ));
+        }
+        false => None,
+    };
+    Ok(open::Target {
+        addr,
+        ws: Some((url.host, url.path)),
+        deflate: opts.deflate,
+        tls,
+    })
+}
+
+/// A plain TCP connection to `HOST:PORT`.
+fn tcp_target(hostport: &str) -> Result<open::Target, ClientError> {
+    Ok(open::Target {
+        addr: first_addr(&connect::target(hostport)?)?,
+        ws: None,
+        deflate: false,
+        tls: None,
+    })
 }
 
 fn first_addr(target: &HostPort) -> Result<SocketAddr, ClientError> {

@@ -4,6 +4,7 @@
 //! sent and read through the same poller, a bounded number of connections in flight
 //! at a time.
 
+use super::progress::Progress;
 use super::waiter::Waiter;
 use super::{Errors, Options};
 use crate::client::connect::{finish_connect, start_connect};
@@ -309,6 +310,33 @@ pub fn open_all(
         first_error: opener.errors.first,
         elapsed: start.elapsed(),
     })
+}
+
+/// Opens all `--conns` connections, or none: a closed loop (or a fanout) over fewer
+/// than asked for would measure something else.
+pub fn open_every(
+    opts: &Options,
+    poller: &Poller,
+    waiter: &mut Waiter,
+    target: &Target,
+    progress: &mut Progress,
+) -> Result<OpenResult, String> {
+    let plan = Plan::new(opts, true);
+    let opened = open_all(poller, waiter, target, plan, &mut |ok, _| {
+        progress.status(|| format!("connecting: {ok}/{} open", opts.conns))
+    })?;
+    if opened.failed > 0 {
+        for c in opened.conns.iter().flatten() {
+            poll::remove(poller, &c.sock);
+        }
+        progress.finish();
+        return Err(format!(
+            "could not open all {}: {}",
+            crate::plural::count(opts.conns as u64, "connection"),
+            opened.first_error.unwrap_or_default()
+        ));
+    }
+    Ok(opened)
 }
 
 /// The openings in flight and what became of the others.

@@ -1,4 +1,5 @@
-//! `sockloop bench ws|tcp|udp|idle TARGET` — the load generator (see `crate::bench`).
+//! `sockloop bench ws|tcp|udp|idle|fanout TARGET` — the load generator (see
+//! `crate::bench`).
 
 use super::fail;
 use super::{exit, parse_secs};
@@ -11,6 +12,7 @@ usage: sockloop bench ws URL [options]          WebSocket echo, closed loop
        sockloop bench tcp HOST:PORT [options]   TCP line echo (SIZE-1 printable bytes + '\\n')
        sockloop bench udp HOST:PORT [options]   UDP datagram echo, loss counted
        sockloop bench idle URL [options]        open, echo once, hold and close many WebSockets
+       sockloop bench fanout URL [options]      pubsub: N subscribers of one topic, P publishers
 
 A load generator in one thread and one readiness loop. Each connection keeps DEPTH
 messages in flight and sends the next one as each echo comes back; every echo is
@@ -21,6 +23,17 @@ the limit). UDP: a datagram unanswered within --loss-timeout is counted lost and
 replaced. Progress goes to standard error, the report to standard output (--json:
 one JSON object). Ctrl-C ends the run early and still reports.
 
+fanout (URL ws://HOST:PORT/pubsub, or tcp://HOST:PORT for a =pubsub line listener):
+--subscribers connections send 'SUB bench' and wait for OK, then --publishers
+connections publish --size-byte payloads on it, each with at most --depth (default
+16) unanswered, or paced at --rate per second. Each payload carries its publisher,
+a sequence number and its send time; subscribers check every delivery, that each
+publisher's sequence only goes up, and that gaps match the server's DROPPED notices.
+The report: deliveries/s (over all subscribers), publishes/s, delivery latency,
+drops, errors, and with --server-pid the server's CPU per delivery. --count counts
+publishes. sockloop's server limits publishes per connection and connections per
+address: start it with --publish-rate 0 (and --max-conns-per-ip 0 beyond 128).
+
 examples:
   sockloop serve -q -l http://127.0.0.1:8080 -l tcp://127.0.0.1:1234=echo -l udp://127.0.0.1:1234=echo
   sockloop bench ws ws://127.0.0.1:8080/ws -c 50 -d 16 -t 10
@@ -29,6 +42,10 @@ examples:
   sockloop bench tcp 127.0.0.1:1234 -c 50 -d 16
   sockloop bench udp 127.0.0.1:1234 -c 10
   sockloop bench idle ws://127.0.0.1:8080/ws -c 10000 --hold 30 --server-pid PID
+  sockloop serve -q -l http://127.0.0.1:8080 -l tcp://127.0.0.1:1235=pubsub --publish-rate 0 \\
+        --max-conns-per-ip 0
+  sockloop bench fanout ws://127.0.0.1:8080/pubsub --subscribers 1000 --publishers 1 -t 5
+  sockloop bench fanout tcp://127.0.0.1:1240 --subscribers 10 -n 200 --rate 1000
 
 exit codes: 0 ok, 1 errors in the run (a wrong echo, a failed or dropped
 connection) or nothing measured, 2 bad command line";
@@ -52,7 +69,8 @@ const OPTIONS: &[(&str, &str, &str, &str)] = &[
     (
         "d",
         "depth",
-        "messages in flight per connection (default 1)",
+        "messages in flight per connection (default 1; fanout: unanswered publishes \
+         per publisher, default 16)",
         "D",
     ),
     (
@@ -64,8 +82,26 @@ const OPTIONS: &[(&str, &str, &str, &str)] = &[
     (
         "n",
         "count",
-        "stop after exactly N echoed messages in all",
+        "stop after exactly N echoed messages in all (fanout: N publishes)",
         "N",
+    ),
+    (
+        "",
+        "subscribers",
+        "fanout: connections subscribed to the topic (default 100)",
+        "N",
+    ),
+    (
+        "",
+        "publishers",
+        "fanout: connections publishing on it (default 1, at most 1000)",
+        "P",
+    ),
+    (
+        "",
+        "rate",
+        "fanout: publishes per second per publisher (default: closed loop)",
+        "R",
     ),
     (
         "",
@@ -141,6 +177,8 @@ fn options() -> getopts::Options {
 
 /// Largest message: larger ones measure memory bandwidth, not sockets.
 const MAX_SIZE: usize = 16 << 20;
+/// fanout: publisher ids have four digits in the payload.
+const MAX_PUBLISHERS: usize = bench::fanout::payload::MAX_PUBLISHERS;
 
 /// The command line → options; `Ok(None)`: help was asked for.
 pub fn parse(args: &[String]) -> Result<Option<Options>, String> {
@@ -150,11 +188,15 @@ pub fn parse(args: &[String]) -> Result<Option<Options>, String> {
     };
     let (mode, target) = mode_and_target(&m.free)?;
     check_applies(&m, mode)?;
+    let subscribers = number(&m, "subscribers", 100, 1_000_000)? as usize;
+    let publishers = number(&m, "publishers", 1, MAX_PUBLISHERS as u64)? as usize;
     let default_conns = match mode {
         Mode::Ws | Mode::Tcp => 50,
         Mode::Udp => 10,
         Mode::Idle => 1000,
+        Mode::Fanout => (subscribers + publishers) as u64,
     };
+    let default_depth = if mode == Mode::Fanout { 16 } else { 1 };
     let size = size(&m, mode)?;
     let count = match m.opt_str("n") {
         None => None,
@@ -178,7 +220,7 @@ pub fn parse(args: &[String]) -> Result<Option<Options>, String> {
         target,
         conns: number(&m, "conns", default_conns, 1_000_000)? as usize,
         size,
-        depth: number(&m, "depth", 1, 65_536)? as usize,
+        depth: number(&m, "depth", default_depth, 65_536)? as usize,
         duration,
         count,
         binary: m.opt_present("binary"),
@@ -191,14 +233,29 @@ pub fn parse(args: &[String]) -> Result<Option<Options>, String> {
         quiet: m.opt_present("q"),
         server_pid,
         tls: crate::client::tls::from_matches(&m),
+        subscribers,
+        publishers,
+        rate: rate(&m)?,
     }))
+}
+
+/// `--rate`: publishes per second, above 0.
+fn rate(m: &getopts::Matches) -> Result<Option<f64>, String> {
+    let Some(v) = m.opt_str("rate") else {
+        return Ok(None);
+    };
+    v.parse::<f64>()
+        .ok()
+        .filter(|r| r.is_finite() && *r > 0.0 && *r <= 1e7)
+        .map(Some)
+        .ok_or_else(|| format!("--rate '{v}' is not a number of publishes per second (up to 10^7)"))
 }
 
 /// The two positional arguments: what to run, and against what.
 fn mode_and_target(free: &[String]) -> Result<(Mode, String), String> {
     let (mode, target) = match free {
         [mode, target] => (mode.as_str(), target.clone()),
-        [] => return Err("missing what to run: ws, tcp, udp or idle".into()),
+        [] => return Err("missing what to run: ws, tcp, udp, idle or fanout".into()),
         [_] => return Err("missing the target (ws://HOST:PORT/PATH or HOST:PORT)".into()),
         [_, _, extra, ..] => return Err(format!("unexpected argument '{extra}'")),
     };
@@ -207,14 +264,22 @@ fn mode_and_target(free: &[String]) -> Result<(Mode, String), String> {
         "tcp" => Mode::Tcp,
         "udp" => Mode::Udp,
         "idle" => Mode::Idle,
+        "fanout" => Mode::Fanout,
         other => {
             return Err(format!(
-                "unknown benchmark '{other}': use ws, tcp, udp or idle"
+                "unknown benchmark '{other}': use ws, tcp, udp, idle or fanout"
             ));
         }
     };
     match mode {
-        Mode::Ws | Mode::Idle => {
+        Mode::Fanout if target.starts_with("tcp://") => {
+            let hostport = target.trim_start_matches("tcp://");
+            if hostport.contains('/') {
+                return Err(format!("'{target}' is not tcp://HOST:PORT"));
+            }
+            crate::client::connect::target(hostport).map_err(|e| e.to_string())?;
+        }
+        Mode::Ws | Mode::Idle | Mode::Fanout => {
             crate::client::ws::parse_url(&target).map_err(|e| e.to_string())?;
         }
         Mode::Tcp | Mode::Udp => {
@@ -229,15 +294,20 @@ fn mode_and_target(free: &[String]) -> Result<(Mode, String), String> {
 
 /// An option given to a mode it means nothing to is a mistake worth saying.
 fn check_applies(m: &getopts::Matches, mode: Mode) -> Result<(), String> {
-    const CLOSED_LOOP: &[Mode] = &[Mode::Ws, Mode::Tcp, Mode::Udp];
-    let only: [(&str, &[Mode]); 7] = [
+    const MEASURED: &[Mode] = &[Mode::Ws, Mode::Tcp, Mode::Udp, Mode::Fanout];
+    const CONNS: &[Mode] = &[Mode::Ws, Mode::Tcp, Mode::Udp, Mode::Idle];
+    let only: [(&str, &[Mode]); 11] = [
         ("binary", &[Mode::Ws, Mode::Idle]),
         ("hold", &[Mode::Idle]),
         ("deflate", &[Mode::Idle]),
         ("loss-timeout", &[Mode::Udp]),
-        ("count", CLOSED_LOOP),
-        ("depth", CLOSED_LOOP),
-        ("duration", CLOSED_LOOP),
+        ("count", MEASURED),
+        ("depth", MEASURED),
+        ("duration", MEASURED),
+        ("conns", CONNS),
+        ("subscribers", &[Mode::Fanout]),
+        ("publishers", &[Mode::Fanout]),
+        ("rate", &[Mode::Fanout]),
     ];
     for (flag, modes) in only {
         if m.opt_present(flag) && !modes.contains(&mode) {
@@ -282,6 +352,7 @@ fn size(m: &getopts::Matches, mode: Mode) -> Result<usize, String> {
     };
     let min_size = match mode {
         Mode::Ws | Mode::Idle => 0,
+        Mode::Fanout => bench::fanout::payload::HEADER_LEN,
         Mode::Tcp => 1,
         Mode::Udp => bench::udp::ID_LEN + 1,
     };
@@ -384,6 +455,47 @@ mod tests {
         let o = p("ws ws://127.0.0.1:1/ws -n 5 -t 2").unwrap();
         assert_eq!(o.duration, Duration::from_secs(2));
         assert!(p("ws ws://127.0.0.1:1/ws -n 0").is_err());
+    }
+
+    #[test]
+    fn fanout() {
+        let o = p("fanout ws://127.0.0.1:8080/pubsub").unwrap();
+        assert_eq!(o.mode, Mode::Fanout);
+        assert_eq!((o.subscribers, o.publishers, o.conns), (100, 1, 101));
+        assert_eq!((o.size, o.depth, o.rate, o.count), (64, 16, None, None));
+        let o = p(
+            "fanout tcp://127.0.0.1:1 --subscribers 10 --publishers 3 -n 200 --rate 2.5 \
+                   -d 4 -s 30 --json --server-pid 1",
+        )
+        .unwrap();
+        assert_eq!((o.subscribers, o.publishers, o.conns), (10, 3, 13));
+        assert_eq!(
+            (o.size, o.depth, o.rate, o.count),
+            (30, 4, Some(2.5), Some(200))
+        );
+        assert_eq!(o.duration, Duration::from_secs(300));
+        assert_eq!(o.target, "tcp://127.0.0.1:1");
+        assert!(o.json);
+        assert!(p("fanout wss://localhost:1/pubsub --insecure").is_ok());
+        for bad in [
+            "fanout 127.0.0.1:1",
+            "fanout tcp://127.0.0.1:1/pubsub",
+            "fanout http://127.0.0.1:1/pubsub",
+            "fanout ws://h:1/ -s 29",
+            "fanout ws://h:1/ -c 5",
+            "fanout ws://h:1/ --binary",
+            "fanout ws://h:1/ --hold 1",
+            "fanout ws://h:1/ --subscribers 0",
+            "fanout ws://h:1/ --publishers 1001",
+            "fanout ws://h:1/ --rate 0",
+            "fanout ws://h:1/ --rate fast",
+            "fanout ws://h:1/ --rate inf",
+            "ws ws://h:1/ --subscribers 3",
+            "tcp h:1 --publishers 3",
+            "idle ws://h:1/ --rate 3",
+        ] {
+            assert!(p(bad).is_err(), "accepted: {bad:?}");
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@
 #[cfg(test)]
 mod tests;
 
-use super::hub::{self, Hub, HubError, Member};
+use super::hub::{self, Hub, Member};
 use crate::proto::chat::{Command, HELP};
 use std::collections::HashMap;
 
@@ -147,17 +147,30 @@ impl Chat {
         if person.room.as_deref() == Some(room) {
             return error(out, format!("you are already in {room}"));
         }
-        match self.rooms.subscribe(me, room) {
-            Ok(()) => {}
-            Err(HubError::TooManyTopics(n)) => {
-                return error(
-                    out,
-                    format!("cannot open room {room}: {n} rooms exist, the limit"),
-                );
-            }
-            Err(e) => return error(out, format!("room {room:?}: {e}")),
+        let limits = self.rooms.limits();
+        if let Err(why) = hub::check_name(room, limits.max_name) {
+            return error(out, format!("room {room:?}: bad name: {why}"));
         }
+        // A new room needs a free place, which the room being left gives up if it
+        // empties: so the one person in a room can always move to a new one.
+        let opens = self.rooms.publish(room).is_empty();
+        let frees = person
+            .room
+            .as_deref()
+            .is_some_and(|old| self.rooms.publish(old).len() == 1);
+        if opens && !frees && self.rooms.topic_count() >= limits.max_topics {
+            let n = limits.max_topics;
+            return error(
+                out,
+                format!("cannot open room {room}: {n} rooms exist, the limit"),
+            );
+        }
+        // Out of the old room first: a person is in one room, never two at once.
         self.leave_room_quietly(me, out);
+        if let Err(e) = self.rooms.subscribe(me, room) {
+            // Cannot happen after the checks above; said rather than hidden.
+            return error(out, format!("room {room:?}: {e}"));
+        }
         let Some(person) = self.people.get_mut(&me) else {
             return;
         };

@@ -97,6 +97,11 @@ impl Hub {
         self.limits
     }
 
+    /// Topics (rooms) in existence: those with at least one member.
+    pub fn topic_count(&self) -> usize {
+        self.topics.len()
+    }
+
     pub fn subscribe(&mut self, member: Member, topic: &str) -> Result<(), HubError> {
         check_name(topic, self.limits.max_name).map_err(HubError::BadName)?;
         let state = self.members.entry(member).or_default();

@@ -1,7 +1,7 @@
 //! The report for people: a heading, then one labelled line per figure, the label
 //! padded to one column so that runs pasted one under another line up.
 
-use super::{IdleFigures, Mode, Report};
+use super::{FanoutFigures, IdleFigures, Mode, Report};
 use crate::bench::stats::{human_us, thousands};
 use crate::bench::sys;
 use std::fmt::Write as _;
@@ -10,10 +10,16 @@ impl Report {
     /// The summary for people.
     pub fn human(&self) -> String {
         let mut s = String::new();
-        self.heading(&mut s);
-        match &self.idle {
-            Some(i) => self.idle_lines(&mut s, i),
-            None => self.rate_lines(&mut s),
+        match (&self.idle, &self.fanout) {
+            (Some(i), _) => {
+                self.heading(&mut s);
+                self.idle_lines(&mut s, i);
+            }
+            (None, Some(f)) => self.fanout_lines(&mut s, f),
+            (None, None) => {
+                self.heading(&mut s);
+                self.rate_lines(&mut s);
+            }
         }
         self.error_line(&mut s);
         self.cpu_lines(&mut s);
@@ -31,6 +37,7 @@ impl Report {
             Mode::Tcp => format!("{} B lines", self.size),
             Mode::Udp => format!("{} B datagrams", self.size),
             Mode::Idle => format!("one {} B echo each", self.size),
+            Mode::Fanout => format!("{} B payloads", self.size),
         };
         let conns = match (self.mode, self.conns) {
             (Mode::Udp, 1) => "socket",
@@ -66,6 +73,19 @@ impl Report {
             thousands(self.msgs_per_s().round() as u64),
             self.mb_per_s()
         );
+        self.latency_line(s);
+        if self.mode == Mode::Udp {
+            let _ = writeln!(
+                s,
+                "  loss       {} lost ({:.3} %), {} late",
+                self.lost,
+                100.0 * self.lost as f64 / (self.messages + self.lost).max(1) as f64,
+                self.late
+            );
+        }
+    }
+
+    fn latency_line(&self, s: &mut String) {
         let l = &self.latency;
         let _ = writeln!(
             s,
@@ -77,15 +97,49 @@ impl Report {
             human_us(l.max),
             human_us(l.mean)
         );
-        if self.mode == Mode::Udp {
-            let _ = writeln!(
-                s,
-                "  loss       {} lost ({:.3} %), {} late",
-                self.lost,
-                100.0 * self.lost as f64 / (self.messages + self.lost).max(1) as f64,
-                self.late
-            );
-        }
+    }
+
+    /// `bench fanout`: its heading, deliveries, publishes, latency and drops.
+    fn fanout_lines(&self, s: &mut String, f: &FanoutFigures) {
+        let pace = match f.rate {
+            Some(r) => format!(" at {r} publishes/s each"),
+            None => format!(" × depth {}", self.depth),
+        };
+        let _ = writeln!(
+            s,
+            "sockloop bench fanout {}: {} subscribers, {} publisher{}{pace}, {} B payloads{}",
+            self.target,
+            f.subscribers,
+            f.publishers,
+            if f.publishers == 1 { "" } else { "s" },
+            self.size,
+            if self.interrupted {
+                " (interrupted)"
+            } else {
+                ""
+            },
+        );
+        let _ = writeln!(
+            s,
+            "  deliveries {} in {:.2} s: {}/s over all subscribers",
+            thousands(self.messages),
+            self.elapsed.as_secs_f64(),
+            thousands(self.msgs_per_s().round() as u64),
+        );
+        let per_s = self.publishes_per_s().unwrap_or(0.0);
+        let _ = writeln!(
+            s,
+            "  publishes  {} answered: {}/s",
+            thousands(f.publishes),
+            thousands(per_s.round() as u64)
+        );
+        self.latency_line(s);
+        let _ = writeln!(
+            s,
+            "  drops      {} announced (DROPPED), {} missing from the sequences",
+            thousands(f.dropped),
+            thousands(f.gaps)
+        );
     }
 
     /// Opening, holding and memory figures of `bench idle`.
@@ -157,8 +211,13 @@ impl Report {
             None => {}
         }
         if let (Some(pid), Some(c)) = (self.server_pid, self.server_cpu_pct) {
+            let unit = if self.fanout.is_some() {
+                "delivery"
+            } else {
+                "message"
+            };
             let per = self.cpu_ns_per_msg(Some(c)).map_or(String::new(), |ns| {
-                format!(", {ns:.0} ns of CPU per message")
+                format!(", {ns:.0} ns of CPU per {unit}")
             });
             let _ = writeln!(s, "  server     cpu {c:.0}% of one core (pid {pid}){per}");
         }

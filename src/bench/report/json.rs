@@ -7,7 +7,7 @@
 //! objects. Field order is the order of the calls, and scripts depend on it staying
 //! put (they take the first `"p50":`, say), so new fields go at the end.
 
-use super::{IdleFigures, Report};
+use super::{FanoutFigures, IdleFigures, Report};
 use crate::bench::stats::Summary;
 use std::fmt::Write as _;
 
@@ -128,6 +128,10 @@ impl Report {
                 Some(i) => o.object("idle", |o| idle(o, i)),
                 None => o.null("idle"),
             };
+            match &self.fanout {
+                Some(f) => o.object("fanout", |o| self.json_fanout(o, f)),
+                None => o.null("fanout"),
+            };
         });
         s
     }
@@ -165,6 +169,26 @@ impl Report {
             )
             .bool("interrupted", self.interrupted)
             .bool("ok", self.ok());
+    }
+}
+
+impl Report {
+    /// `bench fanout`'s own figures; deliveries are `messages` again, under their name.
+    fn json_fanout(&self, o: &mut Object<'_>, f: &FanoutFigures) {
+        o.uint("subscribers", f.subscribers as u64)
+            .uint("publishers", f.publishers as u64)
+            .opt_num("rate", f.rate, 3)
+            .uint("publishes", f.publishes)
+            .opt_num("publishes_per_s", self.publishes_per_s(), 1)
+            .uint("deliveries", self.messages)
+            .num("deliveries_per_s", self.msgs_per_s(), 1)
+            .uint("dropped", f.dropped)
+            .uint("gaps", f.gaps)
+            .opt_num(
+                "server_cpu_ns_per_delivery",
+                self.cpu_ns_per_msg(self.server_cpu_pct),
+                3,
+            );
     }
 }
 

@@ -93,7 +93,7 @@ pub fn run(opts: &Options, target: Target, wire: Wire) -> Result<Report, String>
     super::sys::check_nofile(opts.conns as u64 + 32)?;
     let (poller, mut waiter) = Waiter::new()?;
     let mut progress = Progress::new(opts);
-    let opened = open_every(opts, &poller, &mut waiter, &target, &mut progress)?;
+    let opened = open::open_every(opts, &poller, &mut waiter, &target, &mut progress)?;
     progress.line(&format!(
         "{} open in {:.0} ms; running {}",
         progress::count_of(opts.conns, "connection", "connections"),
@@ -102,33 +102,6 @@ pub fn run(opts: &Options, target: Target, wire: Wire) -> Result<Report, String>
     ));
     let engine = Engine::new(opts, &poller, wire, opened);
     engine.measure(&mut waiter, &mut progress)
-}
-
-/// Opens all the connections, or none: a closed loop over fewer than asked for
-/// would measure something else.
-fn open_every(
-    opts: &Options,
-    poller: &Poller,
-    waiter: &mut Waiter,
-    target: &Target,
-    progress: &mut Progress,
-) -> Result<OpenResult, String> {
-    let plan = open::Plan::new(opts, true);
-    let opened = open::open_all(poller, waiter, target, plan, &mut |ok, _| {
-        progress.status(|| format!("connecting: {ok}/{} open", opts.conns))
-    })?;
-    if opened.failed > 0 {
-        for c in opened.conns.iter().flatten() {
-            poll::remove(poller, &c.sock);
-        }
-        progress.finish();
-        return Err(format!(
-            "could not open all {}: {}",
-            crate::plural::count(opts.conns as u64, "connection"),
-            opened.first_error.unwrap_or_default()
-        ));
-    }
-    Ok(opened)
 }
 
 impl<'a> Engine<'a> {

@@ -108,6 +108,13 @@ fn out_of_a_room_and_refusals() {
     );
     chat.arrive(2, &mut Vec::new());
     assert_eq!(
+        run(&mut chat, 2, "/join c").len(),
+        2,
+        "the last one in a room may move to a new one: the room count stays"
+    );
+    assert_eq!(run(&mut chat, 2, "/join lobby").len(), 2);
+    chat.arrive(3, &mut Vec::new());
+    assert_eq!(
         run(&mut chat, 2, "/join c"),
         [reply(
             "* error: cannot open room c: 2 rooms exist, the limit"
