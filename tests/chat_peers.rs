@@ -22,10 +22,14 @@ mod support {
     pub mod venv;
 }
 
+use std::time::Duration;
 use support::process::{Proc, sockloop};
 use support::python::{Peer, python3};
 use support::server::Server;
 use support::venv::websockets_python;
+
+/// How long headless Chromium may take to open the page and say its nick.
+const BROWSER_START: Duration = Duration::from_secs(12);
 
 fn chat_server() -> Server {
     Server::start(&["-l", "tcp://127.0.0.1:0=chat", "-l", "http://127.0.0.1:0"])
@@ -60,7 +64,9 @@ fn chromium_on_the_chat_view_talks_with_a_sockloop_tcp_client() {
     tcp.wait_stdout("is now known as tcp");
     let browser =
         std::thread::spawn(move || support::chromium::eval_in_page(&page, PAGE_CHAT, &[]));
-    tcp.wait_stdout("is now known as chromium");
+    // A browser's cold start (a fresh profile) can take seconds on a loaded machine:
+    // longer than the usual output wait, within the page script's own 9 s.
+    tcp.next_line(&mut 0, "* guest-2 is now known as chromium", BROWSER_START);
     tcp.write(b"hello browser\n");
     let Some(result) = browser.join().unwrap() else {
         return;
