@@ -9,7 +9,9 @@
 #  - openssl and curl, the independent TLS client, server and certificate maker of
 #    tests/tls.rs;
 #  - socat, the TLS bridge that lets the Autobahn runner (which speaks ws:// only)
-#    test sockloop over wss:// (scripts/autobahn-wss.sh).
+#    test sockloop over wss:// (scripts/autobahn-wss.sh);
+#  - systemd-socket-activate (package systemd; nothing is started), the service
+#    manager's socket passing for tests/socket_activation.rs.
 # Safe to run again: it does nothing for what is already there.
 #
 # CI runs this, then sets SOCKLOOP_REQUIRE_TEST_DEPS=1 so a missing server fails the tests
@@ -53,6 +55,10 @@ have_socat() {
     command -v socat >/dev/null 2>&1
 }
 
+have_socket_activate() {
+    [ -x /usr/bin/systemd-socket-activate ]
+}
+
 have_chromium() {
     command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1
 }
@@ -92,3 +98,4 @@ apt_install chromium have_chromium
 apt_install openssl have_openssl
 apt_install curl have_curl
 apt_install socat have_socat
+apt_install systemd have_socket_activate

@@ -4,6 +4,7 @@ use super::{exit, parse_secs, size};
 use crate::log::{self, Level};
 use crate::plural;
 use crate::proto::ws::deflate::{self, params::ServerPolicy};
+use crate::runtime::activation::{self, Inherited};
 use crate::runtime::{BindOptions, Config, Endpoint, Limits, ListenSpec, Server};
 use crate::service::web::WebConfig;
 use crate::service::{Service, Settings};
@@ -23,6 +24,9 @@ listener syntax (-l, repeatable):
   unix:PATH=SERVICE         e.g. unix:/tmp/sockloop.sock=cmd
   http://HOST:PORT          HTTP + WebSocket: / test page, /ws echo, /cmd, /random, /chat,
                             /pubsub, /stats
+  fd:NAME=SERVICE           a socket passed by systemd (LISTEN_FDS; NAME from
+                            FileDescriptorName=, or its number: fd:3); passed sockets
+                            no -l names are served by the service they are named after
   HOST empty → 127.0.0.1; * → 0.0.0.0 (all IPv4); [::] → all IPv6; =SERVICE omitted → echo
   an IPv6 address with a port is always in brackets: tcp://[::1]:7000, not tcp://::1:7000
 
@@ -212,6 +216,13 @@ fn options() -> getopts::Options {
         "TLS handshakes under way at once; more TLS connections are closed (default 128)",
         "N",
     );
+    o.optopt(
+        "",
+        "inetd",
+        "serve the one connection on standard input with SERVICE, then exit (inetd \
+         nowait, systemd Accept=yes); no banner, errors-only log unless -v",
+        "SERVICE",
+    );
     o.optflag("v", "verbose", "log every connection opened and closed");
     o.optflag("q", "quiet", "log errors only");
     o.optflag("h", "help", "show this help");
@@ -236,11 +247,20 @@ fn parse(args: &[String]) -> Result<Option<Config>, String> {
         listeners.push(spec.parse::<ListenSpec>()?);
     }
     no_clashes(&texts, &listeners, m.opt_present("dual-stack"))?;
-    if listeners.is_empty() {
-        listeners = default_listeners();
-    }
+    let inetd = inetd_service(&m, &listeners)?;
+    let inherited = match inetd {
+        // Under inetd, descriptors past 2 are not ours to take.
+        Some(_) => Vec::new(),
+        None => activation::from_env()?,
+    };
+    let listeners = with_inherited(listeners, &inherited)?;
+    let listeners = match listeners.is_empty() && inetd.is_none() {
+        true => default_listeners(),
+        false => listeners,
+    };
     crate::trace::from_matches(&m)?;
-    if m.opt_present("q") {
+    if m.opt_present("q") || (inetd.is_some() && !m.opt_present("v")) {
+        // Under inetd standard error may be the connection too.
         log::set_level(Level::Error);
     } else if m.opt_present("v") {
         log::set_level(Level::Debug);
@@ -254,7 +274,70 @@ fn parse(args: &[String]) -> Result<Option<Config>, String> {
         bind: bind_options(&m)?,
         limits: limits(&m)?,
         services: services(&m)?,
+        inherited,
+        inetd,
     }))
+}
+
+/// `--inetd SERVICE`: a stream service, and no listeners beside it.
+fn inetd_service(
+    m: &getopts::Matches,
+    listeners: &[ListenSpec],
+) -> Result<Option<Service>, String> {
+    let Some(name) = m.opt_str("inetd") else {
+        return Ok(None);
+    };
+    if !listeners.is_empty() {
+        return Err("--inetd serves the connection on standard input: no -l with it".into());
+    }
+    let service =
+        Service::from_name(&name).ok_or_else(|| format!("--inetd {name}: unknown service"))?;
+    Ok(Some(service))
+}
+
+/// The listeners with the passed sockets resolved: each `-l fd:NAME=SERVICE` becomes
+/// one listener per passed socket of that name (systemd may pass several under one
+/// name: `ListenStream=80` and `ListenStream=[::]:80`), and a passed socket no `-l`
+/// names is served by the service its name names (`FileDescriptorName=web`).
+fn with_inherited(
+    listeners: Vec<ListenSpec>,
+    inherited: &[Inherited],
+) -> Result<Vec<ListenSpec>, String> {
+    let mut out = Vec::new();
+    let mut taken = Vec::new();
+    for spec in listeners {
+        let Endpoint::Fd(what) = &spec.endpoint else {
+            out.push(spec);
+            continue;
+        };
+        let first = activation::find(inherited, what)?;
+        let same: Vec<&Inherited> = inherited
+            .iter()
+            .filter(|s| s.fd == first.fd || (s.name == *what && first.name == *what))
+            .collect();
+        for s in same {
+            taken.push(s.fd);
+            out.push(ListenSpec {
+                endpoint: Endpoint::Fd(s.fd.to_string()),
+                ..spec.clone()
+            });
+        }
+    }
+    for s in inherited.iter().filter(|s| !taken.contains(&s.fd)) {
+        let service = Service::from_name(&s.name).ok_or_else(|| {
+            format!(
+                "the passed socket {} (fd {}) has no service: name it after one \
+                 (FileDescriptorName=web) or serve it with -l fd:{}=SERVICE",
+                s.name, s.fd, s.name
+            )
+        })?;
+        out.push(ListenSpec {
+            endpoint: Endpoint::Fd(s.fd.to_string()),
+            service,
+            tls: false,
+        });
+    }
+    Ok(out)
 }
 
 /// Two `-l` that would take the same socket are the command line's mistake, said
@@ -388,7 +471,10 @@ pub fn main(args: &[String]) -> i32 {
             return exit::FAILURE;
         }
     };
-    print_banner(&server);
+    if !server.serves_stdin() {
+        // (Under --inetd standard output is the connection.)
+        print_banner(&server);
+    }
     match server.run() {
         Ok(summary) => {
             crate::info!(

@@ -43,7 +43,8 @@ impl Default for BindOptions {
 pub enum ListenSocket {
     Tcp(TcpListener),
     Udp(UdpSocket),
-    Unix(UnixListener, OwnedPath),
+    /// The path is ours to remove at exit, unless the socket was passed to us.
+    Unix(UnixListener, Option<OwnedPath>),
 }
 
 /// A Unix socket file we created, remembered by inode so that on exit we remove it
@@ -125,10 +126,17 @@ pub fn bind(endpoint: &Endpoint, opts: &BindOptions) -> Result<(ListenSocket, St
         Endpoint::Unix(path) => {
             let (listener, owned) = unix_socket(path, opts)?;
             Ok((
-                ListenSocket::Unix(listener, owned),
+                ListenSocket::Unix(listener, Some(owned)),
                 path.display().to_string(),
             ))
         }
+        Endpoint::Fd(name) => Err(BindError::Other(
+            format!("fd:{name}"),
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a passed socket is taken, not bound",
+            ),
+        )),
     }
 }
 

@@ -2,6 +2,7 @@
 //! connections in a slab, timers, the signal pipe. Nothing protocol-specific lives
 //! here; services in `crate::service` decide what bytes mean.
 
+pub mod activation;
 pub mod conn;
 pub mod listener;
 pub mod poll;

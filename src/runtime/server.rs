@@ -14,13 +14,14 @@
 //! connection gets one read per turn and nobody starves; interest changes (writable
 //! while output is queued, not readable while paused) cost one `epoll_ctl` each.
 
+use super::activation::{self, Inherited};
 use super::conn::Conn;
 use super::conn::state::Policy;
 use super::listener::{BindError, BindOptions, ListenSocket, bind};
 use super::poll::{self, Events, Interest, Registration};
 use super::signals::{HANGUP_KEY, SIGNAL_KEY, SignalPipe};
 use super::slab::Slab;
-use super::spec::ListenSpec;
+use super::spec::{Endpoint, ListenSpec};
 use super::timers::{Timer, Timers};
 use crate::clock::Millis;
 use crate::info;
@@ -87,6 +88,10 @@ pub struct Config {
     pub limits: Limits,
     /// Passed to the services as they are.
     pub services: Settings,
+    /// Sockets passed at start (socket activation), for the `fd:` listeners.
+    pub inherited: Vec<Inherited>,
+    /// `--inetd SERVICE`: serve the one connection on standard input, then exit.
+    pub inetd: Option<Service>,
     /// The certificate for `tls://` and `https://` listeners.
     #[cfg(feature = "tls")]
     pub tls: Option<crate::tls::server::ServerTls>,
@@ -151,6 +156,10 @@ pub struct Server {
     tls: Option<crate::tls::server::ServerTls>,
     shutting_down: bool,
     forced: bool,
+    /// `--inetd`: the connection on standard input, served from the first turn; the
+    /// loop ends when it closes.
+    inetd: Option<(super::transport::Stream, Option<std::net::SocketAddr>)>,
+    one_connection: bool,
 }
 
 impl Server {
@@ -183,6 +192,8 @@ impl Server {
             tls: config.tls,
             shutting_down: false,
             forced: false,
+            inetd: None,
+            one_connection: false,
         };
         // Signals first: once a Unix socket file exists, every failure path below
         // removes it again.
@@ -196,13 +207,37 @@ impl Server {
             server.hangup = Some(hangup);
         }
         for spec in &config.listeners {
-            if let Err(e) = server.add_listener(spec, &config.bind) {
+            if let Err(e) = server.add_listener(spec, &config.bind, &config.inherited) {
                 server.remove_unix_files();
                 return Err(e);
             }
         }
         server.link_udp_to_tcp();
+        if let Some(service) = config.inetd {
+            server.adopt_stdin(service)?;
+        }
         Ok(server)
+    }
+
+    /// `--inetd`: standard input is the connection; a listener entry without a
+    /// socket stands for inetd in the logs.
+    fn adopt_stdin(&mut self, service: Service) -> Result<(), BindError> {
+        let (stream, peer) = activation::stdin_connection()?;
+        self.listeners.push(Listener {
+            socket: None,
+            info: ListenerInfo {
+                transport: "inetd",
+                address: "stdin".into(),
+                service,
+            },
+            tcp_port: None,
+            tls: false,
+            paused: false,
+            fd_exhaustion_logged: false,
+        });
+        self.inetd = Some((stream, peer));
+        self.one_connection = true;
+        Ok(())
     }
 
     /// Notes our own UDP ports, and for each UDP listener the TCP port of the same
@@ -234,12 +269,20 @@ impl Server {
         }
     }
 
-    fn add_listener(&mut self, spec: &ListenSpec, options: &BindOptions) -> Result<(), BindError> {
+    fn add_listener(
+        &mut self,
+        spec: &ListenSpec,
+        options: &BindOptions,
+        inherited: &[Inherited],
+    ) -> Result<(), BindError> {
         let index = self.listeners.len();
-        let (socket, address) = bind(&spec.endpoint, options)?;
+        let (socket, address) = match &spec.endpoint {
+            Endpoint::Fd(name) => take_inherited(name, spec.service, inherited)?,
+            endpoint => bind(endpoint, options)?,
+        };
         let key = listener_key(index);
         if let Err(e) = Registration::add(&self.poller, &socket_fd(&socket), key, Interest::READ) {
-            if let ListenSocket::Unix(_, owned) = &socket {
+            if let ListenSocket::Unix(_, Some(owned)) = &socket {
                 owned.remove();
             }
             return Err(BindError::Other("cannot watch listener".into(), e));
@@ -247,10 +290,11 @@ impl Server {
         if trace::on(Layer::Loop) {
             trace_listen(&socket, &address, spec, options);
         }
+        let transport = scheme_of(&socket, spec.service, spec.tls);
         self.listeners.push(Listener {
             socket: Some(socket),
             info: ListenerInfo {
-                transport: spec.scheme(),
+                transport,
                 address,
                 service: spec.service,
             },
@@ -268,6 +312,11 @@ impl Server {
         self.tls.as_ref()
     }
 
+    /// `--inetd`: the one connection is standard input.
+    pub fn serves_stdin(&self) -> bool {
+        self.one_connection
+    }
+
     pub fn listeners(&self) -> impl Iterator<Item = &ListenerInfo> {
         self.listeners.iter().map(|l| &l.info)
     }
@@ -275,10 +324,19 @@ impl Server {
     /// Serves until SIGINT/SIGTERM and the graceful shutdown that follows.
     pub fn run(mut self) -> io::Result<Summary> {
         let mut events = Events::new();
+        if let Some((stream, addr)) = self.inetd.take() {
+            let index = self.listeners.len() - 1;
+            let peer = match addr {
+                Some(addr) => super::conn::Peer::ip(addr, index as u16),
+                None => super::conn::Peer::Unix(index as u16),
+            };
+            self.on_accept(index, stream, peer);
+        }
         loop {
             self.fire_timers(self.shared.now);
             self.flush_fanout();
-            if self.forced || (self.shutting_down && self.conns.is_empty()) {
+            let done = self.shutting_down || self.one_connection;
+            if self.forced || (done && self.conns.is_empty()) {
                 break;
             }
             let timeout = self.timers.timeout(self.shared.now);
@@ -375,7 +433,7 @@ impl Server {
         for listener in &mut self.listeners {
             if let Some(socket) = listener.socket.take() {
                 poll::remove(&self.poller, &socket_fd(&socket));
-                if let ListenSocket::Unix(_, owned) = &socket {
+                if let ListenSocket::Unix(_, Some(owned)) = &socket {
                     owned.remove();
                 }
             }
@@ -434,10 +492,59 @@ impl Server {
 
     fn remove_unix_files(&mut self) {
         for listener in &mut self.listeners {
-            if let Some(ListenSocket::Unix(_, owned)) = &listener.socket {
+            if let Some(ListenSocket::Unix(_, Some(owned))) = &listener.socket {
                 owned.remove();
             }
         }
+    }
+}
+
+/// A passed socket, taken as the listener `-l fd:NAME=SERVICE` asks for, with the
+/// address it is bound to.
+fn take_inherited(
+    name: &str,
+    service: Service,
+    inherited: &[Inherited],
+) -> Result<(ListenSocket, String), BindError> {
+    let refuse = |why: String| {
+        BindError::Other(
+            format!("fd:{name}"),
+            io::Error::new(io::ErrorKind::InvalidInput, why),
+        )
+    };
+    let passed = activation::find(inherited, name).map_err(refuse)?;
+    let socket = activation::adopt(passed)?;
+    let address = match &socket {
+        ListenSocket::Tcp(l) => l.local_addr().map(|a| a.to_string()),
+        ListenSocket::Udp(s) => s.local_addr().map(|a| a.to_string()),
+        ListenSocket::Unix(l, _) => l.local_addr().map(|a| match a.as_pathname() {
+            Some(path) => path.display().to_string(),
+            None => format!("fd {}", passed.fd),
+        }),
+    }
+    .unwrap_or_else(|_| format!("fd {}", passed.fd));
+    if matches!(socket, ListenSocket::Udp(_)) && !service.works_on_udp() {
+        return Err(refuse(format!(
+            "{} (fd {}) is a UDP socket, and {service} needs connections",
+            passed.name, passed.fd
+        )));
+    }
+    info!(
+        "serving the passed socket {} (fd {}, {address}) with {service}",
+        passed.name, passed.fd
+    );
+    Ok((socket, address))
+}
+
+/// How the banner names a listener: its transport, or http/https/tls over TCP.
+fn scheme_of(socket: &ListenSocket, service: Service, tls: bool) -> &'static str {
+    match (socket, service, tls) {
+        (ListenSocket::Tcp(_), Service::Web, false) => "http",
+        (ListenSocket::Tcp(_), Service::Web, true) => "https",
+        (ListenSocket::Tcp(_), _, true) => "tls",
+        (ListenSocket::Tcp(_), _, false) => "tcp",
+        (ListenSocket::Udp(_), _, _) => "udp",
+        (ListenSocket::Unix(..), _, _) => "unix",
     }
 }
 

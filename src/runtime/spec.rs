@@ -8,6 +8,7 @@
 //! http://127.0.0.1:8080         HTTP + WebSocket (the `web` service) over TCP
 //! tls://:1240=echo              any stream service over TLS (needs a certificate)
 //! https://127.0.0.1:8443         the web service over TLS (`wss://` WebSockets)
+//! fd:web=web                    a socket passed by systemd (socket activation)
 //! ```
 
 use crate::hostport::{Host, HostPort};
@@ -21,6 +22,9 @@ pub enum Endpoint {
     Tcp(SocketAddr),
     Udp(SocketAddr),
     Unix(PathBuf),
+    /// A socket passed at start (`fd:NAME`, socket activation): its name or number;
+    /// what it is, the socket says when it is taken.
+    Fd(String),
 }
 
 impl Endpoint {
@@ -29,6 +33,7 @@ impl Endpoint {
             Endpoint::Tcp(_) => "tcp",
             Endpoint::Udp(_) => "udp",
             Endpoint::Unix(_) => "unix",
+            Endpoint::Fd(_) => "fd",
         }
     }
 }
@@ -39,6 +44,7 @@ impl fmt::Display for Endpoint {
             Endpoint::Tcp(a) => write!(f, "tcp://{a}"),
             Endpoint::Udp(a) => write!(f, "udp://{a}"),
             Endpoint::Unix(p) => write!(f, "unix:{}", p.display()),
+            Endpoint::Fd(name) => write!(f, "fd:{name}"),
         }
     }
 }
@@ -65,8 +71,8 @@ impl ListenSpec {
 }
 
 pub const SYNTAX: &str = "tcp://HOST:PORT=SERVICE, udp://HOST:PORT=SERVICE, unix:PATH=SERVICE, \
-     tls://HOST:PORT=SERVICE, http://HOST:PORT or https://HOST:PORT \
-     (services: echo, daytime, counter, random, cmd, web)";
+     tls://HOST:PORT=SERVICE, http://HOST:PORT, https://HOST:PORT or fd:NAME=SERVICE \
+     (services: echo, daytime, counter, random, cmd, web, chat, pubsub)";
 
 impl std::str::FromStr for ListenSpec {
     type Err = String;
@@ -75,6 +81,8 @@ impl std::str::FromStr for ListenSpec {
         let bad = |why: &str| format!("bad listener '{text}': {why}; expected {SYNTAX}");
         let (scheme, rest) = if let Some(rest) = text.strip_prefix("unix:") {
             ("unix", rest)
+        } else if let Some(rest) = text.strip_prefix("fd:") {
+            ("fd", rest)
         } else {
             text.split_once("://")
                 .ok_or_else(|| bad("no transport (tcp://, udp:// or unix:)"))?
@@ -110,6 +118,8 @@ impl std::str::FromStr for ListenSpec {
             "udp" => Endpoint::Udp(parse_addr(where_).map_err(|e| bad(&e))?),
             "unix" if where_.is_empty() => return Err(bad("empty socket path")),
             "unix" => Endpoint::Unix(PathBuf::from(where_)),
+            "fd" if where_.is_empty() => return Err(bad("no socket name after fd:")),
+            "fd" => Endpoint::Fd(where_.to_string()),
             _ => return Err(bad("unknown transport")),
         };
         if matches!(endpoint, Endpoint::Udp(_)) && !service.works_on_udp() {
@@ -137,6 +147,7 @@ pub fn clash(a: &Endpoint, b: &Endpoint, dual_stack: bool) -> Option<String> {
         (Endpoint::Unix(p), Endpoint::Unix(q)) if p == q => {
             return Some(format!("unix {}", p.display()));
         }
+        (Endpoint::Fd(p), Endpoint::Fd(q)) if p == q => return Some(format!("fd:{p}")),
         (Endpoint::Tcp(x), Endpoint::Tcp(y)) | (Endpoint::Udp(x), Endpoint::Udp(y)) => (x, y),
         _ => return None,
     };
@@ -274,6 +285,19 @@ mod tests {
         assert_eq!(clash_of("tcp://[::]:7100", "tcp://*:7100", false), None);
         let dual = clash_of("tcp://*:7100", "tcp://[::]:7100", true).unwrap();
         assert!(dual.contains("with --dual-stack"), "{dual}");
+    }
+
+    #[test]
+    fn passed_sockets() {
+        let web = spec("fd:web=web").unwrap();
+        assert_eq!(
+            (web.endpoint, web.service),
+            (Endpoint::Fd("web".into()), Service::Web)
+        );
+        assert_eq!(spec("fd:3=cmd").unwrap().endpoint, Endpoint::Fd("3".into()));
+        assert!(spec("fd:=cmd").unwrap_err().contains("no socket name"));
+        let a = Endpoint::Fd("web".into());
+        assert_eq!(clash(&a, &a.clone(), false).as_deref(), Some("fd:web"));
     }
 
     #[test]

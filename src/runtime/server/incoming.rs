@@ -206,7 +206,7 @@ impl Server {
         Some(stream)
     }
 
-    fn on_accept(&mut self, index: usize, stream: Stream, peer: Peer) {
+    pub(super) fn on_accept(&mut self, index: usize, stream: Stream, peer: Peer) {
         let service = self.listeners[index].info.service;
         let Some(stream) = self.admit(stream, service, &peer) else {
             return;
