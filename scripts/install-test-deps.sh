@@ -3,7 +3,8 @@
 #  - dnsmasq, the independent DNS server that tests/client_lookup.rs asks (Debian
 #    package dnsmasq-base: the binary only, no system service is installed or started);
 #  - a Python venv at target/test-venv with the `websockets` package, the independent
-#    WebSocket peer of tests/client_ws.rs and tests/ws_deflate.rs;
+#    WebSocket peer of tests/client_ws.rs and tests/ws_deflate.rs, and
+#    `prometheus_client`, whose text-format parser reads /metrics in tests/metrics.rs;
 #  - Chromium (Debian package chromium), the browser tests/ws_deflate.rs drives
 #    headless over the DevTools protocol;
 #  - openssl and curl, the independent TLS client, server and certificate maker of
@@ -40,6 +41,14 @@ else
         python3 -m venv "$VENV"
     fi
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$WEBSOCKETS_SPEC"
+fi
+# prometheus_client: the reference parser of the Prometheus text format (tests/metrics.rs).
+PROMETHEUS_SPEC=${PROMETHEUS_SPEC:-prometheus_client==0.26.0}
+if "$VENV/bin/python" -c 'import prometheus_client.parser' 2>/dev/null; then
+    echo "install-test-deps: $VENV already has prometheus_client"
+else
+    echo "install-test-deps: installing $PROMETHEUS_SPEC into $VENV"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$PROMETHEUS_SPEC"
 fi
 
 # --- Debian packages: dnsmasq, Chromium ------------------------------------------------

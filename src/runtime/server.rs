@@ -30,7 +30,7 @@ use crate::trace::{self, Layer};
 use polling::Poller;
 use std::io;
 use std::os::fd::AsFd;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 mod connection;
 mod fanout;
@@ -223,6 +223,7 @@ impl Server {
     /// socket stands for inetd in the logs.
     fn adopt_stdin(&mut self, service: Service) -> Result<(), BindError> {
         let (stream, peer) = activation::stdin_connection()?;
+        self.count_listener("inetd", "stdin", service);
         self.listeners.push(Listener {
             socket: None,
             info: ListenerInfo {
@@ -291,6 +292,7 @@ impl Server {
             trace_listen(&socket, &address, spec, options);
         }
         let transport = scheme_of(&socket, spec.service, spec.tls);
+        self.count_listener(transport, &address, spec.service);
         self.listeners.push(Listener {
             socket: Some(socket),
             info: ListenerInfo {
@@ -304,6 +306,20 @@ impl Server {
             fd_exhaustion_logged: false,
         });
         Ok(())
+    }
+
+    /// A listener's line in `/metrics`, at the same index as the listener.
+    fn count_listener(&mut self, transport: &'static str, address: &str, service: Service) {
+        self.shared
+            .metrics
+            .listeners
+            .push(crate::service::metrics::ListenerCounts {
+                transport,
+                address: address.to_string(),
+                service,
+                accepted: 0,
+                open: 0,
+            });
     }
 
     /// The certificate TLS listeners present, for the banner.
@@ -342,6 +358,7 @@ impl Server {
             let timeout = self.timers.timeout(self.shared.now);
             let waited = poll::wait(&self.poller, &mut events, timeout);
             // One clock read per turn: every event of this turn happened "now".
+            let turn_start = Instant::now();
             self.shared.now = Millis::since(self.shared.started);
             waited?;
             for event in events.iter() {
@@ -357,6 +374,7 @@ impl Server {
                     break;
                 }
             }
+            self.shared.metrics.turns.record(turn_start.elapsed());
             #[cfg(debug_assertions)]
             self.check_memory_count();
         }
@@ -430,6 +448,7 @@ impl Server {
             crate::plural::count(self.conns.len() as u64, "connection")
         );
         self.shutting_down = true;
+        self.shared.metrics.draining = true;
         for listener in &mut self.listeners {
             if let Some(socket) = listener.socket.take() {
                 poll::remove(&self.poller, &socket_fd(&socket));

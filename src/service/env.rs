@@ -52,6 +52,8 @@ pub struct Shared {
     /// The rate buckets of connections that have published.
     pub rates: std::collections::HashMap<super::hub::Member, super::fanout::Bucket>,
     pub fanout: FanoutCounts,
+    /// What `/metrics` reports beyond the counters above.
+    pub metrics: super::metrics::Metrics,
 }
 
 /// What fan-out did since start, for `STATS`.
@@ -92,6 +94,7 @@ impl Shared {
             publish_rate: settings.publish_rate,
             rates: Default::default(),
             fanout: FanoutCounts::default(),
+            metrics: Default::default(),
         }
     }
 

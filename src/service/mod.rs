@@ -10,6 +10,7 @@ mod env;
 pub mod fanout;
 pub mod hub;
 pub mod memory;
+pub mod metrics;
 mod rooms;
 mod stream;
 pub mod web;

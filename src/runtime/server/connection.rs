@@ -373,6 +373,9 @@ impl Server {
         }
         poll::remove(&self.poller, &conn.stream);
         self.shared.conns_active -= 1;
+        if let Some(counts) = self.shared.metrics.listeners.get_mut(conn.peer.listener()) {
+            counts.open -= 1;
+        }
         self.release_address(&conn.peer);
         crate::trace!(
             Layer::Loop,

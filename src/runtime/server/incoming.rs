@@ -231,6 +231,10 @@ impl Server {
         if stream.handshake_in_flight() {
             self.shared.tls_handshakes += 1;
         }
+        if let Some(counts) = self.shared.metrics.listeners.get_mut(index) {
+            counts.accepted += 1;
+            counts.open += 1;
+        }
         let conn = Conn::new(stream, peer, id, session, state);
         // A TLS connection's state is counted from the start (plain ones hold nothing).
         self.shared.memory.resize(0, conn.footprint());
@@ -300,6 +304,9 @@ impl Server {
                 }
             };
             self.shared.bytes_in += n as u64;
+            if let Some(counts) = self.shared.metrics.listeners.get_mut(index) {
+                counts.accepted += 1;
+            }
             let data = self.read_buf.get(..n).unwrap_or_default();
             if trace::any() {
                 trace::set_context(format_args!("udp {}", listener.info.address));

@@ -211,6 +211,7 @@ impl Handler for AppHandler<'_> {
                 self.on_message(kind, data, out);
             }
             Event::Close { code, reason } => {
+                self.shared.metrics.close_received(code);
                 let said = ClosedWith(code, reason);
                 if self.our_close_sent {
                     crate::debug!("WebSocket peer answered our Close {said}");

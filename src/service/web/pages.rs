@@ -106,14 +106,22 @@ fn choose(method: &str, path: &str, ws_path: bool, shared: &Shared) -> Page {
                 ..Page::text(200, String::new())
             }
         }
-        (_, "/" | "/stats") => Page {
+        ("GET" | "HEAD", "/metrics") => Page {
+            content_type: "text/plain; version=0.0.4; charset=utf-8",
+            ..Page::text(200, crate::service::metrics::write(shared))
+        },
+        ("GET" | "HEAD", "/health") => {
+            let (status, body) = crate::service::metrics::health(shared);
+            Page::text(status, body.to_string())
+        }
+        (_, "/" | "/stats" | "/metrics" | "/health") => Page {
             allow: Some("GET, HEAD"),
             ..Page::text(405, format!("{method} is not allowed on {path}; use GET\n"))
         },
         _ => Page::text(
             404,
             format!(
-                "no such page: {path}\ntry / (test page), /stats, or the WebSockets /ws, /cmd, /random\n"
+                "no such page: {path}\ntry / (test page), /stats, /metrics, /health, or the WebSockets /ws, /cmd, /random, /chat, /pubsub\n"
             ),
         ),
     }

@@ -118,6 +118,7 @@ impl WsConn {
         }
         if let Err(err) = fed {
             crate::debug!("WebSocket closed: {err}");
+            shared.metrics.close_sent(err.code);
             crate::trace!(
                 Layer::Ws,
                 "ws > protocol error: {} (answered with close {})",
@@ -236,6 +237,7 @@ impl WsConn {
         if self.session.close_sent() {
             return;
         }
+        shared.metrics.close_sent(code);
         let mut handler = AppHandler::new(&mut self.app, shared, &mut self.fragments);
         traced(out, |out| {
             self.session.send_close(code, reason, out, &mut handler)
