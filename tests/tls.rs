@@ -24,12 +24,12 @@ mod support {
     pub mod stderr_wait;
     pub mod stdout_wait;
     pub mod temp;
+    pub mod tls_server;
     pub mod venv;
 }
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use support::client_run::run;
@@ -39,29 +39,7 @@ use support::process::Proc;
 use support::python::{Peer, python3};
 use support::server::Server;
 use support::temp::TempDir;
-
-/// The self-signed certificate's file, from the banner.
-fn banner_cert(server: &Server) -> PathBuf {
-    let line = server
-        .banner
-        .iter()
-        .find(|l| l.starts_with("  TLS certificate"))
-        .unwrap_or_else(|| panic!("no certificate line in {:?}", server.banner));
-    PathBuf::from(line.rsplit_once(": ").expect("path after ': '").1)
-}
-
-/// A server with these listeners and options, and its self-signed certificate.
-fn self_signed_server(listeners: &[&str], options: &[&str]) -> (Server, PathBuf) {
-    let mut args = Vec::new();
-    for l in listeners {
-        args.extend(["-l", l]);
-    }
-    args.extend(options);
-    args.push("--tls-self-signed");
-    let server = Server::start(&args);
-    let cert = banner_cert(&server);
-    (server, cert)
-}
+use support::tls_server::self_signed_server;
 
 /// Runs a command with `input` on stdin; its status, stdout and stderr.
 fn command_output(program: &str, args: &[&str], input: &[u8]) -> (bool, String, String) {
@@ -675,72 +653,4 @@ fn the_load_generator_speaks_wss_and_checks_the_certificate() {
     run(&["bench", "ws", &url, "-c", "1", "-n", "1", "-q"], b"")
         .assert_code(1)
         .assert_stderr_has("certificate");
-}
-
-#[cfg(feature = "pubsub")]
-#[test]
-fn a_chat_room_spans_tls_wss_and_plain_tcp() {
-    use std::io::BufRead;
-    let (server, cert) = self_signed_server(
-        &[
-            "tls://127.0.0.1:0=chat",
-            "tcp://127.0.0.1:0=chat",
-            "https://127.0.0.1:0",
-        ],
-        &[],
-    );
-    let plain = TcpStream::connect(server.addr("tcp", "chat")).unwrap();
-    plain
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let mut room = std::io::BufReader::new(plain);
-    let mut hear = || {
-        let mut line = String::new();
-        room.read_line(&mut line).expect("a line from the room");
-        line.trim_end().to_string()
-    };
-    assert_eq!(
-        hear(),
-        "* welcome to sockloop chat, guest-1; /help lists the commands"
-    );
-    assert_eq!(hear(), "* guest-1 joined lobby (1 here)");
-    let ca = path(&cert);
-    let tls = server.addr("tls", "chat").to_string();
-    run(
-        &["tcp", "--tls", "--ca", ca, &tls],
-        b"/nick secure\nhello over tls\n",
-    )
-    .assert_code(0)
-    .assert_stdout(
-        "* welcome to sockloop chat, guest-2; /help lists the commands\n\
-             * guest-2 joined lobby (2 here)\n\
-             * guest-2 is now known as secure\n\
-             <secure> hello over tls\n",
-    );
-    let wss = format!(
-        "wss://127.0.0.1:{}/chat",
-        server.addr("https", "web").port()
-    );
-    run(&["ws", "--ca", ca, &wss], b"/nick web\nhello over wss\n")
-        .assert_code(0)
-        .assert_stdout(
-            "* welcome to sockloop chat, guest-3; /help lists the commands\n\
-             * guest-3 joined lobby (2 here)\n\
-             * guest-3 is now known as web\n\
-             <web> hello over wss\n",
-        );
-    let heard: Vec<String> = (0..8).map(|_| hear()).collect();
-    assert_eq!(
-        heard,
-        [
-            "* guest-2 joined lobby (2 here)",
-            "* guest-2 is now known as secure",
-            "<secure> hello over tls",
-            "* secure left lobby",
-            "* guest-3 joined lobby (2 here)",
-            "* guest-3 is now known as web",
-            "<web> hello over wss",
-            "* web left lobby",
-        ]
-    );
 }
