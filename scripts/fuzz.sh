@@ -50,6 +50,7 @@ dict_for() {
         ws_frame | ws_session | ws_deflate | utf8) echo fuzz/dict/ws.dict ;;
         http_request) echo fuzz/dict/http.dict ;;
         command | line) echo fuzz/dict/cmd.dict ;;
+        resp) echo fuzz/dict/resp.dict ;;
         # tls_server: none (binary records; the committed seeds carry real hellos)
     esac
 }

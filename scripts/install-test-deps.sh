@@ -12,7 +12,12 @@
 #  - socat, the TLS bridge that lets the Autobahn runner (which speaks ws:// only)
 #    test sockloop over wss:// (scripts/autobahn-wss.sh);
 #  - systemd-socket-activate (package systemd; nothing is started), the service
-#    manager's socket passing for tests/socket_activation.rs.
+#    manager's socket passing for tests/socket_activation.rs;
+#  - haproxy, the load balancer tests/haproxy.rs runs in front of two sockloop
+#    processes with the configuration of docs/DEPLOY.md (the package's own service
+#    is not needed: the test runs haproxy in the foreground);
+#  - redis-server, the Redis that tests/broker.rs starts on a free port (and restarts)
+#    to share chat rooms and topics between two sockloop processes (--broker).
 # Safe to run again: it does nothing for what is already there.
 #
 # CI runs this, then sets SOCKLOOP_REQUIRE_TEST_DEPS=1 so a missing server fails the tests
@@ -68,6 +73,14 @@ have_socket_activate() {
     [ -x /usr/bin/systemd-socket-activate ]
 }
 
+have_haproxy() {
+    [ -x /usr/sbin/haproxy ] || command -v haproxy >/dev/null 2>&1
+}
+
+have_redis() {
+    [ -x /usr/bin/redis-server ]
+}
+
 have_chromium() {
     command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1
 }
@@ -108,3 +121,5 @@ apt_install openssl have_openssl
 apt_install curl have_curl
 apt_install socat have_socat
 apt_install systemd have_socket_activate
+apt_install haproxy have_haproxy
+apt_install redis-server have_redis

@@ -16,6 +16,12 @@ pub enum Level {
 }
 
 static LEVEL: AtomicU8 = AtomicU8::new(Level::Info as u8);
+/// Who speaks, when not plain `sockloop` (a worker: `sockloop worker 2`).
+static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+pub fn set_name(name: String) {
+    let _ = NAME.set(name);
+}
 
 pub fn set_level(level: Level) {
     LEVEL.store(level as u8, Ordering::Relaxed);
@@ -32,7 +38,9 @@ pub fn write(args: std::fmt::Arguments<'_>) {
         .map_or(0, |d| d.as_millis() as i64);
     let mut line = String::with_capacity(96);
     crate::proto::rfc3339::write_utc_millis(&mut line, millis);
-    line.push_str(" sockloop: ");
+    line.push(' ');
+    line.push_str(NAME.get().map_or("sockloop", String::as_str));
+    line.push_str(": ");
     let _ = std::fmt::write(&mut line, args);
     line.push('\n');
     // One write per line so lines from a server and its tests do not interleave.

@@ -386,7 +386,8 @@ fn check_stats(stats: &str, requests: u64) {
             "published",
             "delivered",
             "fanout_dropped",
-            "publish_throttled"
+            "publish_throttled",
+            "pid"
         ],
         "{stats:?}"
     );

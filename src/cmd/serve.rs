@@ -5,6 +5,9 @@ use crate::log::{self, Level};
 use crate::plural;
 use crate::proto::ws::deflate::{self, params::ServerPolicy};
 use crate::runtime::activation::{self, Inherited};
+use crate::runtime::handover::{self, Handover, Role};
+use crate::runtime::server::{BrokerConfig, ListenerInfo, Restart};
+use crate::runtime::workers::Supervisor;
 use crate::runtime::{BindOptions, Config, Endpoint, Limits, ListenSpec, Server};
 use crate::service::web::WebConfig;
 use crate::service::{Service, Settings};
@@ -51,7 +54,10 @@ Datagrams from the port of a datagram service (7, 9, 13, 19, 37, 53, 123, ... an
 our own UDP ports) are dropped unanswered, so no loop can start. Both are counted
 in STATS.
 
-SIGINT/SIGTERM stop gracefully (a second one exits at once).
+SIGINT/SIGTERM stop gracefully (a second one exits at once). SIGUSR2 starts the
+binary again (from the path it was started from) with the listening sockets, and
+once the new process is ready this one stops accepting, drains and exits: a restart
+that refuses nobody. With --workers, send signals to the supervisor.
 exit codes: 0 ok, 1 cannot listen / runtime error, 2 bad command line";
 
 /// The built-in listeners of a plain `sockloop serve`.
@@ -223,6 +229,20 @@ fn options() -> getopts::Options {
          nowait, systemd Accept=yes); no banner, errors-only log unless -v",
         "SERVICE",
     );
+    o.optopt(
+        "",
+        "broker",
+        "share chat rooms and pub/sub topics with other sockloops through Redis \
+         pub/sub (redis://HOST:PORT; channels sockloop:chat:ROOM, sockloop:pubsub:TOPIC)",
+        "URL",
+    );
+    o.optopt(
+        "",
+        "workers",
+        "run N single-threaded worker processes (auto: one per core) under a supervisor; \
+         TCP and UDP listeners are bound N times with SO_REUSEPORT; limits are per worker",
+        "N",
+    );
     o.optflag("v", "verbose", "log every connection opened and closed");
     o.optflag("q", "quiet", "log errors only");
     o.optflag("h", "help", "show this help");
@@ -230,7 +250,14 @@ fn options() -> getopts::Options {
     o
 }
 
-fn parse(args: &[String]) -> Result<Option<Config>, String> {
+/// What the command line asks for: a server, and how many workers (None: this
+/// process serves).
+struct Parsed {
+    config: Config,
+    workers: Option<u32>,
+}
+
+fn parse(args: &[String]) -> Result<Option<Parsed>, String> {
     let opts = options();
     let Some(m) = super::parse_options(&opts, args, ABOUT)? else {
         return Ok(None);
@@ -248,17 +275,34 @@ fn parse(args: &[String]) -> Result<Option<Config>, String> {
     }
     no_clashes(&texts, &listeners, m.opt_present("dual-stack"))?;
     let inetd = inetd_service(&m, &listeners)?;
-    let inherited = match inetd {
-        // Under inetd, descriptors past 2 are not ours to take.
-        Some(_) => Vec::new(),
-        None => activation::from_env()?,
+    let handover = match inetd {
+        Some(_) => None,
+        None => handover::from_env()?,
     };
-    let listeners = with_inherited(listeners, &inherited)?;
+    let inherited = match (inetd, &handover) {
+        // Under inetd, descriptors past 2 are not ours to take.
+        (Some(_), _) => Vec::new(),
+        (None, Some(h)) => passed_sockets(h),
+        (None, None) => activation::from_env()?,
+    };
+    let listeners = match &handover {
+        // A worker or a new binary serves what it was handed, whatever -l said.
+        Some(h) => passed_listeners(h),
+        None => with_inherited(listeners, &inherited)?,
+    };
+    let workers = workers(&m, inetd.is_some(), handover.is_some())?;
     let listeners = match listeners.is_empty() && inetd.is_none() {
         true => default_listeners(),
         false => listeners,
     };
     crate::trace::from_matches(&m)?;
+    if let Some(Handover {
+        role: Role::Worker(n),
+        ..
+    }) = &handover
+    {
+        log::set_name(format!("sockloop worker {n}"));
+    }
     if m.opt_present("q") || (inetd.is_some() && !m.opt_present("v")) {
         // Under inetd standard error may be the connection too.
         log::set_level(Level::Error);
@@ -267,7 +311,14 @@ fn parse(args: &[String]) -> Result<Option<Config>, String> {
     }
     #[cfg(not(feature = "tls"))]
     super::serve_tls::certificate(&m, listeners.iter().any(|l| l.tls))?;
-    Ok(Some(Config {
+    if workers.is_some() && m.opt_present("tls-self-signed") {
+        return Err(
+            "--workers with --tls-self-signed: each worker would make its own \
+                    certificate; make one and give it with --tls-cert and --tls-key"
+                .into(),
+        );
+    }
+    let config = Config {
         #[cfg(feature = "tls")]
         tls: super::serve_tls::certificate(&m, listeners.iter().any(|l| l.tls))?,
         listeners,
@@ -276,7 +327,112 @@ fn parse(args: &[String]) -> Result<Option<Config>, String> {
         services: services(&m)?,
         inherited,
         inetd,
-    }))
+        handover,
+        restart: restart(args, inetd.is_some()),
+        broker: broker(&m)?,
+    };
+    Ok(Some(Parsed { config, workers }))
+}
+
+/// `--broker redis://HOST:PORT`: the address, looked up once, at start.
+fn broker(m: &getopts::Matches) -> Result<Option<BrokerConfig>, String> {
+    let Some(url) = m.opt_str("broker") else {
+        return Ok(None);
+    };
+    if !cfg!(feature = "pubsub") {
+        return Err("--broker: this sockloop was built without the `pubsub` feature".into());
+    }
+    let target = url.strip_prefix("redis://").ok_or_else(|| {
+        format!("--broker {url:?}: give it as redis://HOST:PORT (e.g. redis://127.0.0.1:6379)")
+    })?;
+    let target = target.strip_suffix('/').unwrap_or(target);
+    let with_port = match target.rsplit_once(':') {
+        Some((_, port)) if port.parse::<u16>().is_ok() && !target.ends_with(']') => {
+            target.to_string()
+        }
+        _ => format!("{target}:6379"),
+    };
+    use std::net::ToSocketAddrs;
+    let addr = with_port
+        .to_socket_addrs()
+        .map_err(|e| format!("--broker {url}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("--broker {url}: the name has no address"))?;
+    Ok(Some(BrokerConfig { url, addr }))
+}
+
+/// `--workers N|auto`: not with --inetd, and never in a worker.
+fn workers(m: &getopts::Matches, inetd: bool, handed_over: bool) -> Result<Option<u32>, String> {
+    let Some(text) = m.opt_str("workers") else {
+        return Ok(None);
+    };
+    if inetd {
+        return Err("--workers and --inetd: inetd starts a process per connection itself".into());
+    }
+    let count = match text.as_str() {
+        "auto" => std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+        n => n
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=1024).contains(n))
+            .ok_or_else(|| format!("--workers '{n}' is not auto or a number from 1 to 1024"))?,
+    };
+    // (A worker's command line has no --workers; a new binary started by a
+    // supervisor's SIGUSR2 is a worker.)
+    Ok((!handed_over).then_some(count))
+}
+
+/// How SIGUSR2 starts this server again: the binary at the path it was started
+/// from (a new build installed there is what starts), with the same arguments.
+fn restart(args: &[String], inetd: bool) -> Option<Restart> {
+    if inetd {
+        return None;
+    }
+    let exe = std::env::current_exe().ok()?;
+    let mut all = vec!["serve".to_string()];
+    all.extend(args.iter().cloned());
+    Some(Restart { exe, args: all })
+}
+
+/// A worker's command line: ours without `--workers`.
+fn worker_args(restart: &Restart) -> Restart {
+    let mut args = Vec::new();
+    let mut skip = false;
+    for a in &restart.args {
+        if skip {
+            skip = false;
+        } else if a == "--workers" {
+            skip = true;
+        } else if !a.starts_with("--workers=") {
+            args.push(a.clone());
+        }
+    }
+    Restart {
+        exe: restart.exe.clone(),
+        args,
+    }
+}
+
+/// The sockets a supervisor or an old binary handed us, named by their numbers.
+fn passed_sockets(h: &Handover) -> Vec<Inherited> {
+    h.listeners
+        .iter()
+        .map(|p| Inherited {
+            fd: p.fd,
+            name: p.fd.to_string(),
+        })
+        .collect()
+}
+
+fn passed_listeners(h: &Handover) -> Vec<ListenSpec> {
+    h.listeners
+        .iter()
+        .map(|p| ListenSpec {
+            endpoint: Endpoint::Fd(p.fd.to_string()),
+            service: p.service,
+            tls: p.tls,
+        })
+        .collect()
 }
 
 /// `--inetd SERVICE`: a stream service, and no listeners beside it.
@@ -459,11 +615,21 @@ fn ws_deflate(m: &getopts::Matches) -> Result<Option<ServerPolicy>, String> {
 }
 
 pub fn main(args: &[String]) -> i32 {
-    let config = match parse(args) {
-        Ok(Some(config)) => config,
+    let Parsed { config, workers } = match parse(args) {
+        Ok(Some(parsed)) => parsed,
         Ok(None) => return exit::OK,
         Err(e) => return super::usage_error("serve", &e),
     };
+    if let Some(count) = workers {
+        return supervise(config, count);
+    }
+    let worker = matches!(
+        config.handover,
+        Some(Handover {
+            role: Role::Worker(_),
+            ..
+        })
+    );
     let server = match Server::bind(config) {
         Ok(server) => server,
         Err(e) => {
@@ -471,11 +637,42 @@ pub fn main(args: &[String]) -> i32 {
             return exit::FAILURE;
         }
     };
-    if !server.serves_stdin() {
-        // (Under --inetd standard output is the connection.)
-        print_banner(&server);
+    if !server.serves_stdin() && !worker {
+        // (Under --inetd standard output is the connection; a worker's supervisor
+        // printed the banner.)
+        #[cfg(feature = "tls")]
+        let tls = server.tls();
+        #[cfg(not(feature = "tls"))]
+        let tls = None;
+        print_banner(server.listeners(), tls, "");
     }
-    match server.run() {
+    report(server.run())
+}
+
+/// `--workers N`: the supervisor binds, prints the banner and runs the workers.
+fn supervise(config: Config, count: u32) -> i32 {
+    let Some(restart) = config.restart.as_ref().map(worker_args) else {
+        crate::error!("--workers: cannot find this program's own path to start workers");
+        return exit::FAILURE;
+    };
+    let supervisor = match Supervisor::bind(config, count, restart) {
+        Ok(s) => s,
+        Err(e) => {
+            crate::error!("{e}");
+            return exit::FAILURE;
+        }
+    };
+    #[cfg(feature = "tls")]
+    let tls = supervisor.tls();
+    #[cfg(not(feature = "tls"))]
+    let tls = None;
+    let processes = format!(", {count} worker processes");
+    print_banner(supervisor.listeners(), tls, &processes);
+    report(supervisor.run())
+}
+
+fn report(ran: std::io::Result<crate::runtime::Summary>) -> i32 {
+    match ran {
         Ok(summary) => {
             crate::info!(
                 "served {}, {} active at exit",
@@ -497,10 +694,14 @@ pub fn main(args: &[String]) -> i32 {
 
 /// The banner goes to stdout, one listener per line with the real bound address (so
 /// port 0 can be used and scripts can read the port), and a command to try.
-fn print_banner(server: &Server) {
-    let listeners: Vec<_> = server.listeners().collect();
+fn print_banner<'a>(
+    listeners: impl Iterator<Item = &'a ListenerInfo>,
+    tls: Option<&TlsBanner>,
+    processes: &str,
+) {
+    let listeners: Vec<_> = listeners.collect();
     let mut text = format!(
-        "sockloop {} — one thread, {} listener{}\n",
+        "sockloop {}{processes} — one thread, {} listener{}\n",
         env!("CARGO_PKG_VERSION"),
         listeners.len(),
         if listeners.len() == 1 { "" } else { "s" }
@@ -516,14 +717,22 @@ fn print_banner(server: &Server) {
         ));
     }
     #[cfg(feature = "tls")]
-    if let Some(tls) = server.tls() {
+    if let Some(tls) = tls {
         text.push_str(&super::serve_tls::banner(tls));
     }
+    #[cfg(not(feature = "tls"))]
+    let _ = tls;
     text.push_str("ready; Ctrl-C stops\n");
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes());
     let _ = out.flush();
 }
+
+#[cfg(feature = "tls")]
+type TlsBanner = crate::tls::server::ServerTls;
+/// (Nothing: there is no TLS in this build.)
+#[cfg(not(feature = "tls"))]
+type TlsBanner = ();
 
 fn try_command(transport: &str, address: &str, service: Service) -> String {
     let hint = match service {

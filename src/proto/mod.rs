@@ -12,6 +12,7 @@ pub mod dns;
 pub mod http;
 pub mod line;
 pub mod pubsub;
+pub mod resp;
 pub mod rfc3339;
 pub mod ws;
 

@@ -174,7 +174,7 @@ fn refused(what: String, why: &str) -> BindError {
 /// Ownership of a descriptor we did not open: checked to be an open socket first
 /// (`/proc/self/fd`), since owning a closed or foreign descriptor would close it
 /// under whoever has it.
-fn take(fd: RawFd) -> std::io::Result<Socket> {
+pub(crate) fn take(fd: RawFd) -> std::io::Result<Socket> {
     let target = std::fs::read_link(format!("/proc/self/fd/{fd}"))?;
     if !target.to_string_lossy().starts_with("socket:") {
         return Err(std::io::Error::new(
@@ -184,8 +184,9 @@ fn take(fd: RawFd) -> std::io::Result<Socket> {
     }
     // Standard output is the same socket under inetd: writes go through fd 0 only.
     // SAFETY: the descriptor is open and is a socket (checked just above); the
-    // service manager passed it to this process (LISTEN_PID) for it to own, and
-    // nothing else in sockloop uses descriptors it did not open.
+    // service manager (LISTEN_PID) or our parent sockloop (handover.rs) passed it to
+    // this process for it to own, and nothing else in sockloop uses descriptors it
+    // did not open.
     #[allow(unsafe_code)]
     let owned = unsafe { OwnedFd::from_raw_fd(fd) };
     Ok(Socket::from(owned))

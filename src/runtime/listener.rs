@@ -56,6 +56,17 @@ pub struct OwnedPath {
 }
 
 impl OwnedPath {
+    /// The socket file at `path` as it is now, to be removed at exit (a listener
+    /// handed over by the process that created it).
+    pub fn existing(path: &Path) -> io::Result<OwnedPath> {
+        let meta = std::fs::symlink_metadata(path)?;
+        Ok(OwnedPath {
+            path: path.to_path_buf(),
+            dev: meta.dev(),
+            ino: meta.ino(),
+        })
+    }
+
     pub fn remove(&self) {
         if let Ok(meta) = std::fs::symlink_metadata(&self.path)
             && meta.dev() == self.dev

@@ -4,6 +4,7 @@
 
 pub mod activation;
 pub mod conn;
+pub mod handover;
 pub mod listener;
 pub mod poll;
 pub mod server;
@@ -12,6 +13,7 @@ pub mod slab;
 pub mod spec;
 pub mod timers;
 pub mod transport;
+pub mod workers;
 
 pub use listener::BindOptions;
 pub use server::{Config, Limits, Server, Summary};

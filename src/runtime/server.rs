@@ -17,9 +17,10 @@
 use super::activation::{self, Inherited};
 use super::conn::Conn;
 use super::conn::state::Policy;
+use super::handover::{Channel, Handover, Role};
 use super::listener::{BindError, BindOptions, ListenSocket, bind};
 use super::poll::{self, Events, Interest, Registration};
-use super::signals::{HANGUP_KEY, SIGNAL_KEY, SignalPipe};
+use super::signals::{HANGUP_KEY, SIGNAL_KEY, SignalPipe, UPGRADE_KEY};
 use super::slab::Slab;
 use super::spec::{Endpoint, ListenSpec};
 use super::timers::{Timer, Timers};
@@ -32,16 +33,23 @@ use std::io;
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
+mod broker;
 mod connection;
 mod fanout;
 mod incoming;
 mod per_ip;
+mod upgrade;
 
+pub use broker::BrokerConfig;
+use broker::{PUBLISHER_KEY, SUBSCRIBER_KEY};
 use connection::Step;
+pub use upgrade::Restart;
+use upgrade::{Drain, Link};
 
 /// Poller keys: connections use their slab index; listeners count down from below
-/// the signal pipes' keys at the top of the key space, so the two ranges never meet.
-const LISTENER_KEY_TOP: usize = HANGUP_KEY - 1;
+/// the signal pipes' and the hand-over channel's keys at the top of the key space, so
+/// the two ranges never meet.
+const LISTENER_KEY_TOP: usize = PUBLISHER_KEY - 1;
 
 /// One read buffer for the whole loop (safe: one thread). 64 KiB takes a full
 /// socket buffer's worth in one call.
@@ -92,6 +100,12 @@ pub struct Config {
     pub inherited: Vec<Inherited>,
     /// `--inetd SERVICE`: serve the one connection on standard input, then exit.
     pub inetd: Option<Service>,
+    /// Listeners passed by a supervisor or by the server we take over from.
+    pub handover: Option<Handover>,
+    /// How to start this server again on SIGUSR2 (None: SIGUSR2 is refused).
+    pub restart: Option<Restart>,
+    /// `--broker redis://…`: rooms and topics shared through Redis.
+    pub broker: Option<BrokerConfig>,
     /// The certificate for `tls://` and `https://` listeners.
     #[cfg(feature = "tls")]
     pub tls: Option<crate::tls::server::ServerTls>,
@@ -154,8 +168,19 @@ pub struct Server {
     recipients: Vec<crate::service::hub::Member>,
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::server::ServerTls>,
+    /// Not accepting any more: draining (after a hand-over or a stop signal).
     shutting_down: bool,
+    drain: Drain,
     forced: bool,
+    /// SIGUSR2: start the binary again and hand over.
+    usr2: Option<SignalPipe>,
+    restart: Option<Restart>,
+    /// What this process was handed over as, and the channel to who did it.
+    role: Option<Role>,
+    first_word: Option<Channel>,
+    /// The channel, once the loop runs: to our supervisor, or to the new binary.
+    link: Option<Link>,
+    broker: Option<broker::Broker>,
     /// `--inetd`: the connection on standard input, served from the first turn; the
     /// loop ends when it closes.
     inetd: Option<(super::transport::Stream, Option<std::net::SocketAddr>)>,
@@ -191,7 +216,14 @@ impl Server {
             #[cfg(feature = "tls")]
             tls: config.tls,
             shutting_down: false,
+            drain: Drain::Serving,
             forced: false,
+            usr2: None,
+            restart: config.restart,
+            role: config.handover.as_ref().map(|h| h.role),
+            first_word: None,
+            link: None,
+            broker: None,
             inetd: None,
             one_connection: false,
         };
@@ -206,13 +238,40 @@ impl Server {
                 .map_err(|e| BindError::Other("cannot install the SIGHUP handler".into(), e))?;
             server.hangup = Some(hangup);
         }
+        if config.inetd.is_none() {
+            let usr2 = SignalPipe::watch_upgrade(&server.poller)
+                .map_err(|e| BindError::Other("cannot install the SIGUSR2 handler".into(), e))?;
+            server.usr2 = Some(usr2);
+        }
         for spec in &config.listeners {
             if let Err(e) = server.add_listener(spec, &config.bind, &config.inherited) {
                 server.remove_unix_files();
                 return Err(e);
             }
+            let own = |h: &Handover| {
+                h.listeners
+                    .iter()
+                    .any(|p| p.own && Endpoint::Fd(p.fd.to_string()) == spec.endpoint)
+            };
+            if config.handover.as_ref().is_some_and(own) {
+                server.own_unix_file(server.listeners.len() - 1);
+            }
+        }
+        if let Some(handover) = &config.handover {
+            let channel = super::handover::take_channel(handover.channel)
+                .map_err(|e| BindError::Other("the hand-over channel".into(), e))?;
+            server.first_word = Some(Channel::new(channel));
         }
         server.link_udp_to_tcp();
+        if let Some(config) = config.broker {
+            let origin = rand::RngExt::random::<u64>(&mut server.shared.rng);
+            server.shared.metrics.broker_url = Some(config.url.clone());
+            server
+                .shared
+                .chat
+                .tag_guests(&format!("{:04x}", origin >> 48));
+            server.broker = Some(broker::Broker::new(config, origin));
+        }
         if let Some(service) = config.inetd {
             server.adopt_stdin(service)?;
         }
@@ -278,7 +337,9 @@ impl Server {
     ) -> Result<(), BindError> {
         let index = self.listeners.len();
         let (socket, address) = match &spec.endpoint {
-            Endpoint::Fd(name) => take_inherited(name, spec.service, inherited)?,
+            Endpoint::Fd(name) => {
+                take_inherited(name, spec.service, inherited, self.role.is_none())?
+            }
             endpoint => bind(endpoint, options)?,
         };
         let key = listener_key(index);
@@ -340,6 +401,9 @@ impl Server {
     /// Serves until SIGINT/SIGTERM and the graceful shutdown that follows.
     pub fn run(mut self) -> io::Result<Summary> {
         let mut events = Events::new();
+        let channel = self.first_word.take();
+        self.say_ready(self.role, channel);
+        self.broker_connect();
         if let Some((stream, addr)) = self.inetd.take() {
             let index = self.listeners.len() - 1;
             let peer = match addr {
@@ -351,6 +415,7 @@ impl Server {
         loop {
             self.fire_timers(self.shared.now);
             self.flush_fanout();
+            self.broker_sync();
             let done = self.shutting_down || self.one_connection;
             if self.forced || (done && self.conns.is_empty()) {
                 break;
@@ -365,6 +430,9 @@ impl Server {
                 match event.key {
                     SIGNAL_KEY => self.on_signal(),
                     HANGUP_KEY => self.on_hangup(),
+                    UPGRADE_KEY => self.on_usr2(),
+                    upgrade::CHANNEL_KEY => self.on_channel(),
+                    SUBSCRIBER_KEY | PUBLISHER_KEY => self.on_broker(event.key),
                     key if key > LISTENER_KEY_TOP - self.listeners.len() => {
                         self.on_listener(LISTENER_KEY_TOP - key)
                     }
@@ -383,6 +451,7 @@ impl Server {
             self.close(slot, "server exit");
         }
         self.remove_unix_files();
+        self.say_served(self.shared.conns_total, active_at_exit);
         Ok(Summary {
             served: self.shared.conns_total,
             active_at_exit,
@@ -414,7 +483,9 @@ impl Server {
         if count == 0 {
             return;
         }
-        if self.shutting_down || count > 1 {
+        if self.drain == Drain::HandOver && count == 1 {
+            self.cut_drain_short();
+        } else if self.shutting_down || count > 1 {
             info!("second signal: exiting now");
             self.forced = true;
         } else {
@@ -448,6 +519,7 @@ impl Server {
             crate::plural::count(self.conns.len() as u64, "connection")
         );
         self.shutting_down = true;
+        self.drain = Drain::Shutdown;
         self.shared.metrics.draining = true;
         for listener in &mut self.listeners {
             if let Some(socket) = listener.socket.take() {
@@ -460,20 +532,43 @@ impl Server {
         let now = Millis::since(self.shared.started);
         self.shared.now = now;
         for slot in self.conns.keys() {
-            if trace::any() {
-                self.trace_context(slot);
-            }
-            let Some(conn) = self.conns.get_mut(slot) else {
-                continue;
-            };
-            if conn.state.on_shutdown(now) {
-                self.step(slot, Step::Shutdown);
-            } else {
-                self.settle(slot);
-            }
+            self.shut_one(slot, true, now);
         }
         self.timers
             .push(now.after(SHUTDOWN_GRACE), Timer::ShutdownDeadline);
+    }
+
+    /// A hand-over drain's time is up (or a stop signal came): the ordinary shutdown
+    /// for the connections still open.
+    fn cut_drain_short(&mut self) {
+        info!(
+            "hand-over drain over: shutting down {}",
+            crate::plural::count(self.conns.len() as u64, "connection")
+        );
+        self.drain = Drain::Shutdown;
+        let now = self.shared.now;
+        for slot in self.conns.keys() {
+            self.shut_one(slot, true, now);
+        }
+        self.timers
+            .push(now.after(SHUTDOWN_GRACE), Timer::ShutdownDeadline);
+    }
+
+    /// One connection enters the shutdown: its service says goodbye (`tell`: a
+    /// WebSocket's 1001) and it closes once flushed; without `tell` it is only looked
+    /// at again under the (shortened) idle timeout.
+    fn shut_one(&mut self, slot: usize, tell: bool, now: Millis) {
+        if trace::any() {
+            self.trace_context(slot);
+        }
+        let Some(conn) = self.conns.get_mut(slot) else {
+            return;
+        };
+        if tell && conn.state.on_shutdown(now) {
+            self.step(slot, Step::Shutdown);
+        } else {
+            self.settle(slot);
+        }
     }
 
     fn fire_timers(&mut self, now: Millis) {
@@ -481,6 +576,9 @@ impl Server {
             match timer {
                 Timer::Conn(slot) => self.on_conn_timer(slot as usize, at, now),
                 Timer::ResumeListener(index) => self.resume_listener(index as usize),
+                Timer::ShutdownDeadline if self.drain == Drain::HandOver => self.cut_drain_short(),
+                Timer::UpgradeDeadline => self.on_upgrade_deadline(),
+                Timer::BrokerRetry => self.on_broker_retry(at),
                 Timer::ShutdownDeadline => {
                     if self.shutting_down && !self.conns.is_empty() {
                         info!(
@@ -520,10 +618,11 @@ impl Server {
 
 /// A passed socket, taken as the listener `-l fd:NAME=SERVICE` asks for, with the
 /// address it is bound to.
-fn take_inherited(
+pub(crate) fn take_inherited(
     name: &str,
     service: Service,
     inherited: &[Inherited],
+    log: bool,
 ) -> Result<(ListenSocket, String), BindError> {
     let refuse = |why: String| {
         BindError::Other(
@@ -548,15 +647,17 @@ fn take_inherited(
             passed.name, passed.fd
         )));
     }
-    info!(
-        "serving the passed socket {} (fd {}, {address}) with {service}",
-        passed.name, passed.fd
-    );
+    if log {
+        info!(
+            "serving the passed socket {} (fd {}, {address}) with {service}",
+            passed.name, passed.fd
+        );
+    }
     Ok((socket, address))
 }
 
 /// How the banner names a listener: its transport, or http/https/tls over TCP.
-fn scheme_of(socket: &ListenSocket, service: Service, tls: bool) -> &'static str {
+pub(crate) fn scheme_of(socket: &ListenSocket, service: Service, tls: bool) -> &'static str {
     match (socket, service, tls) {
         (ListenSocket::Tcp(_), Service::Web, false) => "http",
         (ListenSocket::Tcp(_), Service::Web, true) => "https",
@@ -571,7 +672,7 @@ fn listener_key(index: usize) -> usize {
     LISTENER_KEY_TOP - index
 }
 
-fn socket_fd(socket: &ListenSocket) -> std::os::fd::BorrowedFd<'_> {
+pub(crate) fn socket_fd(socket: &ListenSocket) -> std::os::fd::BorrowedFd<'_> {
     match socket {
         ListenSocket::Tcp(l) => l.as_fd(),
         ListenSocket::Udp(s) => s.as_fd(),

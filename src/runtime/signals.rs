@@ -1,5 +1,5 @@
-//! SIGINT and SIGTERM (and, for a server with a certificate to reload, SIGHUP)
-//! delivered into the loop through self-pipes.
+//! SIGINT and SIGTERM (and, for a server with a certificate to reload, SIGHUP; and
+//! SIGUSR2, the binary upgrade) delivered into the loop through self-pipes.
 //!
 //! The signal handler (installed by signal-hook) only writes a byte to a socket pair;
 //! the loop watches the other end like any socket. No threads, no flags to poll, and
@@ -15,6 +15,8 @@ use std::os::unix::net::UnixStream;
 pub const SIGNAL_KEY: usize = usize::MAX - 1;
 /// The poller key of the SIGHUP pipe, just below.
 pub const HANGUP_KEY: usize = SIGNAL_KEY - 1;
+/// The poller key of the SIGUSR2 pipe (start the new binary and hand over).
+pub const UPGRADE_KEY: usize = HANGUP_KEY - 1;
 
 pub struct SignalPipe {
     reader: UnixStream,
@@ -53,6 +55,14 @@ impl SignalPipe {
     pub fn watch_hangup(poller: &Poller) -> io::Result<Self> {
         let pipe = Self::install_for(&[signal_hook::consts::SIGHUP])?;
         Registration::add(poller, &pipe.reader, HANGUP_KEY, Interest::READ)?;
+        Ok(pipe)
+    }
+
+    /// SIGUSR2, reported under [`UPGRADE_KEY`]: start the binary again, hand the
+    /// listeners over, drain (nginx's binary upgrade).
+    pub fn watch_upgrade(poller: &Poller) -> io::Result<Self> {
+        let pipe = Self::install_for(&[signal_hook::consts::SIGUSR2])?;
+        Registration::add(poller, &pipe.reader, UPGRADE_KEY, Interest::READ)?;
         Ok(pipe)
     }
 

@@ -20,8 +20,13 @@ pub enum Timer {
     Conn(u32),
     /// Start accepting on listener `index` again after running out of file descriptors.
     ResumeListener(u32),
-    /// Graceful shutdown took too long: close what is left.
+    /// Graceful shutdown took too long: close what is left (after a hand-over: start
+    /// the ordinary shutdown).
     ShutdownDeadline,
+    /// The binary a SIGUSR2 started has not said it is ready.
+    UpgradeDeadline,
+    /// Connect to the `--broker` again.
+    BrokerRetry,
 }
 
 #[derive(Default)]

@@ -42,6 +42,9 @@ pub struct Chat {
     /// Nick (lower case: `Alice` and `alice` are one name) → its owner.
     nicks: HashMap<Box<str>, Member>,
     guests: u64,
+    /// Between `guest-` and the number: a process's tag when rooms span processes
+    /// (`--broker`), so that two processes' guests do not share a name.
+    guest_tag: String,
 }
 
 impl Chat {
@@ -109,10 +112,15 @@ impl Chat {
         }
     }
 
+    /// Guests are `guest-TAG-N` from now on (`--broker`: rooms span processes).
+    pub fn tag_guests(&mut self, tag: &str) {
+        self.guest_tag = format!("{tag}-");
+    }
+
     fn guest_nick(&mut self) -> String {
         loop {
             self.guests += 1;
-            let nick = format!("guest-{}", self.guests);
+            let nick = format!("guest-{}{}", self.guest_tag, self.guests);
             if !self.nicks.contains_key(&key(&nick)) {
                 return nick;
             }
@@ -244,6 +252,11 @@ impl Chat {
     }
 
     /// Who is in `room`, in the order they joined: the recipients of its lines.
+    /// The rooms with people in them, as a [`Hub`] says (for `--broker`).
+    pub fn rooms(&self) -> &Hub {
+        &self.rooms
+    }
+
     pub fn members(&self, room: &str) -> &[Member] {
         self.rooms.publish(room)
     }

@@ -132,6 +132,7 @@ impl Shared {
             delivered: self.fanout.delivered,
             fanout_dropped: self.fanout.dropped,
             publish_throttled: self.fanout.throttled,
+            pid: std::process::id(),
         }
     }
 }

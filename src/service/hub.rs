@@ -83,6 +83,9 @@ pub struct Hub {
     members: HashMap<Member, MemberState>,
     /// Messages dropped for slow subscribers, since start.
     dropped: u64,
+    /// Bumped whenever a topic appears or goes away: a broker that mirrors the set
+    /// of topics (`--broker`) looks again only when this moved.
+    changes: u64,
 }
 
 impl Hub {
@@ -98,6 +101,16 @@ impl Hub {
     }
 
     /// Topics (rooms) in existence: those with at least one member.
+    /// How many times a topic appeared or went away since start.
+    pub fn changes(&self) -> u64 {
+        self.changes
+    }
+
+    /// Every topic with a member.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.topics.keys().map(|t| &**t)
+    }
+
     pub fn topic_count(&self) -> usize {
         self.topics.len()
     }
@@ -118,6 +131,7 @@ impl Hub {
             return Err(HubError::TooManyTopics(self.limits.max_topics));
         } else {
             self.topics.insert(topic.into(), vec![member]);
+            self.changes += 1;
         }
         if let Some(state) = self.members.get_mut(&member) {
             state.topics.push(topic.into());
@@ -198,6 +212,7 @@ impl Hub {
             members.retain(|&m| m != member);
             if members.is_empty() {
                 self.topics.remove(topic);
+                self.changes += 1;
             }
         }
     }

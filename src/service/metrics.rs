@@ -56,6 +56,9 @@ pub struct Metrics {
     pub turns: TurnTimes,
     /// The server is shutting down: `/health` says 503 so balancers move on.
     pub draining: bool,
+    /// `--broker`: its URL, and how it goes.
+    pub broker_url: Option<String>,
+    pub broker: super::broker::Counts,
 }
 
 impl Metrics {
@@ -165,7 +168,47 @@ pub fn write(shared: &Shared) -> String {
     );
     close_codes(&mut out, m);
     turns(&mut out, &m.turns);
+    if m.broker_url.is_some() {
+        broker(&mut out, &m.broker);
+    }
     out
+}
+
+/// `--broker`: whether Redis is there, and what went through it.
+fn broker(out: &mut String, b: &super::broker::Counts) {
+    gauge(
+        out,
+        "broker_up",
+        "1 while both Redis connections are up.",
+        u64::from(b.up),
+    );
+    gauge(
+        out,
+        "broker_subscriptions",
+        "Redis channels subscribed: rooms and topics with members here.",
+        b.subscriptions,
+    );
+    let counters: [(&str, &str, u64); 4] = [
+        (
+            "broker_connects_total",
+            "Times the broker connections came up.",
+            b.connects,
+        ),
+        ("broker_sent_total", "Messages published to Redis.", b.sent),
+        (
+            "broker_received_total",
+            "Messages from other processes delivered here.",
+            b.received,
+        ),
+        (
+            "broker_unsent_total",
+            "Messages said here while Redis was away: not heard elsewhere.",
+            b.unsent,
+        ),
+    ];
+    for (name, help, v) in counters {
+        counter(out, name, help, v);
+    }
 }
 
 fn head(out: &mut String, name: &str, kind: &str, help: &str) {

@@ -4,6 +4,7 @@
 //! Services see bytes and write bytes into the loop's shared output buffer; they never
 //! touch a socket. The loop owns the sockets and the per-connection buffers.
 
+pub mod broker;
 pub mod chat;
 pub mod datagram;
 mod env;

@@ -49,6 +49,12 @@ impl StreamSession {
         Self { service, state }
     }
 
+    /// An upgraded WebSocket (a hand-over closes these with 1001 and lets the rest
+    /// finish).
+    pub fn is_websocket(&self) -> bool {
+        matches!(&self.state, State::Web(web) if web.is_websocket())
+    }
+
     pub fn service(&self) -> Service {
         self.service
     }

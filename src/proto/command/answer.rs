@@ -40,6 +40,8 @@ pub struct Stats {
     pub delivered: u64,
     pub fanout_dropped: u64,
     pub publish_throttled: u64,
+    /// The process that answered (one of several with `--workers`).
+    pub pid: u32,
 }
 
 /// Writes `stats` as space-separated `key=value` pairs (no newline).
@@ -50,7 +52,7 @@ pub fn write_stats(stats: &Stats, out: &mut Vec<u8>) {
          refused_max_conns={} refused_per_ip={} tls_handshakes={} refused_tls_handshakes={} \
          udp_too_big={} udp_dropped={} \
          memory_limit={} memory_used={} memory_peak={} memory_refused={} refused_memory={} \
-         published={} delivered={} fanout_dropped={} publish_throttled={}",
+         published={} delivered={} fanout_dropped={} publish_throttled={} pid={}",
         stats.uptime_secs,
         stats.conns_active,
         stats.conns_total,
@@ -71,7 +73,8 @@ pub fn write_stats(stats: &Stats, out: &mut Vec<u8>) {
         stats.published,
         stats.delivered,
         stats.fanout_dropped,
-        stats.publish_throttled
+        stats.publish_throttled,
+        stats.pid
     );
 }
 

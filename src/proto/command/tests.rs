@@ -42,6 +42,7 @@ impl Env for Fixed {
             delivered: 17,
             fanout_dropped: 18,
             publish_throttled: 19,
+            pid: 20,
         }
     }
 }
@@ -77,7 +78,7 @@ fn each_command() {
          refused_max_conns=5 refused_per_ip=6 tls_handshakes=14 refused_tls_handshakes=15 \
          udp_too_big=7 udp_dropped=8 \
          memory_limit=9 memory_used=10 memory_peak=11 memory_refused=12 refused_memory=13 \
-         published=16 delivered=17 fanout_dropped=18 publish_throttled=19\n"
+         published=16 delivered=17 fanout_dropped=18 publish_throttled=19 pid=20\n"
     );
     assert_eq!(reply("QUIT"), ("BYE\n".into(), After::Close));
     assert_eq!(reply("  stop").1, After::Close);

@@ -53,12 +53,13 @@ impl Server {
         let mut outbox = std::mem::take(&mut self.shared.outbox);
         for publish in outbox.drain(..) {
             self.fan_out(&publish);
+            self.broker_publish(&publish);
         }
         // The outbox keeps its capacity (a step says a few things at most).
         self.shared.outbox = outbox;
     }
 
-    fn fan_out(&mut self, publish: &Publish) {
+    pub(super) fn fan_out(&mut self, publish: &Publish) {
         let members = match publish.hub {
             HubKind::Chat => self.shared.chat.members(&publish.topic),
             HubKind::PubSub => self.shared.pubsub.publish(&publish.topic),

@@ -274,6 +274,10 @@ impl WebConn {
         }
     }
 
+    pub fn is_websocket(&self) -> bool {
+        matches!(self.phase, Phase::Ws(_))
+    }
+
     /// Idle timeout: a WebSocket is told why (1001) before the connection closes.
     pub fn on_idle_timeout(&mut self, shared: &mut Shared, out: &mut Vec<u8>) {
         if let Phase::Ws(ws) = &mut self.phase {
