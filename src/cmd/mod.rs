@@ -6,6 +6,8 @@ pub mod bench;
 pub mod lookup;
 pub mod rpc;
 pub mod serve;
+mod serve_banner;
+mod serve_processes;
 mod serve_tls;
 pub mod size;
 pub mod tcp;

@@ -1,17 +1,19 @@
 //! `sockloop serve`: bind the listeners, print the banner, run the loop, report.
 
+use super::serve_banner::print_banner;
+use super::serve_processes::{
+    broker, passed_listeners, passed_sockets, restart, worker_args, workers,
+};
 use super::{exit, parse_secs, size};
 use crate::log::{self, Level};
 use crate::plural;
 use crate::proto::ws::deflate::{self, params::ServerPolicy};
 use crate::runtime::activation::{self, Inherited};
 use crate::runtime::handover::{self, Handover, Role};
-use crate::runtime::server::{BrokerConfig, ListenerInfo, Restart};
 use crate::runtime::workers::Supervisor;
 use crate::runtime::{BindOptions, Config, Endpoint, Limits, ListenSpec, Server};
 use crate::service::web::WebConfig;
 use crate::service::{Service, Settings};
-use std::io::Write;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -334,107 +336,6 @@ fn parse(args: &[String]) -> Result<Option<Parsed>, String> {
     Ok(Some(Parsed { config, workers }))
 }
 
-/// `--broker redis://HOST:PORT`: the address, looked up once, at start.
-fn broker(m: &getopts::Matches) -> Result<Option<BrokerConfig>, String> {
-    let Some(url) = m.opt_str("broker") else {
-        return Ok(None);
-    };
-    if !cfg!(feature = "pubsub") {
-        return Err("--broker: this sockloop was built without the `pubsub` feature".into());
-    }
-    let target = url.strip_prefix("redis://").ok_or_else(|| {
-        format!("--broker {url:?}: give it as redis://HOST:PORT (e.g. redis://127.0.0.1:6379)")
-    })?;
-    let target = target.strip_suffix('/').unwrap_or(target);
-    let with_port = match target.rsplit_once(':') {
-        Some((_, port)) if port.parse::<u16>().is_ok() && !target.ends_with(']') => {
-            target.to_string()
-        }
-        _ => format!("{target}:6379"),
-    };
-    use std::net::ToSocketAddrs;
-    let addr = with_port
-        .to_socket_addrs()
-        .map_err(|e| format!("--broker {url}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("--broker {url}: the name has no address"))?;
-    Ok(Some(BrokerConfig { url, addr }))
-}
-
-/// `--workers N|auto`: not with --inetd, and never in a worker.
-fn workers(m: &getopts::Matches, inetd: bool, handed_over: bool) -> Result<Option<u32>, String> {
-    let Some(text) = m.opt_str("workers") else {
-        return Ok(None);
-    };
-    if inetd {
-        return Err("--workers and --inetd: inetd starts a process per connection itself".into());
-    }
-    let count = match text.as_str() {
-        "auto" => std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
-        n => n
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=1024).contains(n))
-            .ok_or_else(|| format!("--workers '{n}' is not auto or a number from 1 to 1024"))?,
-    };
-    // (A worker's command line has no --workers; a new binary started by a
-    // supervisor's SIGUSR2 is a worker.)
-    Ok((!handed_over).then_some(count))
-}
-
-/// How SIGUSR2 starts this server again: the binary at the path it was started
-/// from (a new build installed there is what starts), with the same arguments.
-fn restart(args: &[String], inetd: bool) -> Option<Restart> {
-    if inetd {
-        return None;
-    }
-    let exe = std::env::current_exe().ok()?;
-    let mut all = vec!["serve".to_string()];
-    all.extend(args.iter().cloned());
-    Some(Restart { exe, args: all })
-}
-
-/// A worker's command line: ours without `--workers`.
-fn worker_args(restart: &Restart) -> Restart {
-    let mut args = Vec::new();
-    let mut skip = false;
-    for a in &restart.args {
-        if skip {
-            skip = false;
-        } else if a == "--workers" {
-            skip = true;
-        } else if !a.starts_with("--workers=") {
-            args.push(a.clone());
-        }
-    }
-    Restart {
-        exe: restart.exe.clone(),
-        args,
-    }
-}
-
-/// The sockets a supervisor or an old binary handed us, named by their numbers.
-fn passed_sockets(h: &Handover) -> Vec<Inherited> {
-    h.listeners
-        .iter()
-        .map(|p| Inherited {
-            fd: p.fd,
-            name: p.fd.to_string(),
-        })
-        .collect()
-}
-
-fn passed_listeners(h: &Handover) -> Vec<ListenSpec> {
-    h.listeners
-        .iter()
-        .map(|p| ListenSpec {
-            endpoint: Endpoint::Fd(p.fd.to_string()),
-            service: p.service,
-            tls: p.tls,
-        })
-        .collect()
-}
-
 /// `--inetd SERVICE`: a stream service, and no listeners beside it.
 fn inetd_service(
     m: &getopts::Matches,
@@ -689,87 +590,5 @@ fn report(ran: std::io::Result<crate::runtime::Summary>) -> i32 {
             crate::error!("the loop failed: {e}");
             exit::FAILURE
         }
-    }
-}
-
-/// The banner goes to stdout, one listener per line with the real bound address (so
-/// port 0 can be used and scripts can read the port), and a command to try.
-fn print_banner<'a>(
-    listeners: impl Iterator<Item = &'a ListenerInfo>,
-    tls: Option<&TlsBanner>,
-    processes: &str,
-) {
-    let listeners: Vec<_> = listeners.collect();
-    let mut text = format!(
-        "sockloop {}{processes} — one thread, {} listener{}\n",
-        env!("CARGO_PKG_VERSION"),
-        listeners.len(),
-        if listeners.len() == 1 { "" } else { "s" }
-    );
-    let width = listeners.iter().map(|l| l.address.len()).max().unwrap_or(0);
-    for l in &listeners {
-        let try_it = try_command(l.transport, &l.address, l.service);
-        text.push_str(&format!(
-            "  {:<5} {:<width$}  {:<8} try: {try_it}\n",
-            l.transport,
-            l.address,
-            l.service.name()
-        ));
-    }
-    #[cfg(feature = "tls")]
-    if let Some(tls) = tls {
-        text.push_str(&super::serve_tls::banner(tls));
-    }
-    #[cfg(not(feature = "tls"))]
-    let _ = tls;
-    text.push_str("ready; Ctrl-C stops\n");
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes());
-    let _ = out.flush();
-}
-
-#[cfg(feature = "tls")]
-type TlsBanner = crate::tls::server::ServerTls;
-/// (Nothing: there is no TLS in this build.)
-#[cfg(not(feature = "tls"))]
-type TlsBanner = ();
-
-fn try_command(transport: &str, address: &str, service: Service) -> String {
-    let hint = match service {
-        Service::Cmd => "   (then type HELP)",
-        Service::Random => "   (then type 1 6)",
-        Service::Chat => "   (then type /help)",
-        Service::PubSub => "   (then type SUB news)",
-        _ => "",
-    };
-    // A wildcard address is reachable on loopback.
-    let reachable = match address.parse::<SocketAddr>() {
-        Ok(a) if a.ip().is_unspecified() => {
-            let ip: std::net::IpAddr = if a.is_ipv6() {
-                std::net::Ipv6Addr::LOCALHOST.into()
-            } else {
-                std::net::Ipv4Addr::LOCALHOST.into()
-            };
-            Some(SocketAddr::new(ip, a.port()))
-        }
-        Ok(a) => Some(a),
-        Err(_) => None,
-    };
-    let nc_target = match reachable {
-        Some(a) => format!("{} {}", a.ip(), a.port()),
-        None => address.to_string(),
-    };
-    match (transport, reachable) {
-        ("http", Some(a)) => format!("open http://{a}/ in a browser, or websocat ws://{a}/ws"),
-        ("https", Some(a)) => {
-            format!("open https://{a}/ in a browser, or sockloop ws wss://{a}/ws")
-        }
-        ("tls", _) => format!(
-            "openssl s_client -quiet -connect {}{hint}",
-            nc_target.replace(' ', ":")
-        ),
-        ("udp", _) => format!("nc -u {nc_target}{hint}"),
-        ("unix", _) => format!("nc -U {nc_target}{hint}"),
-        _ => format!("nc {nc_target}{hint}"),
     }
 }
