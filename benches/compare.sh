@@ -17,6 +17,8 @@
 #   AUTOBAHN=1            also time the Autobahn 9.* cases against sockloop and tokio
 #   CG_SHORT=20000 CG_LONG=120000   messages in the two callgrind runs
 #   SERVER_CPU=0 LOAD_CPU=1
+#   WORKER_CPUS=0,1       the CPUs of `serve --workers 2` in the multi-core row (on a
+#                         2-CPU machine they include the generator's: say so when reading)
 #   OUT=docs/BENCHMARKS.md          where the report goes ("-": nowhere)
 # Everything listens on and targets 127.0.0.1 only; every step has a time limit.
 set -euo pipefail
@@ -40,6 +42,7 @@ CG_SHORT=${CG_SHORT:-20000}
 CG_LONG=${CG_LONG:-120000}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
+WORKER_CPUS=${WORKER_CPUS:-$SERVER_CPU,$LOAD_CPU}
 OUT=${OUT:-docs/BENCHMARKS.md}
 
 SOCKLOOP=$ROOT/target/release/sockloop
@@ -78,6 +81,11 @@ start_server() {
             -l http://127.0.0.1:0 -l tcp://127.0.0.1:0=echo -l udp://127.0.0.1:0=echo \
             >"$out" 2>&1 &
         ;;
+    sockloop-w2)
+        SERVER_CMD[$name]="taskset -c $WORKER_CPUS sockloop serve -q --workers 2 --max-conns $((IDLE_CONNS + 1000)) -l http://127.0.0.1:0 -l tcp://127.0.0.1:0=echo"
+        taskset -c "$WORKER_CPUS" "$SOCKLOOP" serve -q --workers 2 --max-conns $((IDLE_CONNS + 1000)) \
+            -l http://127.0.0.1:0 -l tcp://127.0.0.1:0=echo >"$out" 2>&1 &
+        ;;
     tokio)
         SERVER_CMD[$name]="taskset -c $SERVER_CPU tokio-echo 127.0.0.1:0"
         taskset -c "$SERVER_CPU" "$TOKIO" 127.0.0.1:0 >"$out" 2>&1 &
@@ -96,14 +104,14 @@ start_server() {
 wait_for_ports() {
     local name=$1 out=$2 tries=$3 last
     case $name in
-    sockloop) last='^ready' ;;
+    sockloop | sockloop-w2) last='^ready' ;;
     tokio) last='^listening ' ;;
     c) last='^udp ' ;;
     esac
     for _ in $(seq "$tries"); do
         if grep -q "$last" "$out" 2>/dev/null; then
             case $name in
-            sockloop)
+            sockloop | sockloop-w2)
                 WS=$(awk '$1 == "http" {print $2}' "$out")
                 TCP=$(awk '$1 == "tcp" {print $2}' "$out")
                 UDP=$(awk '$1 == "udp" {print $2}' "$out")
@@ -241,6 +249,8 @@ say "-- ${TITLE[ws64d16]}"
 measure ws64d16 sockloop ws ws://@WS@/ws -c 50 -d 16
 measure ws64d16 tokio ws ws://@WS@/ws -c 50 -d 16
 measure ws64d16 c tcp @TCP@ -c 50 -d 16
+say "-- the same with serve --workers 2 (CPUs $WORKER_CPUS)"
+measure ws64d16 sockloop-w2 ws ws://@WS@/ws -c 50 -d 16
 say "-- ${TITLE[ws16k]}"
 measure ws16k sockloop ws ws://@WS@/ws -c 10 -d 4 -s 16k --binary
 measure ws16k tokio ws ws://@WS@/ws -c 10 -d 4 -s 16k --binary
@@ -402,7 +412,7 @@ sat() { awk -v c="$1" 'BEGIN {if (c != "null" && c != "" && c + 0 >= 90) print "
     echo "| scenario | server | p50 µs | p99 µs | server CPU % | server CPU ns/msg | generator CPU % | errors |"
     echo "|---|---|---:|---:|---:|---:|---:|---:|"
     for s in "${SCENARIOS[@]}"; do
-        for srv in sockloop tokio c; do
+        for srv in sockloop sockloop-w2 tokio c; do
             [ -n "${R[$s.$srv.rate]:-}" ] || continue
             printf '| %s | %s | %s | %s | %s | %s | %s%s | %s |\n' "${TITLE[$s]}" "$srv" \
                 "$(fmt_num "${R[$s.$srv.p50]}")" "$(fmt_num "${R[$s.$srv.p99]}")" \
@@ -474,6 +484,23 @@ about D × conns / throughput). CPU is % of one core over the measured window, f
 lower bound for the server.
 
 $(cat "$WORK/details.md")
+
+## More than one core: \`--workers 2\`
+
+WS echo 64 B × 50 connections × depth 16 against one loop pinned to CPU $SERVER_CPU
+(the row above) and against \`serve --workers 2\` on CPUs $WORKER_CPUS (two worker
+processes on SO_REUSEPORT sockets; server CPU is the supervisor's and its workers'),
+the same generator on CPU $LOAD_CPU. Where the workers' CPUs include the generator's
+(a 2-CPU machine), they compete with it for that core: the throughput ratio is then a
+floor, and the CPU per message says whether the second process costs anything.
+
+| | one loop | --workers 2 | workers / one loop |
+|---|---:|---:|---:|
+| messages/s | $(fmt_rate "${R[ws64d16.sockloop.rate]:-}") | $(fmt_rate "${R[ws64d16.sockloop-w2.rate]:-}") | $(ratio "${R[ws64d16.sockloop-w2.rate]:-}" "${R[ws64d16.sockloop.rate]:-}") |
+| server CPU ns per message | $(fmt_num "${R[ws64d16.sockloop.sns]:-}") | $(fmt_num "${R[ws64d16.sockloop-w2.sns]:-}") | $(ratio "${R[ws64d16.sockloop-w2.sns]:-}" "${R[ws64d16.sockloop.sns]:-}") |
+| server CPU % (of one core) | $(fmt_num "${R[ws64d16.sockloop.scpu]:-}") | $(fmt_num "${R[ws64d16.sockloop-w2.scpu]:-}") | |
+| generator CPU % | $(fmt_num "${R[ws64d16.sockloop.cpu]:-}")$(sat "${R[ws64d16.sockloop.cpu]:-}") | $(fmt_num "${R[ws64d16.sockloop-w2.cpu]:-}")$(sat "${R[ws64d16.sockloop-w2.cpu]:-}") | |
+| p99 µs | $(fmt_num "${R[ws64d16.sockloop.p99]:-}") | $(fmt_num "${R[ws64d16.sockloop-w2.p99]:-}") | |
 
 ## Memory per idle connection
 
@@ -552,6 +579,7 @@ Servers (each started fresh for every run; ports are chosen by the system):
 
 \`\`\`
 ${SERVER_CMD[sockloop]:-}
+${SERVER_CMD[sockloop-w2]:-}
 ${SERVER_CMD[tokio]:-}
 ${SERVER_CMD[c]:-}
 \`\`\`
@@ -563,7 +591,7 @@ EOF
     TITLE[idle]="idle: $IDLE_CONNS WebSocket connections held ${IDLE_HOLD} s"
     for s in "${SCENARIOS[@]}" idle; do
         echo "# ${TITLE[$s]}"
-        for srv in sockloop tokio c; do
+        for srv in sockloop sockloop-w2 tokio c; do
             [ -n "${BENCH_CMD[$s.$srv]:-}" ] && printf '%-9s %s\n' "$srv:" "${BENCH_CMD[$s.$srv]}" |
                 sed -E 's#ws://127\.0\.0\.1:[0-9]+#ws://ADDR#; s#127\.0\.0\.1:[0-9]+#ADDR#'
         done

@@ -323,8 +323,8 @@ fn the_test_page_and_health_through_haproxy() {
     plain.send(b"GET /ws HTTP/1.1\r\nHost: sockloop.example\r\nConnection: close\r\n\r\n");
     let refused = plain.read_response(false);
     assert_eq!(refused.status(), 426, "{}", refused.dump());
-    // HAProxy keeps no idle connection to sockloop (whose keep-alive timeout answers
-    // 408): soon only the scrape itself is open on each web listener.
+    // HAProxy keeps no idle connection to sockloop (whose keep-alive timeout closes
+    // it): soon only the scrape itself is open on each web listener.
     let idle_at_sockloop = || {
         rig.sockloops.iter().map(|s| {
             sample(

@@ -423,7 +423,9 @@ fn slow_request_head_gets_408_and_close() {
         "408 after {took:?}, expected about 0.5 s"
     );
 
-    // A connection that never sends a byte is closed too.
+    // A connection that never sends a byte is closed too, without a word: a 408
+    // could cross a request sent just then (a keep-alive connection between
+    // requests is the same case).
     let start = Instant::now();
     let mut silent = Conn::connect(addr);
     let rest = silent.read_to_eof(Duration::from_secs(2));
@@ -433,7 +435,7 @@ fn slow_request_head_gets_408_and_close() {
         "silent connection closed after only {took:?}"
     );
     assert!(
-        rest.is_empty() || rest.starts_with(b"HTTP/1.1 408 "),
+        rest.is_empty(),
         "unexpected answer to silence: {:?}",
         String::from_utf8_lossy(&rest)
     );

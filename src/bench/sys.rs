@@ -14,14 +14,35 @@ const CLK_TCK: f64 = 100.0;
 /// Ours comes from /proc/self/schedstat where the kernel keeps it: nanoseconds
 /// instead of 10 ms ticks, so a window of a millisecond (a short `--count` run) still
 /// gets a figure. It counts one thread, which is the whole generator. A server's comes
-/// from /proc/PID/stat, which counts every thread of a process that may have many.
+/// from /proc/PID/stat, which counts every thread of a process that may have many,
+/// plus its children's (a `--workers` supervisor's workers: the supervisor itself
+/// does next to nothing).
 pub fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
     match pid {
-        Some(p) => stat_cpu_seconds(&format!("/proc/{p}/stat")),
+        Some(p) => {
+            let own = stat_cpu_seconds(&format!("/proc/{p}/stat"))?;
+            let children: f64 = children(p)
+                .iter()
+                .filter_map(|c| stat_cpu_seconds(&format!("/proc/{c}/stat")))
+                .sum();
+            Some(own + children)
+        }
         None => own_cpu_ns()
             .map(|ns| ns as f64 / 1e9)
             .or_else(|| stat_cpu_seconds("/proc/self/stat")),
     }
+}
+
+/// The live children of `pid`, as its main thread's /proc children list says (a
+/// supervisor's workers are all started from its one thread).
+fn children(pid: u32) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .map(|text| {
+            text.split_whitespace()
+                .filter_map(|c| c.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn stat_cpu_seconds(path: &str) -> Option<f64> {

@@ -77,9 +77,11 @@ pub struct WebConn {
 }
 
 enum Phase {
-    /// Reading a request head that must be complete by `deadline`.
+    /// Reading a request head that must be complete by `deadline`; `begun` once a
+    /// byte of it has arrived.
     Head {
         deadline: Millis,
+        begun: bool,
     },
     Ws(Box<WsConn>),
     /// A response that ends the connection has been written.
@@ -110,6 +112,9 @@ impl WebConn {
         let mut pos = 0;
         loop {
             let rest = buf.get_mut(pos..).unwrap_or_default();
+            if let Phase::Head { begun, .. } = &mut self.phase {
+                *begun |= !rest.is_empty();
+            }
             let (used, after) = match &mut self.phase {
                 Phase::Head { .. } => self.read_head(rest, shared, out),
                 Phase::Ws(ws) => {
@@ -251,7 +256,7 @@ impl WebConn {
     /// was last active.
     pub fn deadline(&self, last_active: Millis, shared: &Shared) -> Option<Millis> {
         match &self.phase {
-            Phase::Head { deadline } => Some(*deadline),
+            Phase::Head { deadline, .. } => Some(*deadline),
             Phase::Ws(ws) => ws.deadline(last_active, shared),
             Phase::Done => None,
         }
@@ -264,7 +269,18 @@ impl WebConn {
         out: &mut Vec<u8>,
     ) -> After {
         match &mut self.phase {
-            Phase::Head { deadline } if *deadline <= shared.now => {
+            // A keep-alive connection between requests (or one never used, as a
+            // browser's preconnect) is closed without a word: a 408 could cross a
+            // request the client is sending just then, which would take it for the
+            // answer (nginx closes silently too).
+            Phase::Head {
+                deadline,
+                begun: false,
+            } if *deadline <= shared.now => {
+                crate::debug!("no request within --handshake-timeout: closing");
+                self.done()
+            }
+            Phase::Head { deadline, .. } if *deadline <= shared.now => {
                 crate::debug!("request head not complete in time: closing");
                 pages::write_timeout(out);
                 self.done()
@@ -304,5 +320,6 @@ impl WebConn {
 fn head_phase(shared: &Shared) -> Phase {
     Phase::Head {
         deadline: shared.now.after(shared.web.handshake_timeout),
+        begun: false,
     }
 }
