@@ -95,8 +95,18 @@ fn serve(redis: SocketAddr, service: &str) -> Server {
         "-l",
         &format!("tcp://127.0.0.1:0={service}"),
         "-l",
+        "tcp://127.0.0.1:0=chat",
+        "-l",
         "http://127.0.0.1:0",
     ])
+}
+
+/// A chat member past its welcome and its arrival in the lobby.
+fn arrive(addr: SocketAddr) -> Client {
+    let mut c = Client::connect(addr);
+    assert!(c.hear().starts_with("* welcome"));
+    assert!(c.hear().contains("joined lobby"));
+    c
 }
 
 /// A line client with a deadline on every read.
@@ -236,7 +246,7 @@ fn a_chat_room_spans_two_processes() {
 }
 
 #[test]
-fn without_redis_each_goes_on_alone_and_shares_again_when_it_is_back() {
+fn without_redis_each_goes_on_alone_and_a_topic_and_a_room_are_shared_again_when_it_is_back() {
     let redis_addr = free_tcp_port();
     let Some(redis_server) = redis(redis_addr) else {
         return;
@@ -250,6 +260,11 @@ fn without_redis_each_goes_on_alone_and_shares_again_when_it_is_back() {
         assert_eq!(c.hear(), "OK");
     }
     wait_subscribed(redis_addr, "sockloop:pubsub:news", 2);
+    let mut alice = arrive(a.addr("tcp", "chat"));
+    wait_subscribed(redis_addr, "sockloop:chat:lobby", 1);
+    let mut bob = arrive(b.addr("tcp", "chat"));
+    wait_subscribed(redis_addr, "sockloop:chat:lobby", 2);
+    while !alice.hear().contains("joined lobby") {} // Bob's, carried over
     assert!(metrics(&a).contains("sockloop_broker_up 1"));
 
     drop(redis_server); // killed
@@ -272,10 +287,16 @@ fn without_redis_each_goes_on_alone_and_shares_again_when_it_is_back() {
     assert_eq!(here.hear(), "OK");
     assert_eq!(here.hear(), "MSG news redis is back");
     assert_eq!(there.hear(), "MSG news redis is back");
+    // The chat room is one again too.
+    wait_subscribed(redis_addr, "sockloop:chat:lobby", 2);
+    alice.say("are you there?");
+    let line = alice.hear();
+    assert!(line.ends_with("> are you there?"), "{line}");
+    assert_eq!(bob.hear(), line);
     let m = metrics(&a);
     assert!(m.contains("sockloop_broker_up 1"), "{m}");
     assert!(m.contains("sockloop_broker_connects_total 2"), "{m}");
-    assert!(m.contains("sockloop_broker_subscriptions 1"), "{m}");
+    assert!(m.contains("sockloop_broker_subscriptions 2"), "{m}");
 }
 
 /// `GET /metrics` of `server`'s http listener.
