@@ -101,6 +101,18 @@ fn serve(redis: SocketAddr, service: &str) -> Server {
     ])
 }
 
+/// A `news` subscriber on each of `a` and `b`, once Redis has both processes on it.
+fn subscribers_of_news(redis: SocketAddr, a: &Server, b: &Server) -> (Client, Client) {
+    let mut here = Client::connect(a.addr("tcp", "pubsub"));
+    let mut there = Client::connect(b.addr("tcp", "pubsub"));
+    for c in [&mut here, &mut there] {
+        c.say("SUB news");
+        assert_eq!(c.hear(), "OK");
+    }
+    wait_subscribed(redis, "sockloop:pubsub:news", 2);
+    (here, there)
+}
+
 /// A chat member past its welcome and its arrival in the lobby.
 fn arrive(addr: SocketAddr) -> Client {
     let mut c = Client::connect(addr);
@@ -159,13 +171,7 @@ fn a_topic_is_shared_by_two_processes_and_each_message_arrives_once() {
     };
     let a = serve(redis_addr, "pubsub");
     let b = serve(redis_addr, "pubsub");
-    let mut here = Client::connect(a.addr("tcp", "pubsub"));
-    let mut there = Client::connect(b.addr("tcp", "pubsub"));
-    for c in [&mut here, &mut there] {
-        c.say("SUB news");
-        assert_eq!(c.hear(), "OK");
-    }
-    wait_subscribed(redis_addr, "sockloop:pubsub:news", 2);
+    let (mut here, mut there) = subscribers_of_news(redis_addr, &a, &b);
     here.say("PUB news from a");
     assert_eq!(here.hear(), "OK");
     assert_eq!(here.hear(), "MSG news from a", "the publisher's own copy");
@@ -253,13 +259,7 @@ fn without_redis_each_goes_on_alone_and_a_topic_and_a_room_are_shared_again_when
     };
     let mut a = serve(redis_addr, "pubsub");
     let b = serve(redis_addr, "pubsub");
-    let mut here = Client::connect(a.addr("tcp", "pubsub"));
-    let mut there = Client::connect(b.addr("tcp", "pubsub"));
-    for c in [&mut here, &mut there] {
-        c.say("SUB news");
-        assert_eq!(c.hear(), "OK");
-    }
-    wait_subscribed(redis_addr, "sockloop:pubsub:news", 2);
+    let (mut here, mut there) = subscribers_of_news(redis_addr, &a, &b);
     let mut alice = arrive(a.addr("tcp", "chat"));
     wait_subscribed(redis_addr, "sockloop:chat:lobby", 1);
     let mut bob = arrive(b.addr("tcp", "chat"));

@@ -25,3 +25,19 @@ pub enum Parsed<T> {
     /// A whole value; the first `consumed` bytes of the buffer belong to it.
     Complete { value: T, consumed: usize },
 }
+
+/// Appends the decimal digits of `n` (no sign, no leading zero) without going
+/// through `fmt`: HTTP status lines and lengths, RESP lengths and integers.
+pub(crate) fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let start = out.len();
+    loop {
+        out.push(b'0' + (n % 10) as u8);
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if let Some(digits) = out.get_mut(start..) {
+        digits.reverse();
+    }
+}

@@ -307,7 +307,7 @@ pub fn write_value(out: &mut Vec<u8>, value: &Value<'_>) {
             if *n < 0 {
                 out.push(b'-');
             }
-            push_digits(out, n.unsigned_abs());
+            super::push_decimal(out, n.unsigned_abs());
             out.extend_from_slice(b"\r\n");
         }
         Value::Bulk(payload) => push_bulk(out, payload),
@@ -339,23 +339,8 @@ fn push_bulk(out: &mut Vec<u8>, payload: &[u8]) {
 
 /// A length and its CRLF.
 fn push_len(out: &mut Vec<u8>, len: usize) {
-    push_digits(out, len as u64);
+    super::push_decimal(out, len as u64);
     out.extend_from_slice(b"\r\n");
-}
-
-/// Decimal digits, no sign, no leading zero (without going through `fmt`).
-fn push_digits(out: &mut Vec<u8>, mut n: u64) {
-    let start = out.len();
-    loop {
-        out.push(b'0' + (n % 10) as u8);
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if let Some(digits) = out.get_mut(start..) {
-        digits.reverse();
-    }
 }
 
 /// What a connection in RESP2 subscribe mode receives.

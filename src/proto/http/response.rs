@@ -5,6 +5,7 @@
 use super::super::Parsed;
 use super::fields::{find_header, has_token, is_field_byte, write_field};
 use super::{HttpError, Limits, parse_head, parse_version, split_once};
+use crate::proto::push_decimal;
 
 /// A parsed status line and header fields.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -139,18 +140,4 @@ fn parse_status_line(line: &[u8]) -> Result<(u8, u16, String), HttpError> {
     let reason = std::str::from_utf8(reason)
         .map_err(|_| HttpError::BadStatusLine("reason phrase is not valid UTF-8"))?;
     Ok((minor, status, reason.to_owned()))
-}
-
-pub(super) fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
-    let start = out.len();
-    loop {
-        out.push(b'0' + (n % 10) as u8);
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if let Some(digits) = out.get_mut(start..) {
-        digits.reverse();
-    }
 }

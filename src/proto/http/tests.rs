@@ -1,7 +1,7 @@
 //! Tests of `proto::http`: unit tests with known vectors and property tests.
 
-use super::response::push_decimal;
 use super::*;
+use crate::proto::push_decimal;
 use proptest::prelude::*;
 
 fn req(s: &str) -> Result<Parsed<RequestHead>, HttpError> {
