@@ -113,6 +113,16 @@ pub struct Config {
     pub tls: Option<crate::tls::server::ServerTls>,
 }
 
+impl Config {
+    /// There is a certificate SIGHUP can reload.
+    pub fn tls_reloadable(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return self.tls.is_some();
+        #[cfg(not(feature = "tls"))]
+        false
+    }
+}
+
 /// A bound listener as the banner shows it.
 pub struct ListenerInfo {
     pub transport: &'static str,
@@ -393,11 +403,15 @@ impl Server {
     /// SIGHUP: read the certificate and key again. New TLS connections get the new
     /// pair; open ones keep theirs; a pair that does not load changes nothing.
     fn on_hangup(&mut self) {
-        let arrived = self.hangup.as_mut().map_or(0, SignalPipe::drain) > 0;
-        #[cfg(not(feature = "tls"))]
-        let _ = arrived; // the pipe exists only with a certificate
+        if self.hangup.as_mut().map_or(0, SignalPipe::drain) > 0 {
+            self.reload_certificate();
+        }
+    }
+
+    /// SIGHUP's work (a worker hears it from its supervisor as `reload`).
+    fn reload_certificate(&mut self) {
         #[cfg(feature = "tls")]
-        if let (true, Some(tls)) = (arrived, &mut self.tls) {
+        if let Some(tls) = &mut self.tls {
             match tls.reload() {
                 Ok(true) => info!(
                     "SIGHUP: certificate reloaded (SHA-256 {}); open connections keep the old one",

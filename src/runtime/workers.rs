@@ -23,7 +23,7 @@ use super::handover::{self, Channel, Heard, Passed, Role};
 use super::listener::{BindError, BindOptions, ListenSocket, bind};
 use super::poll::{self, Events, Interest, Registration};
 use super::server::{ListenerInfo, Restart, Summary, scheme_of, socket_fd, take_inherited};
-use super::signals::{SIGNAL_KEY, SignalPipe, UPGRADE_KEY};
+use super::signals::{HANGUP_KEY, SIGNAL_KEY, SignalPipe, UPGRADE_KEY};
 use super::spec::Endpoint;
 use crate::{error, info, plural};
 use polling::Poller;
@@ -87,6 +87,8 @@ pub struct Supervisor {
     generation: u32,
     signals: SignalPipe,
     usr2: SignalPipe,
+    /// SIGHUP, with a certificate to reload: passed on to every worker.
+    hangup: Option<SignalPipe>,
     stopping: bool,
     forced: bool,
     served: u64,
@@ -102,6 +104,13 @@ impl Supervisor {
         let poller = Poller::new().map_err(|e| fail("cannot create poller", e))?;
         let signals =
             SignalPipe::watch(&poller).map_err(|e| fail("cannot install signal handlers", e))?;
+        let hangup = match config.tls_reloadable() {
+            true => Some(
+                SignalPipe::watch_hangup(&poller)
+                    .map_err(|e| fail("cannot install the SIGHUP handler", e))?,
+            ),
+            false => None,
+        };
         let usr2 = SignalPipe::watch_upgrade(&poller)
             .map_err(|e| fail("cannot install the SIGUSR2 handler", e))?;
         let options = BindOptions {
@@ -145,6 +154,7 @@ impl Supervisor {
             generation: 0,
             signals,
             usr2,
+            hangup,
             stopping: false,
             forced: false,
             served: 0,
@@ -183,6 +193,7 @@ impl Supervisor {
                 match event.key {
                     SIGNAL_KEY => self.on_signal(),
                     UPGRADE_KEY => self.on_usr2(),
+                    HANGUP_KEY => self.on_hangup(),
                     key => self.on_channel(key),
                 }
             }
@@ -272,6 +283,16 @@ impl Supervisor {
         for w in &mut self.workers {
             w.channel.say(word);
             w.state = State::Leaving;
+        }
+    }
+
+    /// SIGHUP: every worker reads its certificate again.
+    fn on_hangup(&mut self) {
+        if self.hangup.as_mut().map_or(0, SignalPipe::drain) > 0 {
+            info!("SIGHUP: the workers reload the certificate");
+            for w in &mut self.workers {
+                w.channel.say("reload");
+            }
         }
     }
 

@@ -194,6 +194,7 @@ impl Server {
                 info!("the new workers are ready: handing over");
                 self.begin_handover();
             }
+            "reload" => self.reload_certificate(),
             "exit" => {
                 info!("told to exit now");
                 self.forced = true;
