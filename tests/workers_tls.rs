@@ -34,6 +34,16 @@ fn sighup_to_the_supervisor_reloads_every_workers_certificate() {
         "-l",
         "tls://127.0.0.1:0=echo",
     ]);
+    // The supervisor read the certificate for the banner; the workers read it too.
+    assert!(
+        server
+            .banner
+            .iter()
+            .any(|l| l.contains("TLS SHA-256 fingerprint")),
+        "{:?}",
+        server.banner
+    );
+    std::net::TcpStream::connect(server.addr("tls", "echo")).expect("a worker accepts");
     server.signal("HUP");
     let wait = Duration::from_secs(10);
     server.wait_stderr("sockloop worker 1: SIGHUP: certificate reloaded", wait);
