@@ -39,6 +39,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
 const YOUNG: Duration = Duration::from_secs(10);
 /// How long a new generation has to say ready before the upgrade is given up.
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Workers told to stop that are still running this long after are killed: their
+/// own shutdown takes 3 s at most (a hand-over drain 13 s).
+const STOP_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// One listener of the command line: N sockets (SO_REUSEPORT), or one for all.
 struct Group {
@@ -84,6 +87,7 @@ pub struct Supervisor {
     pending: Vec<(u32, u32, Instant)>,
     backoff: Vec<Duration>,
     upgrade_deadline: Option<Instant>,
+    stop_deadline: Option<Instant>,
     generation: u32,
     signals: SignalPipe,
     usr2: SignalPipe,
@@ -151,6 +155,7 @@ impl Supervisor {
             pending: Vec::new(),
             backoff: vec![FIRST_BACKOFF; count as usize + 1],
             upgrade_deadline: None,
+            stop_deadline: None,
             generation: 0,
             signals,
             usr2,
@@ -186,7 +191,7 @@ impl Supervisor {
                 self.pending
                     .iter()
                     .map(|(_, _, at)| Some(*at))
-                    .chain([self.upgrade_deadline]),
+                    .chain([self.upgrade_deadline, self.stop_deadline]),
             );
             poll::wait(&self.poller, &mut events, poll::timeout_until(next, now))?;
             for event in events.iter() {
@@ -278,6 +283,8 @@ impl Supervisor {
             "stop"
         };
         self.stopping = true;
+        self.stop_deadline
+            .get_or_insert(Instant::now() + STOP_TIMEOUT);
         self.pending.clear();
         self.upgrade_deadline = None;
         for w in &mut self.workers {
@@ -442,6 +449,18 @@ impl Supervisor {
     }
 
     fn on_timers(&mut self, now: Instant) {
+        if self.stop_deadline.is_some_and(|d| d <= now) {
+            self.stop_deadline = None;
+            for w in &mut self.workers {
+                error!(
+                    "worker {} (pid {}) did not stop within {} s: killing it",
+                    w.n,
+                    w.child.id(),
+                    STOP_TIMEOUT.as_secs()
+                );
+                let _ = w.child.kill();
+            }
+        }
         if self.upgrade_deadline.is_some_and(|d| d <= now) {
             error!("upgrade failed: the new workers were not ready within 10 s");
             self.abandon_upgrade();
