@@ -15,7 +15,7 @@
 #   IDLE_CONNS=10000 IDLE_HOLD=3
 #   CALLGRIND=1           also count instructions per echoed message with valgrind
 #   AUTOBAHN=1            also time the Autobahn 9.* cases against sockloop and tokio
-#   CG_SHORT=20000 CG_LONG=120000   messages in the two callgrind runs
+#   CG_T1=2 CG_T2=8       seconds of the two loads of each callgrind run (slope method)
 #   SERVER_CPU=0 LOAD_CPU=1
 #   WORKER_CPUS=0,1       the CPUs of `serve --workers 2` in the multi-core row (on a
 #                         2-CPU machine they include the generator's: say so when reading)
@@ -38,8 +38,8 @@ IDLE_CONNS=${IDLE_CONNS:-10000}
 IDLE_HOLD=${IDLE_HOLD:-3}
 CALLGRIND=${CALLGRIND:-0}
 AUTOBAHN=${AUTOBAHN:-0}
-CG_SHORT=${CG_SHORT:-20000}
-CG_LONG=${CG_LONG:-120000}
+CG_T1=${CG_T1:-2}
+CG_T2=${CG_T2:-8}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 WORKER_CPUS=${WORKER_CPUS:-$SERVER_CPU,$LOAD_CPU}
@@ -76,14 +76,14 @@ start_server() {
     WS='' TCP='' UDP=''
     case $name in
     sockloop)
-        SERVER_CMD[$name]="taskset -c $SERVER_CPU sockloop serve -q --max-conns $((IDLE_CONNS + 1000)) -l http://127.0.0.1:0 -l tcp://127.0.0.1:0=echo -l udp://127.0.0.1:0=echo"
-        taskset -c "$SERVER_CPU" "$SOCKLOOP" serve -q --max-conns $((IDLE_CONNS + 1000)) \
+        SERVER_CMD[$name]="taskset -c $SERVER_CPU sockloop serve -q --max-conns $((IDLE_CONNS + 1000)) --max-conns-per-ip 0 -l http://127.0.0.1:0 -l tcp://127.0.0.1:0=echo -l udp://127.0.0.1:0=echo"
+        taskset -c "$SERVER_CPU" "$SOCKLOOP" serve -q --max-conns $((IDLE_CONNS + 1000)) --max-conns-per-ip 0 \
             -l http://127.0.0.1:0 -l tcp://127.0.0.1:0=echo -l udp://127.0.0.1:0=echo \
             >"$out" 2>&1 &
         ;;
     sockloop-w2)
-        SERVER_CMD[$name]="taskset -c $WORKER_CPUS sockloop serve -q --workers 2 --max-conns $((IDLE_CONNS + 1000)) -l http://127.0.0.1:0 -l tcp://127.0.0.1:0=echo"
-        taskset -c "$WORKER_CPUS" "$SOCKLOOP" serve -q --workers 2 --max-conns $((IDLE_CONNS + 1000)) \
+        SERVER_CMD[$name]="taskset -c $WORKER_CPUS sockloop serve -q --workers 2 --max-conns $((IDLE_CONNS + 1000)) --max-conns-per-ip 0 -l http://127.0.0.1:0 -l tcp://127.0.0.1:0=echo"
+        taskset -c "$WORKER_CPUS" "$SOCKLOOP" serve -q --workers 2 --max-conns $((IDLE_CONNS + 1000)) --max-conns-per-ip 0 \
             -l http://127.0.0.1:0 -l tcp://127.0.0.1:0=echo >"$out" 2>&1 &
         ;;
     tokio)
@@ -316,56 +316,75 @@ if [ "$AUTOBAHN" = 1 ]; then
 fi
 
 # --- callgrind -------------------------------------------------------------------
+# Instructions per echoed message, user space, by the slope method: one server under
+# valgrind --tool=callgrind, the counters zeroed (callgrind_control -z) before a short
+# and a long load and dumped (-d) after each; (Ir_long - Ir_short) / (msgs_long -
+# msgs_short) cancels what does not scale with messages (handshakes, closes, timers).
+# Exact: callgrind counts instructions, so a noisy machine changes nothing.
 CG_LINE=
+declare -A CG
+# cg_slope ROW SERVER BENCH-ARGS...: one server, two loads of $CG_T1 and $CG_T2 s.
+cg_slope() {
+    local row=$1 server=$2
+    shift 2
+    local out=$WORK/cg.$row.out ir msgs json dump
+    local -a cmd
+    case $server in
+    sockloop) cmd=("$CG_SOCKLOOP" serve -q -l http://127.0.0.1:0 -l tcp://127.0.0.1:0=echo) ;;
+    tokio) cmd=("$TOKIO" 127.0.0.1:0) ;;
+    c) cmd=("$CECHO" 0 0) ;;
+    esac
+    taskset -c "$SERVER_CPU" valgrind --tool=callgrind --callgrind-out-file="$WORK/cgdump.$row.%p" \
+        "${cmd[@]}" >"$out" 2>"$WORK/cg.$row.err" &
+    SERVER_PID=$!
+    wait_for_ports "$server" "$out" 600
+    local args=("$@")
+    args=("${args[@]//@WS@/$WS}")
+    args=("${args[@]//@TCP@/$TCP}")
+    for t in "$CG_T1" "$CG_T2"; do
+        callgrind_control -z "$SERVER_PID" >/dev/null
+        json=$(taskset -c "$LOAD_CPU" timeout $((t + 120)) "$SOCKLOOP" bench "${args[@]}" -t "$t" --json -q) ||
+            die "callgrind $row: the bench failed"
+        callgrind_control -d "$SERVER_PID" >/dev/null
+        sleep 0.5
+        dump=$(ls -t "$WORK"/cgdump."$row".* | head -n 1)
+        ir=$(awk '/^summary:/ {s = $2} /^totals:/ {t = $2} END {print (t != "" ? t : s)}' "$dump")
+        msgs=$(json_field "$json" messages)
+        CG[$row.$t.ir]=$ir
+        CG[$row.$t.msgs]=$msgs
+        cp "$dump" "$WORK/cg.$row.$t"
+        say "   $row, ${t} s: $msgs messages, $ir instructions"
+    done
+    stop_server
+    CG[$row]=$(awk -v a="${CG[$row.$CG_T1.ir]}" -v b="${CG[$row.$CG_T2.ir]}" \
+        -v n="${CG[$row.$CG_T1.msgs]}" -v m="${CG[$row.$CG_T2.msgs]}" \
+        'BEGIN {if (m > n) printf "%.0f", (b - a) / (m - n); else print "null"}')
+    say "   → $row: ${CG[$row]} instructions per message"
+    # Where sockloop's went, for the report (function names need symbols: a build with
+    # CARGO_PROFILE_RELEASE_STRIP=false CARGO_PROFILE_RELEASE_DEBUG=1).
+    if [ "$server" = sockloop ] && command -v callgrind_annotate >/dev/null; then
+        callgrind_annotate --inclusive=no --threshold=100 "$WORK/cg.$row.$CG_T2" 2>/dev/null |
+            awk '/file:function/ {on = 1; next} on && $1 ~ /^[0-9,]+$/' |
+            grep -v -e 'PROGRAM TOTALS' -e ' (100.0%) ' | sed 's/ \[[^]]*\]$//' |
+            head -n 12 >"$WORK/cg.$row.top" || true
+    fi
+}
 if [ "$CALLGRIND" = 1 ]; then
-    command -v valgrind >/dev/null || die "CALLGRIND=1 needs valgrind (apt-get install valgrind)"
-    declare -A IR IRC
-    for n in "$CG_SHORT" "$CG_LONG"; do
-        say "-- callgrind: sockloop serve under valgrind, $n echoes of 64 B (1 conn, depth 1)"
-        out=$WORK/callgrind-server.$n.out
-        WS='' TCP='' UDP=''
-        taskset -c "$SERVER_CPU" valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.$n" \
-            "$SOCKLOOP" serve -q -l http://127.0.0.1:0 >"$out" 2>"$WORK/valgrind.err" &
-        SERVER_PID=$!
-        wait_for_ports sockloop "$out" 600
-        timeout 1800 taskset -c "$LOAD_CPU" "$SOCKLOOP" bench ws "ws://$WS/ws" -c 1 -d 1 -n "$n" -t 1800 -q \
-            >"$WORK/cg-bench.$n" || die "callgrind bench run failed: $(cat "$WORK/cg-bench.$n")"
-        # SIGTERM: sockloop shuts down gracefully, so callgrind writes its totals.
-        kill -TERM "$SERVER_PID"
-        for _ in $(seq 600); do
-            kill -0 "$SERVER_PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        wait "$SERVER_PID" 2>/dev/null || true
-        SERVER_PID=
-        IR[$n]=$(awk '/^totals:/ {t = $2} /^summary:/ {s = $2} END {print (t != "" ? t : s)}' "$WORK/cg.$n")
-        [ -n "${IR[$n]}" ] || die "no callgrind totals for $n messages"
-        say "   $n messages: ${IR[$n]} instructions in the server"
-    done
-    CG_PER=$(awk -v a="${IR[$CG_SHORT]}" -v b="${IR[$CG_LONG]}" -v n="$CG_SHORT" -v m="$CG_LONG" \
-        'BEGIN {printf "%.0f", (b - a) / (m - n)}')
-    CG_LINE="$CG_PER"
-    say "   → $CG_PER instructions per echoed message (slope between the two runs)"
-    # The same slope for the C raw TCP echo: the user-space floor of the syscall path
-    # (epoll_wait, read and write wrappers and a loop).
-    for n in "$CG_SHORT" "$CG_LONG"; do
-        say "-- callgrind: C epoll echo under valgrind, $n echoes of 64 B (1 conn, depth 1)"
-        port=$((20000 + RANDOM % 20000))
-        taskset -c "$SERVER_CPU" valgrind --tool=callgrind --callgrind-out-file="$WORK/cgc.$n" \
-            "$CECHO" "$port" $((port + 1)) >"$WORK/cgc-server.$n" 2>"$WORK/valgrind-c.err" &
-        SERVER_PID=$!
-        for _ in $(seq 100); do
-            grep -q '^udp ' "$WORK/cgc-server.$n" 2>/dev/null && break
-            sleep 0.1
-        done
-        timeout 1800 taskset -c "$LOAD_CPU" "$SOCKLOOP" bench tcp "127.0.0.1:$port" -c 1 -d 1 -n "$n" -t 1800 -q \
-            >"$WORK/cgc-bench.$n" || die "callgrind C bench run failed: $(cat "$WORK/cgc-bench.$n")"
-        stop_server
-        IRC[$n]=$(awk '/^totals:/ {t = $2} /^summary:/ {s = $2} END {print (t != "" ? t : s)}' "$WORK/cgc.$n")
-    done
-    CG_C=$(awk -v a="${IRC[$CG_SHORT]:-0}" -v b="${IRC[$CG_LONG]:-0}" -v n="$CG_SHORT" -v m="$CG_LONG" \
-        'BEGIN {printf "%.0f", (b - a) / (m - n)}')
-    say "   → C raw echo: $CG_C instructions per echoed message"
+    command -v callgrind_control >/dev/null || die "CALLGRIND=1 needs valgrind (apt-get install valgrind)"
+    # The same release build with symbols and line tables (the code is the same; the
+    # report can then name the functions).
+    CG_TARGET=$ROOT/target/callgrind
+    CARGO_PROFILE_RELEASE_STRIP=false CARGO_PROFILE_RELEASE_DEBUG=1 \
+        timeout 900 cargo build --release --quiet --target-dir "$CG_TARGET"
+    CG_SOCKLOOP=$CG_TARGET/release/sockloop
+    say "-- callgrind: 64 B echo, 10 conns × depth 16, ${CG_T1} s and ${CG_T2} s loads, counters zeroed before each"
+    cg_slope sockloop-d16 sockloop ws ws://@WS@/ws -c 10 -d 16
+    cg_slope tokio-d16 tokio ws ws://@WS@/ws -c 10 -d 16
+    cg_slope c-d16 c tcp @TCP@ -c 10 -d 16
+    say "-- callgrind: the same at 1 conn × depth 1 (a loop turn per message)"
+    cg_slope sockloop-d1 sockloop ws ws://@WS@/ws -c 1 -d 1
+    cg_slope c-d1 c tcp @TCP@ -c 1 -d 1
+    CG_LINE=${CG[sockloop-d16]}
 fi
 
 # --- report ----------------------------------------------------------------------
@@ -548,21 +567,27 @@ EOT
 
 ## Instructions per echoed message (callgrind)
 
-\`valgrind --tool=callgrind\` on \`sockloop serve\`, one connection at depth 1, 64 B text
-messages: $CG_SHORT and $CG_LONG echoes (\`sockloop bench ws --count N\`), the server
-ended with SIGTERM (it shuts down gracefully, so callgrind writes its totals). The
-slope of total instructions (Ir) between the two runs removes start-up and shutdown:
+User-space instructions per echoed 64 B message in the server (the kernel's share of
+the system calls is not counted), by the slope method: the server under \`valgrind
+--tool=callgrind\`, its counters zeroed before a ${CG_T1} s and a ${CG_T2} s load
+(\`callgrind_control -z\`, then \`-d\` after each), (Ir(${CG_T2} s) − Ir(${CG_T1} s)) /
+(messages(${CG_T2} s) − messages(${CG_T1} s)): what does not grow with the messages —
+handshakes, closes, start-up — cancels. Instruction counts do not depend on the
+machine's load. The C server is the raw TCP echo (no framing): the floor of the
+syscall path. At depth 1 every message is a loop turn of its own (an epoll_wait, a
+read, a write): that row measures the loop, the first one the protocol work.
 
-| run | messages | Ir (server) |
+| server | 10 conns × depth 16 | 1 conn × depth 1 |
 |---|---:|---:|
-| short | $CG_SHORT | ${IR[$CG_SHORT]} |
-| long | $CG_LONG | ${IR[$CG_LONG]} |
-
-**$CG_LINE instructions per echoed message** (user space only; the kernel's share of
-the syscalls is not counted). The C raw TCP echo, measured the same way with
-\`sockloop bench tcp\`, takes $CG_C: its epoll_wait, read and write wrappers and its
-loop — the floor under any server's figure.
+| sockloop (WebSocket) | $(fmt_num "${CG[sockloop-d16]:-}") | $(fmt_num "${CG[sockloop-d1]:-}") |
+| tokio-tungstenite (WebSocket) | $(fmt_num "${CG[tokio-d16]:-}") | — |
+| C epoll raw TCP echo | $(fmt_num "${CG[c-d16]:-}") | $(fmt_num "${CG[c-d1]:-}") |
 EOF
+        if [ -s "$WORK/cg.sockloop-d16.top" ]; then
+            printf '\nWhere sockloop spent them at depth 16 (exclusive Ir of the %s s load):\n\n```\n' "$CG_T2"
+            cat "$WORK/cg.sockloop-d16.top"
+            printf '```\n'
+        fi
     else
         cat <<EOF
 
@@ -597,9 +622,9 @@ EOF
         done
     done
     if [ -n "$CG_LINE" ]; then
-        echo "# callgrind (server on CPU $SERVER_CPU, once with N=$CG_SHORT and once with N=$CG_LONG)"
-        echo "valgrind --tool=callgrind --callgrind-out-file=cg.N sockloop serve -q -l http://127.0.0.1:0"
-        echo "sockloop bench ws ws://ADDR/ws -c 1 -d 1 -n N -t 1800 -q; kill -TERM SERVER"
+        echo "# callgrind (server on CPU $SERVER_CPU; for T in $CG_T1 $CG_T2: zero, load T s, dump)"
+        echo "valgrind --tool=callgrind sockloop serve -q -l http://127.0.0.1:0 -l tcp://127.0.0.1:0=echo"
+        echo "callgrind_control -z PID; sockloop bench ws ws://ADDR/ws -c 10 -d 16 -t T --json -q; callgrind_control -d PID"
     fi
     cat <<EOF
 \`\`\`
