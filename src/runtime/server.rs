@@ -180,8 +180,8 @@ pub struct Server {
     recipients: Vec<crate::service::hub::Member>,
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::server::ServerTls>,
-    /// Not accepting any more: draining (after a hand-over or a stop signal).
-    shutting_down: bool,
+    /// Serving, or not accepting any more and draining (after a hand-over or a
+    /// stop signal).
     drain: Drain,
     forced: bool,
     /// SIGUSR2: start the binary again and hand over.
@@ -227,7 +227,6 @@ impl Server {
             recipients: Vec::new(),
             #[cfg(feature = "tls")]
             tls: config.tls,
-            shutting_down: false,
             drain: Drain::Serving,
             forced: false,
             usr2: None,
@@ -323,7 +322,7 @@ impl Server {
             self.fire_timers(self.shared.now);
             self.flush_fanout();
             self.broker_sync();
-            let done = self.shutting_down || self.one_connection;
+            let done = self.shutting_down() || self.one_connection;
             if self.forced || (done && self.conns.is_empty()) {
                 break;
             }
@@ -392,7 +391,7 @@ impl Server {
         }
         if self.drain == Drain::HandOver && count == 1 {
             self.cut_drain_short();
-        } else if self.shutting_down || count > 1 {
+        } else if self.shutting_down() || count > 1 {
             info!("second signal: exiting now");
             self.forced = true;
         } else {
@@ -429,17 +428,7 @@ impl Server {
             "shutting down: closing listeners, flushing {} (signal again to exit now)",
             crate::plural::count(self.conns.len() as u64, "connection")
         );
-        self.shutting_down = true;
-        self.drain = Drain::Shutdown;
-        self.shared.metrics.draining = true;
-        for listener in &mut self.listeners {
-            if let Some(socket) = listener.socket.take() {
-                poll::remove(&self.poller, &socket_fd(&socket));
-                if let ListenSocket::Unix(_, Some(owned)) = &socket {
-                    owned.remove();
-                }
-            }
-        }
+        self.stop_accepting(Drain::Shutdown);
         let now = Millis::since(self.shared.started);
         self.shared.now = now;
         for slot in self.conns.keys() {
@@ -447,6 +436,27 @@ impl Server {
         }
         self.timers
             .push(now.after(SHUTDOWN_GRACE), Timer::ShutdownDeadline);
+    }
+
+    /// Out of the poller and closed, every listener: /health says 503 from now on.
+    /// After a hand-over the sockets live on in the new process (only our descriptors
+    /// close) and the Unix socket files are its; after a stop they are removed.
+    fn stop_accepting(&mut self, drain: Drain) {
+        self.drain = drain;
+        self.shared.metrics.draining = true;
+        for listener in &mut self.listeners {
+            if let Some(socket) = listener.socket.take() {
+                poll::remove(&self.poller, &socket_fd(&socket));
+                if let (Drain::Shutdown, ListenSocket::Unix(_, Some(owned))) = (drain, &socket) {
+                    owned.remove();
+                }
+            }
+        }
+    }
+
+    /// Not accepting any more: draining.
+    fn shutting_down(&self) -> bool {
+        self.drain != Drain::Serving
     }
 
     /// A hand-over drain's time is up (or a stop signal came): the ordinary shutdown
@@ -491,7 +501,7 @@ impl Server {
                 Timer::UpgradeDeadline => self.on_upgrade_deadline(),
                 Timer::BrokerRetry => self.on_broker_retry(at),
                 Timer::ShutdownDeadline => {
-                    if self.shutting_down && !self.conns.is_empty() {
+                    if self.shutting_down() && !self.conns.is_empty() {
                         info!(
                             "shutdown grace over: dropping {}",
                             crate::plural::count(self.conns.len() as u64, "connection")

@@ -274,6 +274,7 @@ impl Server {
 
     /// Either connection failed: drop both and try again after the back-off.
     fn broker_down(&mut self, why: &str) {
+        let stopping = self.shutting_down();
         let Some(b) = self.broker.as_mut() else {
             return;
         };
@@ -286,7 +287,7 @@ impl Server {
         b.subscriptions.forget();
         self.shared.metrics.broker.up = false;
         self.shared.metrics.broker.subscriptions = 0;
-        if b.retrying || self.shutting_down {
+        if b.retrying || stopping {
             return;
         }
         if !b.told_down {
@@ -305,7 +306,7 @@ impl Server {
     }
 
     pub(super) fn on_broker_retry(&mut self, _at: Millis) {
-        if !self.shutting_down {
+        if !self.shutting_down() {
             self.broker_connect();
         }
     }

@@ -239,15 +239,7 @@ impl Server {
             "handed over: no longer accepting; draining {}",
             crate::plural::count(self.conns.len() as u64, "connection")
         );
-        self.shutting_down = true;
-        self.drain = Drain::HandOver;
-        self.shared.metrics.draining = true;
-        for listener in &mut self.listeners {
-            if let Some(socket) = listener.socket.take() {
-                poll::remove(&self.poller, &socket_fd(&socket));
-                // Dropping our descriptor; the socket lives on in the new process.
-            }
-        }
+        self.stop_accepting(Drain::HandOver);
         self.policy.idle_timeout = Some(
             self.policy
                 .idle_timeout

@@ -112,9 +112,6 @@ impl WebConn {
         let mut pos = 0;
         loop {
             let rest = buf.get_mut(pos..).unwrap_or_default();
-            if let Phase::Head { begun, .. } = &mut self.phase {
-                *begun |= !rest.is_empty();
-            }
             let (used, after) = match &mut self.phase {
                 Phase::Head { .. } => self.read_head(rest, shared, out),
                 Phase::Ws(ws) => {
@@ -145,7 +142,12 @@ impl WebConn {
     /// Nothing is used while the head is incomplete.
     fn read_head(&mut self, buf: &[u8], shared: &mut Shared, out: &mut Vec<u8>) -> (usize, After) {
         match http::parse_request(buf, &shared.web.http) {
-            Ok(Parsed::Incomplete) => (0, After::Continue),
+            Ok(Parsed::Incomplete) => {
+                if let Phase::Head { begun, .. } = &mut self.phase {
+                    *begun |= !buf.is_empty();
+                }
+                (0, After::Continue)
+            }
             Ok(Parsed::Complete { value, consumed }) => {
                 shared.requests += 1;
                 let mark = out.len();
