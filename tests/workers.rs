@@ -364,3 +364,22 @@ fn usr2_with_no_binary_to_start_serves_on() {
     p.wait_stderr("SIGUSR2: cannot start", WAIT);
     assert_eq!(served_by(addr).unwrap(), p.pid(), "still serving");
 }
+
+#[test]
+fn a_worker_that_keeps_dying_young_waits_longer_each_time() {
+    let mut server = Server::start(&["--workers", "1", "-l", "tcp://127.0.0.1:0=cmd"]);
+    let tcp = server.addr("tcp", "cmd");
+    for backoff in ["0.1", "0.2", "0.4"] {
+        let worker = served_by(tcp).expect("a worker answers");
+        kill("KILL", worker);
+        server.wait_stderr(&format!("restarting it in {backoff} s"), WAIT);
+        assert!(wait_until(WAIT, || served_by(tcp).is_ok_and(|p| p != worker)));
+    }
+    server.signal("TERM");
+    assert!(server.wait_exit(WAIT).success());
+    assert!(
+        server.stderr().contains("1 worker ran; 3 restarts"),
+        "{}",
+        server.stderr()
+    );
+}
