@@ -113,6 +113,7 @@ wait_for_ports() {
             case $name in
             sockloop | sockloop-w2)
                 WS=$(awk '$1 == "http" {print $2}' "$out")
+                WSS=$(awk '$1 == "https" {print $2}' "$out")
                 TCP=$(awk '$1 == "tcp" {print $2}' "$out")
                 UDP=$(awk '$1 == "udp" {print $2}' "$out")
                 ;;
@@ -331,15 +332,20 @@ cg_slope() {
     local -a cmd
     case $server in
     sockloop) cmd=("$CG_SOCKLOOP" serve -q -l http://127.0.0.1:0 -l tcp://127.0.0.1:0=echo) ;;
+    # wss:// and permessage-deflate: the same loop with TLS (a self-signed
+    # certificate), and with compression accepted.
+    sockloop-tls) cmd=("$CG_SOCKLOOP" serve -q -l https://127.0.0.1:0 --tls-self-signed) ;;
+    sockloop-deflate) cmd=("$CG_SOCKLOOP" serve -q -l http://127.0.0.1:0 --ws-deflate) ;;
     tokio) cmd=("$TOKIO" 127.0.0.1:0) ;;
     c) cmd=("$CECHO" 0 0) ;;
     esac
     taskset -c "$SERVER_CPU" valgrind --tool=callgrind --callgrind-out-file="$WORK/cgdump.$row.%p" \
         "${cmd[@]}" >"$out" 2>"$WORK/cg.$row.err" &
     SERVER_PID=$!
-    wait_for_ports "$server" "$out" 600
+    wait_for_ports "${server%-*}" "$out" 600
     local args=("$@")
     args=("${args[@]//@WS@/$WS}")
+    args=("${args[@]//@WSS@/${WSS:-}}")
     args=("${args[@]//@TCP@/$TCP}")
     for t in "$CG_T1" "$CG_T2"; do
         callgrind_control -z "$SERVER_PID" >/dev/null
@@ -362,7 +368,7 @@ cg_slope() {
     say "   → $row: ${CG[$row]} instructions per message"
     # Where sockloop's went, for the report (function names need symbols: a build with
     # CARGO_PROFILE_RELEASE_STRIP=false CARGO_PROFILE_RELEASE_DEBUG=1).
-    if [ "$server" = sockloop ] && command -v callgrind_annotate >/dev/null; then
+    if [ "${server%-*}" = sockloop ] && command -v callgrind_annotate >/dev/null; then
         callgrind_annotate --inclusive=no --threshold=100 "$WORK/cg.$row.$CG_T2" 2>/dev/null |
             awk '/file:function/ {on = 1; next} on && $1 ~ /^[0-9,]+$/' |
             grep -v -e 'PROGRAM TOTALS' -e ' (100.0%) ' | sed 's/ \[[^]]*\]$//' |
@@ -381,6 +387,9 @@ if [ "$CALLGRIND" = 1 ]; then
     cg_slope sockloop-d16 sockloop ws ws://@WS@/ws -c 10 -d 16
     cg_slope tokio-d16 tokio ws ws://@WS@/ws -c 10 -d 16
     cg_slope c-d16 c tcp @TCP@ -c 10 -d 16
+    say "-- callgrind: the same over wss://, and 1 KiB text with permessage-deflate"
+    cg_slope sockloop-tls-d16 sockloop-tls ws wss://@WSS@/ws --insecure -c 10 -d 16
+    cg_slope sockloop-deflate-d16 sockloop-deflate ws ws://@WS@/ws -s 1k --deflate -c 10 -d 16
     say "-- callgrind: the same at 1 conn × depth 1 (a loop turn per message)"
     cg_slope sockloop-d1 sockloop ws ws://@WS@/ws -c 1 -d 1
     cg_slope c-d1 c tcp @TCP@ -c 1 -d 1
@@ -582,6 +591,12 @@ read, a write): that row measures the loop, the first one the protocol work.
 | sockloop (WebSocket) | $(fmt_num "${CG[sockloop-d16]:-}") | $(fmt_num "${CG[sockloop-d1]:-}") |
 | tokio-tungstenite (WebSocket) | $(fmt_num "${CG[tokio-d16]:-}") | — |
 | C epoll raw TCP echo | $(fmt_num "${CG[c-d16]:-}") | $(fmt_num "${CG[c-d1]:-}") |
+| sockloop over wss:// (TLS 1.3, rustls) | $(fmt_num "${CG[sockloop-tls-d16]:-}") | — |
+| sockloop, 1 KiB text with permessage-deflate | $(fmt_num "${CG[sockloop-deflate-d16]:-}") | — |
+
+The last two rows guard the TLS and compression paths: the TLS row includes
+encrypting and decrypting every message; the compressed row, inflating each
+request and compressing each reply (1 KiB: long enough to be compressed).
 EOF
         if [ -s "$WORK/cg.sockloop-d16.top" ]; then
             printf '\nWhere sockloop spent them at depth 16 (exclusive Ir of the %s s load):\n\n```\n' "$CG_T2"

@@ -185,7 +185,7 @@ impl<'a> Idle<'a> {
     ) -> (Self, Vec<(usize, Vec<u8>)>) {
         let mut idle = Idle {
             poller,
-            wire: WsWire::new(opts.size, opts.binary),
+            wire: WsWire::new(opts.size, opts.binary, false),
             conns: Vec::with_capacity(opts.conns),
             rbuf: vec![0u8; 64 * 1024],
             scratch: Vec::new(),

@@ -108,7 +108,7 @@ pub fn run(opts: &Options) -> Result<Report, ClientError> {
     let failed = ClientError::Failed;
     match opts.mode {
         Mode::Ws => {
-            let wire = stream::Wire::Ws(ws::WsWire::new(opts.size, opts.binary));
+            let wire = stream::Wire::Ws(ws::WsWire::new(opts.size, opts.binary, opts.deflate));
             stream::run(opts, ws_target(opts)?, wire).map_err(failed)
         }
         Mode::Idle => idle::run(opts, ws_target(opts)?).map_err(failed),

@@ -10,6 +10,8 @@
 
 use super::pattern::{Pattern, VARIANTS, pattern};
 use crate::proto::Parsed;
+use crate::proto::ws::deflate::Deflater;
+use crate::proto::ws::deflate::send::{self, Compression};
 use crate::proto::ws::frame::{self, FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, Opcode};
 use rand::RngExt;
 
@@ -17,14 +19,22 @@ use rand::RngExt;
 pub struct WsWire {
     /// Masked frames, ready to write.
     frames: Vec<Vec<u8>>,
-    /// The payload each echo must carry (frame `i` → payload `i`).
+    /// The payload each echo must carry (frame `i` → payload `i`): compressed where
+    /// the frame is.
     payloads: Vec<Vec<u8>>,
+    /// The RSV bits each echo must carry: RSV1 where it is compressed.
+    rsv: Vec<u8>,
     opcode: Opcode,
     size: usize,
 }
 
 impl WsWire {
-    pub fn new(size: usize, binary: bool) -> WsWire {
+    /// With `deflate`, every message is compressed as sockloop's server compresses
+    /// (`deflate::send::write_message`: each on its own, window 15, only if it is long
+    /// enough and shrinks), and each echo must come back compressed to the same bytes:
+    /// the compressor is deterministic, so a server that inflates the message and
+    /// compresses its echo with the same rules sends exactly what was sent.
+    pub fn new(size: usize, binary: bool, deflate: bool) -> WsWire {
         let (opcode, kind) = if binary {
             (Opcode::Binary, Pattern::Binary)
         } else {
@@ -37,17 +47,33 @@ impl WsWire {
         // few frames masked once with random keys: the server still unmasks every
         // byte, which is the work being measured, and the client's hot path stays a
         // memcpy. Not acceptable in a real client.
-        let frames = payloads
-            .iter()
-            .map(|p| {
-                let mut f = Vec::new();
-                frame::write_frame(&mut f, true, opcode, p, Some(rand::rng().random()));
-                f
-            })
-            .collect();
+        let mut deflater = deflate.then(Deflater::default);
+        let mut frames = Vec::new();
+        let mut echoes = Vec::new();
+        let mut rsv = Vec::new();
+        for p in &payloads {
+            let mut f = Vec::new();
+            let compression = deflater.as_mut().map(|deflater| Compression {
+                deflater,
+                window_bits: 15,
+                context: false,
+            });
+            let key = Some(rand::rng().random());
+            let compressed = send::write_message(&mut f, opcode, p, key, compression);
+            let mut echo = Vec::new();
+            if let Some(d) = deflater.as_mut().filter(|_| compressed) {
+                echo.extend_from_slice(d.compress(p, 15).unwrap_or_default());
+            } else {
+                echo.extend_from_slice(p);
+            }
+            frames.push(f);
+            echoes.push(echo);
+            rsv.push(if compressed { send::RSV1 } else { 0 });
+        }
         WsWire {
             frames,
-            payloads,
+            payloads: echoes,
+            rsv,
             opcode,
             size,
         }
@@ -69,8 +95,18 @@ impl WsWire {
             .map_or(&[], Vec::as_slice)
     }
 
+    /// The message size asked for (before compression).
     pub fn size(&self) -> usize {
         self.size
+    }
+
+    /// Bytes the echo of message `i` carries (compressed if it is).
+    fn echo_len(&self, i: u64) -> usize {
+        self.payload(i).len()
+    }
+
+    fn echo_rsv(&self, i: u64) -> u8 {
+        self.rsv.get(i as usize % VARIANTS).copied().unwrap_or(0)
     }
 }
 
@@ -182,7 +218,7 @@ impl WsRx {
                 data = rest;
             }
             if self.in_frame && self.left == 0 {
-                self.end_frame(wire, &mut fed, out)?;
+                self.end_frame(wire, first + fed.messages, &mut fed, out)?;
             }
         }
         Ok(fed)
@@ -247,8 +283,14 @@ impl WsRx {
         if header.mask.is_some() {
             return Err("the server masked a frame (RFC 6455 §5.1 forbids it)".into());
         }
-        if header.rsv != 0 {
-            return Err("the server set RSV bits without an extension".into());
+        let first = matches!(header.opcode, Opcode::Text | Opcode::Binary);
+        let want_rsv = if first { wire.echo_rsv(index) } else { 0 };
+        if header.rsv != want_rsv {
+            return Err(match want_rsv {
+                0 => "the server set RSV bits without an extension",
+                _ => "the echo of a compressed message came back uncompressed",
+            }
+            .into());
         }
         self.current = match header.opcode {
             Opcode::Text | Opcode::Binary => {
@@ -276,11 +318,11 @@ impl WsRx {
             Opcode::Close => Current::Close,
         };
         if matches!(self.current, Current::Data { .. })
-            && header.payload_len > (wire.size() - self.msg_off) as u64
+            && header.payload_len > (wire.echo_len(index) - self.msg_off) as u64
         {
             return Err(format!(
                 "echo of message {index} is longer than the {} bytes sent",
-                wire.size()
+                wire.echo_len(index)
             ));
         }
         self.ctrl_len = 0;
@@ -289,16 +331,22 @@ impl WsRx {
         Ok(())
     }
 
-    fn end_frame(&mut self, wire: &WsWire, fed: &mut Fed, out: &mut Vec<u8>) -> Result<(), String> {
+    fn end_frame(
+        &mut self,
+        wire: &WsWire,
+        index: u64,
+        fed: &mut Fed,
+        out: &mut Vec<u8>,
+    ) -> Result<(), String> {
         self.in_frame = false;
         let ctrl = self.ctrl.get(..self.ctrl_len).unwrap_or_default();
         match self.current {
             Current::Data { fin: true } => {
-                if self.msg_off != wire.size() {
+                if self.msg_off != wire.echo_len(index) {
                     return Err(format!(
                         "an echo has {} bytes, {} were sent",
                         self.msg_off,
-                        wire.size()
+                        wire.echo_len(index)
                     ));
                 }
                 self.in_msg = false;
@@ -332,7 +380,7 @@ mod tests {
     #[test]
     fn frames_are_masked_and_echoes_check_in_any_chunking() {
         for (size, binary) in [(0, false), (64, false), (200, true), (70_000, true)] {
-            let wire = WsWire::new(size, binary);
+            let wire = WsWire::new(size, binary, false);
             let f = wire.frame(1);
             let h = match frame::parse_header(f).unwrap() {
                 Parsed::Complete { value, .. } => value,
@@ -362,7 +410,7 @@ mod tests {
 
     #[test]
     fn wrong_echoes_are_errors() {
-        let wire = WsWire::new(64, false);
+        let wire = WsWire::new(64, false, false);
         let mut out = Vec::new();
         // Echo of message 1 where message 0 is expected.
         assert!(
@@ -377,7 +425,7 @@ mod tests {
                 .is_err()
         );
         // Wrong type.
-        let bin = WsWire::new(64, true);
+        let bin = WsWire::new(64, true, false);
         assert!(
             WsRx::default()
                 .feed(&echo(&bin, 0), &wire, 0, 1, &mut out)
@@ -405,7 +453,7 @@ mod tests {
 
     #[test]
     fn fragments_pings_and_close() {
-        let wire = WsWire::new(10, false);
+        let wire = WsWire::new(10, false, false);
         let p = wire.payload(0);
         let mut s = Vec::new();
         frame::write_frame(&mut s, false, Opcode::Text, &p[..4], None);

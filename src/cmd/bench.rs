@@ -112,7 +112,7 @@ const OPTIONS: &[(&str, &str, &str, &str)] = &[
     (
         "",
         "deflate",
-        "idle: offer permessage-deflate (the memory of compressed connections)",
+        "ws/idle: offer permessage-deflate; ws: messages compressed, echoes checked compressed (the server must accept it: serve --ws-deflate)",
         "",
     ),
     (
@@ -299,7 +299,7 @@ fn check_applies(m: &getopts::Matches, mode: Mode) -> Result<(), String> {
     let only: [(&str, &[Mode]); 11] = [
         ("binary", &[Mode::Ws, Mode::Idle]),
         ("hold", &[Mode::Idle]),
-        ("deflate", &[Mode::Idle]),
+        ("deflate", &[Mode::Ws, Mode::Idle]),
         ("loss-timeout", &[Mode::Udp]),
         ("count", MEASURED),
         ("depth", MEASURED),

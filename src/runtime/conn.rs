@@ -4,6 +4,7 @@
 //! (104 bytes on 64-bit Linux).
 
 mod later;
+mod lent;
 pub mod state;
 
 use super::transport::{Stream, would_block};

@@ -54,6 +54,8 @@ pub struct Shared {
     pub fanout: FanoutCounts,
     /// What `/metrics` reports beyond the counters above.
     pub metrics: super::metrics::Metrics,
+    /// Payloads the step being served sends from the read buffer (large echoes).
+    pub lend: super::lend::Lend,
 }
 
 /// What fan-out did since start, for `STATS`.
@@ -95,6 +97,7 @@ impl Shared {
             rates: Default::default(),
             fanout: FanoutCounts::default(),
             metrics: Default::default(),
+            lend: Default::default(),
         }
     }
 

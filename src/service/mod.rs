@@ -10,6 +10,7 @@ pub mod datagram;
 mod env;
 pub mod fanout;
 pub mod hub;
+pub mod lend;
 pub mod memory;
 pub mod metrics;
 mod rooms;

@@ -43,6 +43,39 @@ pub fn apply_mask(data: &mut [u8], key: [u8; 4], offset: usize) {
     }
 }
 
+/// [`apply_mask`] from the payload's first byte, telling whether every unmasked byte
+/// is ASCII: the one pass over a short text message that both unmasks it and, nearly
+/// always, proves it UTF-8 (only text with other characters needs the validator).
+pub fn unmask_is_ascii(data: &mut [u8], key: [u8; 4]) -> bool {
+    const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+    let k = u32::from_le_bytes(key);
+    let wide = u64::from(k) | (u64::from(k) << 32);
+    let mut seen = 0u64;
+    let mut unmask = |w: &mut [u8; 8]| {
+        let plain = u64::from_le_bytes(*w) ^ wide;
+        *w = plain.to_le_bytes();
+        seen |= plain;
+    };
+    // As in apply_mask: 32 bytes a round (vector XORs and ORs), then words.
+    let (blocks, rest) = data.as_chunks_mut::<32>();
+    for block in blocks {
+        block
+            .as_chunks_mut::<8>()
+            .0
+            .iter_mut()
+            .for_each(&mut unmask);
+    }
+    let (words, tail) = rest.as_chunks_mut::<8>();
+    words.iter_mut().for_each(&mut unmask);
+    // The tail starts at a multiple of 8, so its key phase is that of data[0].
+    let mut high = 0u8;
+    for (b, k) in tail.iter_mut().zip(k.to_le_bytes().iter().cycle()) {
+        *b ^= k;
+        high |= *b;
+    }
+    seen & HIGH_BITS == 0 && high < 0x80
+}
+
 #[cfg(test)]
 #[allow(clippy::indexing_slicing)]
 mod tests {
@@ -75,7 +108,33 @@ mod tests {
                 data.iter().enumerate().map(|(i, b)| b ^ key[(offset + i) % 4]).collect();
             prop_assert_eq!(&fast, &naive);
             apply_mask(&mut fast, key, offset);
-            prop_assert_eq!(fast, data);
+            prop_assert_eq!(&fast, &data);
+            // From offset 0, unmask_is_ascii unmasks the same and tells ASCII right.
+            let mut checked = data.clone();
+            let ascii = unmask_is_ascii(&mut checked, key);
+            let mut want = data.clone();
+            apply_mask(&mut want, key, 0);
+            prop_assert_eq!(ascii, want.is_ascii());
+            prop_assert_eq!(checked, want);
+        }
+
+        #[test]
+        fn unmask_is_ascii_on_masked_text(
+            text in "[ -~]{0,80}",
+            bad in any::<prop::sample::Index>(),
+            key in any::<[u8; 4]>(),
+        ) {
+            let mut data = text.into_bytes();
+            let mut masked = data.clone();
+            apply_mask(&mut masked, key, 0);
+            prop_assert!(unmask_is_ascii(&mut masked, key));
+            prop_assert_eq!(&masked, &data);
+            if !data.is_empty() {
+                let at = bad.index(data.len());
+                data[at] = 0xc3;
+                apply_mask(&mut data, key, 0);
+                prop_assert!(!unmask_is_ascii(&mut data, key));
+            }
         }
     }
 }

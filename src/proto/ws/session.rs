@@ -38,6 +38,7 @@ use message_buf::MessageBuf;
 
 mod control;
 mod event;
+mod fast;
 mod inflate;
 mod message;
 mod message_buf;
@@ -67,7 +68,9 @@ pub struct Session {
     /// The message assembled so far; while a control frame arrives in pieces, its
     /// payload follows the message part, and is cut off again when it is complete.
     buf: MessageBuf,
-    limits: Limits,
+    /// [`Limits::max_message`], kept in 32 bits (at most 4 GiB: no memory budget
+    /// allows more), so that the session stays within 72 bytes.
+    max_message: u32,
     /// The frame whose payload is arriving (valid while `in_payload`).
     frame: FrameHeader,
     /// Payload bytes of `frame` still to come.
@@ -101,7 +104,7 @@ impl Session {
     pub fn new(role: Role, limits: Limits) -> Self {
         Session {
             buf: MessageBuf::default(),
-            limits,
+            max_message: u32::try_from(limits.max_message).unwrap_or(u32::MAX),
             frame: FrameHeader {
                 fin: true,
                 rsv: 0,
@@ -136,9 +139,28 @@ impl Session {
         out: &mut Vec<u8>,
         handler: &mut impl Handler,
     ) -> Result<(), SessionError> {
+        self.feed_within(input, out, usize::MAX, handler)
+            .map(|_| ())
+    }
+
+    /// [`feed`](Self::feed), stopping once `out` holds `budget` bytes or more: gives how
+    /// much of `input` was used (at least one step's worth, so a call always makes
+    /// progress). The rest is for a later call, once the output has drained; where the
+    /// input stops does not matter, since a session resumes anywhere.
+    pub fn feed_within(
+        &mut self,
+        input: &mut [u8],
+        out: &mut Vec<u8>,
+        budget: usize,
+        handler: &mut impl Handler,
+    ) -> Result<usize, SessionError> {
+        let total = input.len();
         let mut rest = input;
         while !rest.is_empty() && !self.failed && !self.close_received {
-            let step = if self.in_payload {
+            let small = self.at_message_boundary().then(|| self.small_frame(rest));
+            let step = if let Some(Some(frame)) = small {
+                self.whole_frame(rest, frame, out, handler)
+            } else if self.in_payload {
                 self.read_payload(rest, out, handler)
             } else {
                 self.read_header(rest, out, handler)
@@ -150,12 +172,15 @@ impl Session {
                     return Err(e);
                 }
             }
+            if out.len() >= budget {
+                break;
+            }
         }
         if self.close_received {
             // An unfinished message can never be completed now.
             self.release();
         }
-        Ok(())
+        Ok(total - rest.len())
     }
 
     /// permessage-deflate was negotiated: compressed messages (RSV1) are inflated.
@@ -190,6 +215,12 @@ impl Session {
 
     pub fn role(&self) -> Role {
         self.role
+    }
+
+    /// The largest message accepted, from [`Limits`].
+    #[inline]
+    fn max_message(&self) -> usize {
+        self.max_message as usize
     }
 
     /// Bytes held for a partial header or message.

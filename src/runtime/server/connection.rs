@@ -184,6 +184,10 @@ impl Server {
                     Step::Data(n) => self.read_buf.get_mut(..n).unwrap_or_default(),
                     _ => &mut [],
                 };
+                if !trace::any() {
+                    // Large echoes may go out from the read buffer (service/lend.rs).
+                    shared.lend.open(data);
+                }
                 let mut input = conn.take_input();
                 let next = conn.session.on_data(&mut input, data, shared, out, budget);
                 conn.keep_input(input);
@@ -205,7 +209,14 @@ impl Server {
             }
             Step::Shutdown => (conn.session.on_shutdown(shared, out), false),
         };
-        let sent = conn.send(out);
+        let lent = shared.lend.close();
+        let sent = match step {
+            Step::Data(n) if !lent.is_empty() => {
+                conn.send_lent(out, lent, self.read_buf.get(..n).unwrap_or_default())
+            }
+            _ => conn.send(out),
+        };
+        shared.lend.clear();
         release_scratch(out);
         match sent {
             Ok(n) => took_output(conn, shared, n),

@@ -7,9 +7,10 @@ use crate::proto::ws::codes::close_code_name;
 use crate::proto::ws::deflate::Deflater;
 use crate::proto::ws::deflate::codec::DEFLATER_HEAP;
 use crate::proto::ws::deflate::send::{self, Compression};
-use crate::proto::ws::frame::Opcode;
+use crate::proto::ws::frame::{self, Opcode};
 use crate::proto::ws::session::{Event, Handler, MessageKind};
 use crate::service::fanout::{self, Format, HubKind};
+use crate::service::lend::LEND_MIN;
 use crate::service::rooms::{self, Replies};
 use crate::service::{ServerEnv, Shared};
 use crate::trace::{self, Layer};
@@ -19,17 +20,61 @@ use std::io::Write;
 /// Count requests one `/random` connection may have waiting at once.
 const MAX_QUEUED: usize = 64;
 
+/// The endpoint a WebSocket was opened on. One byte: what an app keeps per
+/// connection lives beside it (the `/random` queue in [`Owed`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum App {
     Echo,
     Cmd,
-    /// Requests not yet fully answered: (numbers still owed, min, max). Numbers are
-    /// produced as the client reads them, never all at once. Boxed, so that every
-    /// WebSocket does not carry a queue's worth of bytes for the one app that needs it.
-    #[allow(clippy::box_collection)] // the point: 8 bytes in every WebSocket, not 32
-    Random(Box<VecDeque<(u32, i64, i64)>>),
+    Random,
     /// A chat user; a pub/sub client.
     Chat,
     PubSub,
+}
+
+/// `/random` requests not yet fully answered: (numbers still owed, min, max). Numbers
+/// are produced as the client reads them, never all at once. Boxed and made only
+/// while something is owed, so that a WebSocket carries 8 bytes for it, and no heap
+/// while idle.
+#[allow(clippy::box_collection)] // the point: 8 bytes in every WebSocket, not 32
+pub type Owed = Option<Box<VecDeque<(u32, i64, i64)>>>;
+
+/// Heap bytes the `/random` queue holds.
+pub fn owed_heap_bytes(owed: &Owed) -> usize {
+    owed.as_ref().map_or(0, |queue| {
+        std::mem::size_of::<VecDeque<(u32, i64, i64)>>()
+            + queue.capacity() * std::mem::size_of::<(u32, i64, i64)>()
+    })
+}
+
+/// Writes owed random numbers, one text message each, until `out` reaches `budget`;
+/// the queue goes once all is paid.
+pub fn produce(
+    owed: &mut Owed,
+    shared: &mut Shared,
+    sender: &mut Sender<'_>,
+    out: &mut Vec<u8>,
+    budget: usize,
+) {
+    let Some(queue) = owed else {
+        return;
+    };
+    let mut number = Vec::with_capacity(24);
+    while let Some((left, min, max)) = queue.front_mut() {
+        if out.len() >= budget {
+            return;
+        }
+        number.clear();
+        let n = command::Env::random(&mut ServerEnv::new(shared), *min, *max);
+        let _ = write!(number, "{n}");
+        write_message(shared, sender, out, Opcode::Text, &number);
+        *left -= 1;
+        if *left == 0 {
+            queue.pop_front();
+        }
+    }
+    // Release the queue's memory: an idle connection holds no heap.
+    *owed = None;
 }
 
 impl App {
@@ -37,7 +82,7 @@ impl App {
         match path {
             "/ws" => Some(App::Echo),
             "/cmd" => Some(App::Cmd),
-            "/random" => Some(App::Random(Box::default())),
+            "/random" => Some(App::Random),
             "/chat" if cfg!(feature = "pubsub") => Some(App::Chat),
             "/pubsub" if cfg!(feature = "pubsub") => Some(App::PubSub),
             _ => None,
@@ -48,7 +93,7 @@ impl App {
         match self {
             App::Echo => "echo",
             App::Cmd => "cmd",
-            App::Random(_) => "random",
+            App::Random => "random",
             App::Chat => "chat",
             App::PubSub => "pubsub",
         }
@@ -70,47 +115,6 @@ impl App {
             rooms::chat_arrive(shared, &mut replies);
             write_texts(shared, sender, out, &replies);
         }
-    }
-
-    /// Heap bytes the app holds for its client (the `/random` queue).
-    pub fn heap_bytes(&self) -> usize {
-        match self {
-            App::Random(queue) => queue.capacity() * std::mem::size_of::<(u32, i64, i64)>(),
-            _ => 0,
-        }
-    }
-
-    pub fn has_pending_output(&self) -> bool {
-        matches!(self, App::Random(queue) if !queue.is_empty())
-    }
-
-    /// Writes owed random numbers, one text message each, until `out` reaches `budget`.
-    pub fn produce(
-        &mut self,
-        shared: &mut Shared,
-        sender: &mut Sender<'_>,
-        out: &mut Vec<u8>,
-        budget: usize,
-    ) {
-        let App::Random(queue) = self else {
-            return;
-        };
-        let mut number = Vec::with_capacity(24);
-        while let Some((owed, min, max)) = queue.front_mut() {
-            if out.len() >= budget {
-                return;
-            }
-            number.clear();
-            let n = command::Env::random(&mut ServerEnv::new(shared), *min, *max);
-            let _ = write!(number, "{n}");
-            write_message(shared, sender, out, Opcode::Text, &number);
-            *owed -= 1;
-            if *owed == 0 {
-                queue.pop_front();
-            }
-        }
-        // Release the queue's memory: an idle connection holds no heap.
-        **queue = VecDeque::new();
     }
 }
 
@@ -137,14 +141,38 @@ pub fn write_message(
     opcode: Opcode,
     data: &[u8],
 ) {
-    let long = data.len() >= send::MIN_COMPRESSED;
+    if data.len() < send::MIN_COMPRESSED || matches!(sender, Sender::Plain) {
+        // Nothing to compress: the frame as it is (the echo path). A long payload
+        // still in the read buffer is sent from there (service/lend.rs).
+        if data.len() >= LEND_MIN {
+            frame::write_server_header(out, opcode, data.len());
+            if !shared.lend.lend(data, out.len()) {
+                out.extend_from_slice(data);
+            }
+            return;
+        }
+        return frame::write_server_frame(out, opcode, data);
+    }
+    write_compressible(shared, sender, out, opcode, data);
+}
+
+/// [`write_message`] for a message long enough to compress, on a connection that
+/// negotiated compression: apart, so that the plain path stays small enough to inline.
+#[inline(never)]
+fn write_compressible(
+    shared: &mut Shared,
+    sender: &mut Sender<'_>,
+    out: &mut Vec<u8>,
+    opcode: Opcode,
+    data: &[u8],
+) {
     let compression = match sender {
-        Sender::Shared { window_bits } if long => Some(Compression {
+        Sender::Shared { window_bits } => Some(Compression {
             deflater: shared.deflater.get_or_insert_with(Box::default),
             window_bits: *window_bits,
             context: false,
         }),
-        Sender::Own(slot) if long => {
+        Sender::Own(slot) => {
             if slot.is_none() && shared.memory.may_grow(DEFLATER_HEAP, DEFLATER_HEAP) {
                 **slot = Some(Box::default());
             }
@@ -161,7 +189,8 @@ pub fn write_message(
 
 /// The session's handler for one event: borrows the app and the server state.
 pub struct AppHandler<'a> {
-    app: &'a mut App,
+    app: App,
+    owed: &'a mut Owed,
     shared: &'a mut Shared,
     /// Frames of the message in progress, for the trace's "fragment k".
     fragments: &'a mut u16,
@@ -175,9 +204,15 @@ pub struct AppHandler<'a> {
 }
 
 impl<'a> AppHandler<'a> {
-    pub fn new(app: &'a mut App, shared: &'a mut Shared, fragments: &'a mut u16) -> Self {
+    pub fn new(
+        app: App,
+        owed: &'a mut Owed,
+        shared: &'a mut Shared,
+        fragments: &'a mut u16,
+    ) -> Self {
         Self {
             app,
+            owed,
             shared,
             fragments,
             our_close_sent: false,
@@ -208,19 +243,21 @@ impl Handler for AppHandler<'_> {
         match event {
             Event::Message { kind, data } => {
                 self.shared.requests += 1;
-                self.on_message(kind, data, out);
-            }
-            Event::Close { code, reason } => {
-                self.shared.metrics.close_received(code);
-                let said = ClosedWith(code, reason);
-                if self.our_close_sent {
-                    crate::debug!("WebSocket peer answered our Close {said}");
+                if let App::Echo = self.app {
+                    // The echo path, kept apart from the other apps so that it is a
+                    // few instructions: one header and one copy into the output.
+                    write_message(self.shared, &mut self.sender, out, kind.opcode(), data);
                 } else {
-                    crate::debug!("WebSocket peer closed first {said}; answered in kind");
+                    self.on_message(kind, data, out);
                 }
             }
+            Event::Close { code, reason } => self.on_close(code, reason),
             _ => {}
         }
+    }
+
+    fn discarded(&mut self, len: usize) {
+        self.shared.lend.truncate(len);
     }
 
     fn may_grow(&mut self, more: usize, total: usize) -> bool {
@@ -255,9 +292,21 @@ impl std::fmt::Display for ClosedWith<'_> {
 }
 
 impl AppHandler<'_> {
+    #[inline(never)]
+    fn on_close(&mut self, code: Option<u16>, reason: &str) {
+        self.shared.metrics.close_received(code);
+        let said = ClosedWith(code, reason);
+        if self.our_close_sent {
+            crate::debug!("WebSocket peer answered our Close {said}");
+        } else {
+            crate::debug!("WebSocket peer closed first {said}; answered in kind");
+        }
+    }
+
+    /// A message for an app other than echo (which `on_event` answers itself).
+    #[inline(never)]
     fn on_message(&mut self, kind: MessageKind, data: &[u8], out: &mut Vec<u8>) {
         match self.app {
-            // The echo path: one header and one copy into the shared output buffer.
             App::Echo => write_message(self.shared, &mut self.sender, out, kind.opcode(), data),
             App::Cmd => {
                 let mut reply = Vec::with_capacity(64);
@@ -278,13 +327,14 @@ impl AppHandler<'_> {
                 }
                 write_message(self.shared, &mut self.sender, out, Opcode::Text, &reply);
             }
-            App::Random(queue) => {
+            App::Random => {
                 // The message is `N` or `N MIN MAX`, RANDOMS's arguments without the verb.
                 let reply = match command::parse_random_request(data) {
                     _ if kind == MessageKind::Binary => {
                         Err("ERR send the count as a text message".to_string())
                     }
                     Ok((count, min, max)) => {
+                        let queue = self.owed.get_or_insert_default();
                         if queue.len() >= MAX_QUEUED {
                             Err(format!(
                                 "ERR {MAX_QUEUED} requests already waiting; read some numbers first"

@@ -68,10 +68,6 @@ impl Default for WebConfig {
     }
 }
 
-/// Bytes of input fed to a WebSocket session at a time, so that the output budget is
-/// checked often enough to stop answering before it is far exceeded.
-const WS_FEED_CHUNK: usize = 4096;
-
 pub struct WebConn {
     phase: Phase,
 }
@@ -97,7 +93,7 @@ impl WebConn {
 
     /// True while the app still has output to produce (e.g. random numbers owed).
     pub fn has_pending_output(&self) -> bool {
-        matches!(&self.phase, Phase::Ws(ws) if ws.app.has_pending_output())
+        matches!(&self.phase, Phase::Ws(ws) if ws.has_pending_output())
     }
 
     /// Processes `buf` until it is used up, the connection ends, or `out` reaches
@@ -115,15 +111,13 @@ impl WebConn {
             let (used, after) = match &mut self.phase {
                 Phase::Head { .. } => self.read_head(rest, shared, out),
                 Phase::Ws(ws) => {
-                    if ws.app.has_pending_output() {
+                    if ws.has_pending_output() {
                         ws.produce(shared, out, budget);
-                        if ws.app.has_pending_output() {
+                        if ws.has_pending_output() {
                             return (pos, After::Continue); // input waits its turn
                         }
                     }
-                    let end = rest.len().min(WS_FEED_CHUNK);
-                    let chunk = rest.get_mut(..end).unwrap_or_default();
-                    (end, traced(out, |out| ws.feed(chunk, shared, out)))
+                    traced(out, |out| ws.feed(rest, shared, out, budget))
                 }
                 Phase::Done => return (buf.len(), After::Close),
             };

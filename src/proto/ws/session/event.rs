@@ -66,6 +66,13 @@ pub trait Handler {
         [0; 4]
     }
 
+    /// The session cut `out` back to `len` bytes, dropping what the handler wrote
+    /// (a reply to a message that came after our Close): forget anything kept about
+    /// output past that point.
+    fn discarded(&mut self, len: usize) {
+        let _ = len;
+    }
+
     /// The session is about to take `more` bytes of heap for a message still arriving,
     /// `total` in all. Answering `false` refuses: the session then fails with 1013 (try
     /// again later), as a server at its memory budget does. Allowed by default.

@@ -97,7 +97,7 @@ impl Session {
         mut input: &[u8],
         handler: &mut impl Handler,
     ) -> Result<usize, SessionError> {
-        let limit = self.limits.max_message;
+        let limit = self.max_message();
         let mut inflated = 0;
         loop {
             let len = self.buf.len();

@@ -38,8 +38,7 @@ impl Session {
         // frame's length says nothing of what it inflates to: its limit is checked
         // as it inflates (inflate.rs).
         let so_far = self.buf.len() as u64;
-        if !self.compressed && so_far.saturating_add(h.payload_len) > self.limits.max_message as u64
-        {
+        if !self.compressed && so_far.saturating_add(h.payload_len) > self.max_message() as u64 {
             return Err(violation(1009, "message too big"));
         }
         self.message = Some(kind);
@@ -141,6 +140,7 @@ impl Session {
         handler.on_event(Event::Message { kind, data }, out);
         if self.close_sent {
             out.truncate(mark);
+            handler.discarded(mark);
         }
     }
 }

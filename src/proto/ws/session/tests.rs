@@ -120,5 +120,5 @@ fn code_of(input: &[u8]) -> u16 {
 fn session_is_small() {
     let size = std::mem::size_of::<Session>();
     println!("size_of::<Session>() = {size}");
-    assert!(size <= 96, "{size}");
+    assert!(size <= 72, "{size}");
 }
