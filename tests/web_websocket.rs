@@ -92,6 +92,46 @@ fn echo_of_a_1_mib_binary_message() {
     assert_eq!(ws.request("after"), "after");
 }
 
+/// Large echoes go out of the server's read buffer with one writev, small ones are
+/// copied, and what the kernel does not take is queued (service/lend.rs): a burst of
+/// both, some larger than a read, sent while the client is not reading (so the
+/// server's writes come up short), must come back whole and in order, each echo the
+/// message it answers.
+#[test]
+fn a_burst_of_large_and_small_echoes_read_late_comes_back_in_order() {
+    use std::io::Write;
+    let (_server, addr) = serve_one("http", "web", &[]);
+    let mut ws = WsClient::connect(addr, "/ws");
+    let sizes = [
+        2047, 2048, 64, 70_000, 5, 16_384, 2049, 0, 40_000, 126, 65_535, 65_536, 3_000,
+    ];
+    let messages: Vec<Vec<u8>> = (0..60)
+        .map(|i| {
+            let n = sizes[i % sizes.len()];
+            (0..n).map(|j| (i * 7 + j * 13) as u8).collect()
+        })
+        .collect();
+    let burst: Vec<u8> = messages
+        .iter()
+        .enumerate()
+        .flat_map(|(i, m)| {
+            let key = [i as u8, 0x5a, 0xc3, 0x0f];
+            client_frame(true, Opcode::Binary, m, key)
+        })
+        .collect();
+    let mut writer = ws.conn.stream.try_clone().unwrap();
+    let sending = std::thread::spawn(move || writer.write_all(&burst));
+    // Let the server fill its socket buffers before the first read.
+    std::thread::sleep(Duration::from_millis(300));
+    for (i, m) in messages.iter().enumerate() {
+        let back = ws.recv_message(Opcode::Binary);
+        assert_eq!(back.len(), m.len(), "echo {i}: length");
+        assert!(back == *m, "echo {i} differs from its message");
+    }
+    sending.join().unwrap().unwrap();
+    assert_eq!(ws.request("after"), "after");
+}
+
 #[test]
 fn fragmented_message_with_a_ping_inside() {
     let (_server, addr) = serve_one("http", "web", &[]);

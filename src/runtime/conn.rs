@@ -199,14 +199,19 @@ impl Conn {
                 data.len() - written
             );
         }
-        if let Some(rest) = data.get(written..).filter(|rest| !rest.is_empty()) {
+        self.keep_unsent(data.get(written..).unwrap_or_default());
+        self.bytes_out += written as u64;
+        Ok(written)
+    }
+
+    /// Queues what the kernel did not take of a write (nothing was queued before it).
+    fn keep_unsent(&mut self, rest: &[u8]) {
+        if !rest.is_empty() {
             self.queues
                 .get_or_insert_default()
                 .output
                 .extend_from_slice(rest);
         }
-        self.bytes_out += written as u64;
-        Ok(written)
     }
 
     /// Queues a fan-out frame, to be written with whatever else is queued when the

@@ -38,12 +38,7 @@ impl Conn {
         for part in &parts {
             let taken = skip.min(part.len());
             skip -= taken;
-            if let Some(rest) = part.get(taken..).filter(|r| !r.is_empty()) {
-                self.queues
-                    .get_or_insert_default()
-                    .output
-                    .extend_from_slice(rest);
-            }
+            self.keep_unsent(part.get(taken..).unwrap_or_default());
         }
         self.bytes_out += written as u64;
         Ok(written)
