@@ -278,8 +278,9 @@ pub fn write_server_frame(out: &mut Vec<u8>, opcode: Opcode, payload: &[u8]) {
 }
 
 /// The header of [`write_server_frame`] alone, for a payload of `n` bytes sent from
-/// elsewhere.
-#[inline]
+/// elsewhere. Always inlined: called from two places on the echo path, the compiler
+/// would otherwise make it a call (callgrind: 21 of an echo's 306 instructions).
+#[inline(always)]
 pub fn write_server_header(out: &mut Vec<u8>, opcode: Opcode, n: usize) {
     let b0 = 0x80 | opcode.as_u8();
     if n < 126 {
