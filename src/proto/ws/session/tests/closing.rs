@@ -89,3 +89,44 @@ fn send_close_sanitises_code_and_reason() {
     assert_eq!(sent[0].1.len(), 2 + 122);
     assert!(std::str::from_utf8(&sent[0].1[2..]).is_ok());
 }
+
+/// After our Close, a message still arrives (§5.5.1) and its handler's reply is taken
+/// back; the handler is told where the output was cut (a server that sends replies
+/// from elsewhere — lent from the read buffer — drops them there too), by the fast
+/// path and the frame loop alike.
+#[test]
+fn a_reply_after_our_close_is_taken_back_and_the_handler_told() {
+    struct Cut {
+        echo: Echo,
+        discarded: Vec<usize>,
+    }
+    impl Handler for Cut {
+        fn on_event(&mut self, event: Event<'_>, out: &mut Vec<u8>) {
+            self.echo.on_event(event, out);
+        }
+        fn discarded(&mut self, len: usize) {
+            self.discarded.push(len);
+        }
+    }
+    let whole = cframe(true, Opcode::Binary, &[7u8; 3000]);
+    for pieces in [1, 100] {
+        let mut s = Session::new(Role::Server, Limits::default());
+        let mut h = Cut {
+            echo: Echo::default(),
+            discarded: Vec::new(),
+        };
+        let mut out = Vec::new();
+        s.send_close(1001, "going away", &mut out, &mut h);
+        let closed_at = out.len();
+        let mut input = whole.clone();
+        for piece in input.chunks_mut(whole.len().div_ceil(pieces)) {
+            s.feed(piece, &mut out, &mut h).unwrap();
+        }
+        assert_eq!(out.len(), closed_at, "nothing after our Close");
+        assert_eq!(h.discarded, [closed_at]);
+        assert_eq!(
+            h.echo.events,
+            [Rec::Message(MessageKind::Binary, vec![7; 3000])]
+        );
+    }
+}
