@@ -53,9 +53,12 @@ use upgrade::{Drain, Link};
 /// the two ranges never meet.
 const LISTENER_KEY_TOP: usize = PUBLISHER_KEY - 1;
 
-/// One read buffer for the whole loop (safe: one thread). 64 KiB takes a full
-/// socket buffer's worth in one call.
-const READ_BUF: usize = 64 * 1024;
+/// One read buffer for the whole loop (safe: one thread). 256 KiB takes what a busy
+/// connection has queued in one call: a client with four 16 KiB messages in flight
+/// sends 65,592 bytes, which a 64 KiB read would cut, costing a second read, a
+/// second write and a copy of the cut message. How much one read may take is also
+/// bounded per connection (`read_len` in server/connection.rs).
+pub(super) const READ_BUF: usize = 256 * 1024;
 /// How long graceful shutdown waits for queued output to drain.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 

@@ -113,7 +113,10 @@ impl Server {
         {
             return self.refuse_plain_http(slot);
         }
-        let result = conn.stream.read(&mut self.read_buf);
+        let len = read_len(conn, &self.policy);
+        let result = conn
+            .stream
+            .read(self.read_buf.get_mut(..len).unwrap_or_default());
         if conn.stream.handshake_ended() {
             self.shared.tls_handshakes -= 1;
         }
@@ -413,9 +416,25 @@ impl Server {
     }
 }
 
-/// Most of its capacity the scratch buffer keeps between steps: a step that wrote a
-/// large reply (a 1 MiB echo) must not leave the loop holding that much for good.
-const SCRATCH_KEEP: usize = 64 * 1024;
+/// Most of its capacity the scratch buffer keeps between steps: a read's worth, which
+/// an echo step writes every turn; but a step that wrote a larger reply (a 1 MiB
+/// echo) must not leave the loop holding that much for good.
+const SCRATCH_KEEP: usize = super::READ_BUF;
+
+/// The smallest read: enough for a request head or a TLS record's plaintext.
+const MIN_READ: usize = 16 * 1024;
+
+/// How much one read may take for this connection: no more than its output budget
+/// leaves (an echo answers byte for byte), and for a connection that can publish, a
+/// quarter of `--max-output`, so that what one read publishes fits in every
+/// subscriber's queue before the end of the turn writes it.
+fn read_len(conn: &Conn, policy: &Policy) -> usize {
+    let mut len = output_budget(conn.queued(), policy);
+    if conn.session.fanout().is_some() {
+        len = len.min(policy.max_output / 4);
+    }
+    len.clamp(MIN_READ, super::READ_BUF)
+}
 
 fn release_scratch(out: &mut Vec<u8>) {
     out.clear();
