@@ -87,10 +87,13 @@ pub fn serve_rooms(name: &str, service: &str, extra: &[&str]) -> (Server, UnixSp
 
 /// Writes `line` over and over without reading, until the kernel takes no more: the
 /// server has stopped reading this client. Panics if 64 MiB went in (it never did).
+/// The lines go out many to a write, and a short write resumes mid-line, so the
+/// server always sees whole copies of `line`.
 pub fn flood_until_paused(client: &mut Client, line: &[u8]) {
+    let chunk = line.repeat((8192 / line.len()).max(1));
     let mut written = 0;
     while written < 64 << 20 {
-        match client.write_nonblocking(line) {
+        match client.write_nonblocking(&chunk[written % chunk.len()..]) {
             Ok(0) => return,
             Ok(n) => written += n,
             Err(e) => panic!("flooding: {e}"),
