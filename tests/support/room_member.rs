@@ -86,7 +86,7 @@ pub fn serve_rooms(name: &str, service: &str, extra: &[&str]) -> (Server, UnixSp
 }
 
 /// Writes `line` over and over without reading, until the kernel takes no more: the
-/// server has stopped reading this client. Panics if 64 MiB went in (it never did).
+/// server has stopped reading this client. Panics if 64 MiB went in first.
 /// The lines go out many to a write, and a short write resumes mid-line, so the
 /// server always sees whole copies of `line`.
 pub fn flood_until_paused(client: &mut Client, line: &[u8]) {
