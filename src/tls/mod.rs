@@ -13,6 +13,11 @@ use rustls::crypto::CryptoProvider;
 use std::sync::Arc;
 
 /// The one crypto provider: ring (no cmake or assembler set-up beyond cc).
+///
+/// rustls 0.23.48 marks ring's `default_provider` deprecated because ring has no
+/// post-quantum key exchange (X25519MLKEM768); the project chose ring for its build,
+/// so the handshake offers X25519, P-256 and P-384 as before. Allowed here, once.
+#[allow(deprecated)]
 pub fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
