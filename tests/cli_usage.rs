@@ -11,6 +11,7 @@ mod support {
     pub mod usage;
 }
 
+use support::client_run::run;
 use support::usage::usage_error;
 
 #[test]
@@ -59,4 +60,51 @@ fn sizes_take_the_same_units_everywhere() {
     #[cfg(feature = "bench")]
     usage_error(&["bench", "ws", "ws://127.0.0.1:1/", "--size", "16kB"])
         .assert_stderr_has("is not a size");
+}
+
+/// `serve`'s listener and limit mistakes: each is its one usage line, naming what was
+/// wrong, before anything is bound.
+#[test]
+fn serve_command_line_mistakes_exit_2_naming_the_mistake() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["-l", "127.0.0.1:80"], "no transport"),
+        (&["-l", "tcp://127.0.0.1"], "no port"),
+        (&["-l", "tcp://:99999"], "0 to 65535"),
+        (&["-l", "tcp://:0=gossip"], "unknown service"),
+        (&["-l", "sctp://:0"], "unknown transport"),
+        (&["-l", "udp://127.0.0.1:0=counter"], "UDP has none"),
+        #[cfg(feature = "pubsub")]
+        (&["-l", "udp://127.0.0.1:0=chat"], "UDP has none"),
+        #[cfg(not(feature = "pubsub"))]
+        (
+            &["-l", "tcp://127.0.0.1:0=chat"],
+            "built without the `pubsub` feature",
+        ),
+        (&["-l", "unix:=cmd"], "empty socket path"),
+        (&["--max-line", "0"], "--max-line"),
+        (&["--max-conns", "-3"], "--max-conns"),
+        (
+            &["--max-conns-per-ip", "some"],
+            "--max-conns-per-ip 'some' is not a whole number",
+        ),
+        (&["--idle-timeout", "soon"], "--idle-timeout"),
+        (&["--idle-timeout", "-1"], "--idle-timeout"),
+        (&["--backlog", "0"], "--backlog"),
+        (&["--max-output", "lots"], "--max-output"),
+        (&["--bogus"], "bogus"),
+        (&["tcp://:0=echo"], "unexpected argument"),
+    ];
+    for (args, why) in cases {
+        let mut full = vec!["serve"];
+        full.extend_from_slice(args);
+        usage_error(&full).assert_stderr_has(why);
+    }
+    let help = run(&["serve", "--help"], b"");
+    help.assert_code(0);
+    assert!(
+        help.stdout.contains("usage: sockloop serve"),
+        "{}",
+        help.stdout
+    );
+    run(&["frobnicate"], b"").assert_code(2);
 }

@@ -8,6 +8,7 @@ mod support {
     pub mod http_client;
     pub mod line_client;
     pub mod net;
+    pub mod nonblocking_write;
     pub mod output;
     pub mod poll;
     pub mod process;

@@ -10,6 +10,7 @@ mod support {
     pub mod http_client;
     pub mod line_client;
     pub mod net;
+    pub mod nonblocking_write;
     pub mod output;
     pub mod process;
     pub mod room_member;

@@ -6,6 +6,7 @@ mod support {
     pub mod exit;
     pub mod line_client;
     pub mod net;
+    pub mod nonblocking_write;
     pub mod output;
     pub mod poll;
     pub mod process;
@@ -389,54 +390,6 @@ fn address_in_use_exits_1() {
     let (status, _, stderr) = run_to_exit(&["serve", "-l", &spec], EXIT_TIMEOUT);
     assert_eq!(status.code(), Some(1), "stderr: {stderr}");
     assert!(stderr.contains("already in use"), "{stderr}");
-}
-
-#[test]
-fn bad_command_lines_exit_2() {
-    let cases: &[(&[&str], &str)] = &[
-        (&["-l", "127.0.0.1:80"], "no transport"),
-        (&["-l", "tcp://127.0.0.1"], "no port"),
-        (&["-l", "tcp://:99999"], "0 to 65535"),
-        (&["-l", "tcp://:0=gossip"], "unknown service"),
-        (&["-l", "sctp://:0"], "unknown transport"),
-        (&["-l", "udp://127.0.0.1:0=counter"], "UDP has none"),
-        #[cfg(feature = "pubsub")]
-        (&["-l", "udp://127.0.0.1:0=chat"], "UDP has none"),
-        #[cfg(not(feature = "pubsub"))]
-        (
-            &["-l", "tcp://127.0.0.1:0=chat"],
-            "built without the `pubsub` feature",
-        ),
-        (&["-l", "unix:=cmd"], "empty socket path"),
-        (&["--max-line", "0"], "--max-line"),
-        (&["--max-conns", "-3"], "--max-conns"),
-        (
-            &["--max-conns-per-ip", "some"],
-            "--max-conns-per-ip 'some' is not a whole number",
-        ),
-        (&["--idle-timeout", "soon"], "--idle-timeout"),
-        (&["--idle-timeout", "-1"], "--idle-timeout"),
-        (&["--backlog", "0"], "--backlog"),
-        (&["--max-output", "lots"], "--max-output"),
-        (&["--bogus"], "bogus"),
-        (&["tcp://:0=echo"], "unexpected argument"),
-    ];
-    for (args, why) in cases {
-        let mut full = vec!["serve"];
-        full.extend_from_slice(args);
-        let (status, stdout, stderr) = run_to_exit(&full, EXIT_TIMEOUT);
-        assert_eq!(status.code(), Some(2), "{args:?}: {stderr}");
-        assert!(
-            stderr.contains(why),
-            "{args:?}: stderr lacks {why:?}: {stderr}"
-        );
-        assert!(stdout.is_empty(), "{args:?}: {stdout}");
-    }
-    let (status, stdout, _) = run_to_exit(&["serve", "--help"], EXIT_TIMEOUT);
-    assert_eq!(status.code(), Some(0));
-    assert!(stdout.contains("usage: sockloop serve"), "{stdout}");
-    let (status, _, _) = run_to_exit(&["frobnicate"], EXIT_TIMEOUT);
-    assert_eq!(status.code(), Some(2));
 }
 
 /// Two `-l` on one socket are one command line's mistake, not "another sockloop":

@@ -3,10 +3,13 @@
 //! descriptors, and --max-conns.
 
 mod support {
+    pub mod background_send;
     pub mod bounded_read;
     pub mod bulk_io;
+    pub mod half_close;
     pub mod line_client;
     pub mod net;
+    pub mod nonblocking_write;
     pub mod output;
     pub mod poll;
     pub mod process;

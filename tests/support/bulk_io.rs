@@ -1,11 +1,6 @@
-//! Moving data in bulk over a [`Client`]: reads of an exact length (echoes), writes on
-//! a helper thread (so the test can read meanwhile and neither side's buffers
-//! deadlock), and half-close.
+//! Reads of an exact length over a [`Client`], for echoes of binary data.
 
-use super::line_client::{Client, Sock};
-use std::io::{self, Write};
-use std::net::Shutdown;
-use std::thread::JoinHandle;
+use super::line_client::Client;
 
 impl Client {
     /// Exactly `n` bytes; panics on EOF or timeout.
@@ -18,21 +13,5 @@ impl Client {
             }
         }
         self.buf.drain(..n).collect()
-    }
-
-    /// Writes `data` from a helper thread; the thread returns how the writes went.
-    pub fn send_in_background(&self, data: Vec<u8>) -> JoinHandle<io::Result<()>> {
-        let mut sock = match &self.sock {
-            Sock::Tcp(s) => Sock::Tcp(s.try_clone().expect("clone")),
-            Sock::Unix(s) => Sock::Unix(s.try_clone().expect("clone")),
-        };
-        std::thread::spawn(move || sock.write_all(&data))
-    }
-
-    pub fn shutdown_write(&self) {
-        let _ = match &self.sock {
-            Sock::Tcp(s) => s.shutdown(Shutdown::Write),
-            Sock::Unix(s) => s.shutdown(Shutdown::Write),
-        };
     }
 }
