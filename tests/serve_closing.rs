@@ -21,44 +21,39 @@ use std::time::{Duration, Instant};
 use support::line_client::Client;
 use support::server::Server;
 use support::tcp_and_unix::TcpAndUnix;
+/// Sends `request`, then our FIN; what the server sent before its own EOF, which
+/// must come without an error (a reset would have lost replies).
+fn reply_to_half_closed(mut c: Client, request: &[u8]) -> String {
+    c.send(request);
+    c.shutdown_write();
+    let (got, err) = c.read_to_eof();
+    assert!(err.is_none(), "{err:?}");
+    String::from_utf8_lossy(&got).into_owned()
+}
+
 #[test]
 fn half_close_gets_replies_then_eof() {
     let both = TcpAndUnix::start("half_close", "cmd", &["-l", "tcp://127.0.0.1:0=random"]);
     let (server, path) = (&both.server, &both.unix.path);
     let addr = server.addr("tcp", "cmd");
 
-    let mut c = Client::tcp(addr);
-    c.send(b"ADD 2 3\n");
-    c.shutdown_write();
-    let (got, err) = c.read_to_eof();
-    assert_eq!(String::from_utf8_lossy(&got), "5\n");
-    assert!(err.is_none(), "{err:?}");
+    assert_eq!(reply_to_half_closed(Client::tcp(addr), b"ADD 2 3\n"), "5\n");
 
     // An unterminated last line is still a request.
-    let mut c = Client::tcp(addr);
-    c.send(b"ECHO one\nADD 2 3");
-    c.shutdown_write();
-    let (got, err) = c.read_to_eof();
-    assert_eq!(String::from_utf8_lossy(&got), "one\n5\n");
-    assert!(err.is_none(), "{err:?}");
+    let got = reply_to_half_closed(Client::tcp(addr), b"ECHO one\nADD 2 3");
+    assert_eq!(got, "one\n5\n");
 
     // The same over Unix, CRLF on the first line.
-    let mut c = Client::unix(path);
-    c.send(b"SUB 2 3\r\nECHO last");
-    c.shutdown_write();
-    let (got, err) = c.read_to_eof();
-    assert_eq!(String::from_utf8_lossy(&got), "-1\nlast\n");
-    assert!(err.is_none(), "{err:?}");
+    let got = reply_to_half_closed(Client::unix(path), b"SUB 2 3\r\nECHO last");
+    assert_eq!(got, "-1\nlast\n");
 
     // Many pipelined requests then half-close: every one answered before EOF.
-    let mut c = Client::tcp(addr);
     let batch: String = (0..500).map(|i| format!("ECHO {i}\n")).collect();
-    c.send(batch.as_bytes());
-    c.shutdown_write();
-    let (got, err) = c.read_to_eof();
-    assert!(err.is_none(), "{err:?}");
     let expected: String = (0..500).map(|i| format!("{i}\n")).collect();
-    assert_eq!(String::from_utf8_lossy(&got), expected);
+    assert_eq!(
+        reply_to_half_closed(Client::tcp(addr), batch.as_bytes()),
+        expected
+    );
 
     let mut c = Client::tcp(server.addr("tcp", "random"));
     c.send(b"3 3\n4 4");
