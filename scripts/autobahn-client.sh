@@ -21,18 +21,19 @@
 # Over wss:// the fuzzing server (which speaks ws:// only) sits behind socat: socat
 # takes the client's TLS connections with a certificate made here (openssl) and
 # passes the plaintext on; the client trusts that certificate with --ca. Output
-# then goes to target/autobahn-client-wss/.
+# then goes to target/autobahn-client-wss/. (Both under $CARGO_TARGET_DIR when set.)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 TLS=${AUTOBAHN_CLIENT_TLS:-0}
-OUT=$ROOT/target/autobahn-client
-[[ $TLS == 1 ]] && OUT=$ROOT/target/autobahn-client-wss
-VENV=$ROOT/target/autobahn-venv
+source scripts/target-dir.sh
+OUT=$TARGET_DIR/autobahn-client
+[[ $TLS == 1 ]] && OUT=$TARGET_DIR/autobahn-client-wss
+VENV=$TARGET_DIR/autobahn-venv
 CASE_TIMEOUT=${AUTOBAHN_CASE_TIMEOUT:-60}
 AGENT=sockloop
-BIN=$ROOT/target/release/sockloop
+BIN=$TARGET_DIR/release/sockloop
 read -r -a FLAGS <<<"${AUTOBAHN_CLIENT_FLAGS---deflate}"
 GATE=${AUTOBAHN_GATE_MAX_SECTION:-13}
 

@@ -9,16 +9,18 @@
 #   scripts/autobahn-wss.sh                  # every case
 #   scripts/autobahn-wss.sh -i '1.*' ...     # arguments go to scripts/autobahn.sh
 #
-# Output in target/autobahn-wss/ (server.log, socat.log, and autobahn.sh's). Exit
-# status: autobahn.sh's, or 1 if sockloop died under the run.
+# Output in target/autobahn-wss/, or $CARGO_TARGET_DIR/autobahn-wss/ (server.log,
+# socat.log, and autobahn.sh's). Exit status: autobahn.sh's, or 1 if sockloop died
+# under the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-OUT=$PWD/target/autobahn-wss
+source scripts/target-dir.sh
+OUT=$TARGET_DIR/autobahn-wss
 mkdir -p "$OUT"
 command -v socat >/dev/null || { echo "autobahn-wss: needs socat (scripts/install-test-deps.sh)" >&2; exit 2; }
 cargo build --release --quiet
 
-target/release/sockloop serve -q --ws-deflate --max-message 16777216 \
+"$TARGET_DIR/release/sockloop" serve -q --ws-deflate --max-message 16777216 \
     -l https://127.0.0.1:0 --tls-self-signed >"$OUT/server.log" 2>&1 &
 server=$!
 bridge=

@@ -15,9 +15,10 @@
 # case ERRORed (no verdict: refused connection, no 101, ...), timed out or was
 # not run, or the server died; 2 setup or usage error.
 #
-# Output goes to target/autobahn/ (or $AUTOBAHN_OUT): report/ holds kosoku's reports (index.json,
-# per-case JSON and HTML; one folder per section, or per case after a time-out),
-# plus server.log and the kosoku logs.
+# Output goes to target/autobahn/ ($CARGO_TARGET_DIR/autobahn/ when that is set, or
+# $AUTOBAHN_OUT): report/ holds kosoku's reports (index.json, per-case JSON and HTML;
+# one folder per section, or per case after a time-out), plus server.log and the
+# kosoku logs.
 #
 # Why the cases run one section at a time: kosoku (0.1.0) has no close-handshake
 # timeout, so a case whose close frame the server never answers hangs forever,
@@ -34,7 +35,9 @@ set -euo pipefail
 # stdout: that is where the port comes from, so port 0 works. Section 9 sends
 # messages of up to 16 MiB, past the 1 MiB default of --max-message; sections 12
 # and 13 need permessage-deflate (--ws-deflate).
-SERVER_CMD=${SERVER_CMD:-target/release/sockloop serve -q --ws-deflate --max-message 16777216 -l http://127.0.0.1:0}
+# Default: the release build's `sockloop serve -q --ws-deflate --max-message 16777216
+# -l http://127.0.0.1:0` (in target/, or in $CARGO_TARGET_DIR when that is set).
+SERVER_CMD=${SERVER_CMD:-}
 # Path of the WebSocket echo endpoint on that listener.
 AUTOBAHN_PATH=${AUTOBAHN_PATH:-/ws}
 # Set to ws://HOST:PORT/PATH to test an already running server (no build, no start).
@@ -65,8 +68,10 @@ AUTOBAHN_PYTHON=${AUTOBAHN_PYTHON:-python3}
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-VENV=$ROOT/target/autobahn-venv
-OUT=${AUTOBAHN_OUT:-$ROOT/target/autobahn}
+source scripts/target-dir.sh
+SERVER_CMD=${SERVER_CMD:-$TARGET_DIR/release/sockloop serve -q --ws-deflate --max-message 16777216 -l http://127.0.0.1:0}
+VENV=$TARGET_DIR/autobahn-venv
+OUT=${AUTOBAHN_OUT:-$TARGET_DIR/autobahn}
 REPORTS=$OUT/report
 SUMMARY_PY=$ROOT/scripts/autobahn_summary.py
 

@@ -72,9 +72,7 @@ if ! cargo build --release; then
     echo "soak.sh: the release build failed" >&2
     exit 2
 fi
-# Where cargo put it: target/, or CARGO_TARGET_DIR (or a configured build.target-dir).
-TARGET_DIR=$(cargo metadata --no-deps --format-version 1 |
-    sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+source scripts/target-dir.sh
 BIN=$TARGET_DIR/release/sockloop
 OUT=$TARGET_DIR/soak
 if [[ ! -x $BIN ]]; then
