@@ -35,9 +35,9 @@ set -euo pipefail
 # stdout: that is where the port comes from, so port 0 works. Section 9 sends
 # messages of up to 16 MiB, past the 1 MiB default of --max-message; sections 12
 # and 13 need permessage-deflate (--ws-deflate).
-# Default: the release build's `sockloop serve -q --ws-deflate --max-message 16777216
-# -l http://127.0.0.1:0` (in target/, or in $CARGO_TARGET_DIR when that is set).
-SERVER_CMD=${SERVER_CMD:-}
+# SERVER_CMD's default, set below once cargo has said where the release build is
+# (target/, or $CARGO_TARGET_DIR): `sockloop serve -q --ws-deflate --max-message
+# 16777216 -l http://127.0.0.1:0`.
 # Path of the WebSocket echo endpoint on that listener.
 AUTOBAHN_PATH=${AUTOBAHN_PATH:-/ws}
 # Set to ws://HOST:PORT/PATH to test an already running server (no build, no start).
