@@ -34,6 +34,24 @@ pub struct Proc {
     status: Option<ExitStatus>,
 }
 
+/// `command.spawn()`, tried again while it fails with "Text file busy". A test that
+/// has just written an executable (a copy of sockloop) can meet that: another test
+/// thread forking at the same moment holds the written file's descriptor open until
+/// its child execs, and Linux refuses to run a file open for writing. The window is
+/// a fork's length, so a few tries a few milliseconds apart get past it.
+fn spawn_past_busy_text(command: &mut Command) -> std::io::Result<Child> {
+    const ETXTBSY: i32 = 26;
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        match command.spawn() {
+            Err(e) if e.raw_os_error() == Some(ETXTBSY) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            result => return result,
+        }
+    }
+}
+
 /// The command `sockloop ARGS`, for [`Proc::spawn`].
 pub fn sockloop(args: &[&str]) -> Command {
     let mut command = Command::new(BIN);
@@ -50,9 +68,8 @@ impl Proc {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
+        let mut child =
+            spawn_past_busy_text(&mut command).unwrap_or_else(|e| panic!("spawn {what}: {e}"));
         let stdout = Captured::start(child.stdout.take().expect("stdout pipe"));
         let stderr = Captured::start(child.stderr.take().expect("stderr pipe"));
         let (stdin, chunks) = mpsc::channel::<Vec<u8>>();
