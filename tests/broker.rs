@@ -148,8 +148,9 @@ impl Client {
         line.trim_end().to_string()
     }
 
-    /// The next line that is not someone's arrival: when a join crosses to the other
-    /// process depends on when that one subscribed, so the chat test does not pin it.
+    /// The next line that is not someone's arrival: whether a join crosses to the other
+    /// process depends on whether that one had subscribed when Redis took the PUBLISH,
+    /// which Redis does not order against other connections, so the tests do not pin it.
     fn hear_past_joins(&mut self) -> String {
         loop {
             let line = self.hear();
@@ -289,8 +290,10 @@ fn without_redis_each_goes_on_alone_and_a_topic_and_a_room_are_shared_again_when
     // The chat room is one again too.
     wait_subscribed(redis_addr, "sockloop:chat:lobby", 2);
     alice.say("are you there?");
-    // Past join lines, as in the test above: a join of Alice's sometimes reaches Bob
-    // this late (not yet explained; see the closing note of this stop).
+    // Past join lines, as in the test above. Alice's process sends its SUBSCRIBE and
+    // the PUBLISH of her join on two Redis connections, and Redis keeps no order across
+    // connections: it can take a's SUBSCRIBE, then b's (Bob arrives), and only then a's
+    // PUBLISH, so Bob may still hear Alice join (seen in a MONITOR capture).
     let line = alice.hear_past_joins();
     assert!(line.ends_with("> are you there?"), "{line}");
     assert_eq!(bob.hear_past_joins(), line);
