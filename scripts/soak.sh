@@ -11,8 +11,9 @@
 # this machine, and with --idle-timeout 15 (SOAK_IDLE_TIMEOUT) so the idle timer fires
 # during the run. Everything is on 127.0.0.1.
 #
-# The load (scripts/soak.py, Python 3 standard library only) runs about twenty drivers
-# at once, each with a bounded number of sockets and a pause between rounds: TCP echo;
+# The load (scripts/soak.py with soak_drivers.py and soak_wire.py, Python 3 standard
+# library only) runs about twenty drivers at once, each with a bounded number of sockets
+# and a pause between rounds: TCP echo;
 # cmd over TCP, Unix, UDP and WebSocket (/cmd), every command with its reply checked;
 # daytime, counter and random over TCP and UDP; WebSocket echo of 1 B..1000 B and of
 # 64 KiB..256 KiB messages; /random; plain HTTP (/stats, /, a 404) with keep-alive; 60
