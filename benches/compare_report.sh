@@ -3,24 +3,17 @@
 # docs/BENCHMARKS.md ($OUT) unless OUT=-. Not run on its own.
 
 # --- report ----------------------------------------------------------------------
-fmt_rate() {
-    [ "$1" = null ] || [ -z "$1" ] && { printf -- '—'; return; }
-    awk -v v="$1" 'BEGIN {n = sprintf("%.0f", v); s = ""; while (length(n) > 3) {s = "," substr(n, length(n) - 2) s; n = substr(n, 1, length(n) - 3)} printf "%s%s", n, s}'
-}
-fmt_num() { [ "$1" = null ] || [ -z "$1" ] && { printf -- '—'; return; }; LC_ALL=C printf "%.0f" "$1"; }
-ratio() {
-    awk -v a="$1" -v b="$2" 'BEGIN {if (a == "" || b == "" || a == "null" || b == "null" || b + 0 == 0) print "—"; else printf "%.3g×", a / b}'
-}
-sat() { awk -v c="$1" 'BEGIN {if (c != "null" && c != "" && c + 0 >= 90) print " (saturated)"; else print ""}'; }
+# shellcheck source=benches/report_fmt.sh
+source "$ROOT/benches/report_fmt.sh"
 
 {
     echo "| scenario | sockloop msg/s | tokio-tungstenite msg/s | C epoll raw echo msg/s | sockloop / tokio | sockloop / C |"
     echo "|---|---:|---:|---:|---:|---:|"
     for s in "${SCENARIOS[@]}"; do
         printf '| %s | %s | %s | %s | %s | %s |\n' "${TITLE[$s]}" \
-            "$(fmt_rate "${R[$s.sockloop.rate]:-}")" \
-            "$(fmt_rate "${R[$s.tokio.rate]:-}")" \
-            "$(fmt_rate "${R[$s.c.rate]:-}")" \
+            "$(fmt_int "${R[$s.sockloop.rate]:-}")" \
+            "$(fmt_int "${R[$s.tokio.rate]:-}")" \
+            "$(fmt_int "${R[$s.c.rate]:-}")" \
             "$(ratio "${R[$s.sockloop.rate]:-}" "${R[$s.tokio.rate]:-}")" \
             "$(ratio "${R[$s.sockloop.rate]:-}" "${R[$s.c.rate]:-}")"
     done
@@ -130,7 +123,7 @@ floor, and the CPU per message says whether the second process costs anything.
 
 | | one loop | --workers 2 | workers / one loop |
 |---|---:|---:|---:|
-| messages/s | $(fmt_rate "${R[ws64d16.sockloop.rate]:-}") | $(fmt_rate "${R[ws64d16.sockloop-w2.rate]:-}") | $(ratio "${R[ws64d16.sockloop-w2.rate]:-}" "${R[ws64d16.sockloop.rate]:-}") |
+| messages/s | $(fmt_int "${R[ws64d16.sockloop.rate]:-}") | $(fmt_int "${R[ws64d16.sockloop-w2.rate]:-}") | $(ratio "${R[ws64d16.sockloop-w2.rate]:-}" "${R[ws64d16.sockloop.rate]:-}") |
 | server CPU ns per message | $(fmt_num "${R[ws64d16.sockloop.sns]:-}") | $(fmt_num "${R[ws64d16.sockloop-w2.sns]:-}") | $(ratio "${R[ws64d16.sockloop-w2.sns]:-}" "${R[ws64d16.sockloop.sns]:-}") |
 | server CPU % (of one core) | $(fmt_num "${R[ws64d16.sockloop.scpu]:-}") | $(fmt_num "${R[ws64d16.sockloop-w2.scpu]:-}") | |
 | generator CPU % | $(fmt_num "${R[ws64d16.sockloop.cpu]:-}")$(sat "${R[ws64d16.sockloop.cpu]:-}") | $(fmt_num "${R[ws64d16.sockloop-w2.cpu]:-}")$(sat "${R[ws64d16.sockloop-w2.cpu]:-}") | |
@@ -157,10 +150,10 @@ stripped).
 
 | | sockloop | tokio-tungstenite | C epoll echo |
 |---|---:|---:|---:|
-| idle VmRSS | $(fmt_rate "${R[idle.sockloop.rss]:-}") | $(fmt_rate "${R[idle.tokio.rss]:-}") | $(fmt_rate "${R[idle.c.rss]:-}") |
-| of which anonymous | $(fmt_rate "${R[idle.sockloop.anon]:-}") | $(fmt_rate "${R[idle.tokio.anon]:-}") | $(fmt_rate "${R[idle.c.anon]:-}") |
-| of which file-backed | $(fmt_rate "${R[idle.sockloop.file]:-}") | $(fmt_rate "${R[idle.tokio.file]:-}") | $(fmt_rate "${R[idle.c.file]:-}") |
-| binary | $(fmt_rate "${R[size.sockloop]:-}") | $(fmt_rate "${R[size.tokio]:-}") | $(fmt_rate "${R[size.c]:-}") |
+| idle VmRSS | $(fmt_int "${R[idle.sockloop.rss]:-}") | $(fmt_int "${R[idle.tokio.rss]:-}") | $(fmt_int "${R[idle.c.rss]:-}") |
+| of which anonymous | $(fmt_int "${R[idle.sockloop.anon]:-}") | $(fmt_int "${R[idle.tokio.anon]:-}") | $(fmt_int "${R[idle.c.anon]:-}") |
+| of which file-backed | $(fmt_int "${R[idle.sockloop.file]:-}") | $(fmt_int "${R[idle.tokio.file]:-}") | $(fmt_int "${R[idle.c.file]:-}") |
+| binary | $(fmt_int "${R[size.sockloop]:-}") | $(fmt_int "${R[size.tokio]:-}") | $(fmt_int "${R[size.c]:-}") |
 EOF
     if [ "$AUTOBAHN" = 1 ]; then
         cat <<EOT

@@ -181,14 +181,8 @@ for server in "${SERVERS[@]}"; do
 done
 
 # --- report ------------------------------------------------------------------------
-fmt_int() {
-    [ "$1" = null ] || [ -z "$1" ] && { printf -- '—'; return; }
-    awk -v v="$1" 'BEGIN {n = sprintf("%.0f", v); s = ""; while (length(n) > 3) {s = "," substr(n, length(n) - 2) s; n = substr(n, 1, length(n) - 3)} printf "%s%s", n, s}'
-}
-ratio() {
-    awk -v a="$1" -v b="$2" 'BEGIN {if (a == "" || b == "" || a == "null" || b == "null" || b + 0 == 0) print "—"; else printf "%.2f×", a / b}'
-}
-sat() { awk -v c="$1" 'BEGIN {if (c != "null" && c != "" && c + 0 >= 90) print " (saturated)"; else print ""}'; }
+# shellcheck source=benches/report_fmt.sh
+source "$ROOT/benches/report_fmt.sh"
 
 {
     echo "| server | deliveries/s | publishes/s | p50 µs | p99 µs | drops | server CPU % | server CPU ns per delivery | generator CPU % | errors |"
@@ -205,7 +199,7 @@ sat() { awk -v c="$1" 'BEGIN {if (c != "null" && c != "" && c + 0 >= 90) print "
             "${M[$server.errors]}"
     done
 } >"$WORK/table.md"
-RATIO=$(ratio "${M[tokio.server_cpu_ns_per_delivery]}" "${M[sockloop.server_cpu_ns_per_delivery]}")
+RATIO=$(ratio "${M[tokio.server_cpu_ns_per_delivery]}" "${M[sockloop.server_cpu_ns_per_delivery]}" %.2f)
 
 say ""
 cat "$WORK/table.md" >&2

@@ -242,14 +242,7 @@ def drive_ws_cmd_random(ctx):
 def http_get(sock, r, path):
     sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
     status = r.line().rstrip(b"\r")
-    length = 0
-    while True:
-        h = r.line().rstrip(b"\r")
-        if not h:
-            break
-        name, _, value = h.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value)
+    length = int(r.headers().get(b"content-length", b"0"))
     return int(status.split()[1]), r.exact(length)
 
 

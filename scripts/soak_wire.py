@@ -112,6 +112,16 @@ class Reader:
             start = len(self.buf)
             self._more()
 
+    def headers(self):
+        """The header lines of an HTTP head up to its blank line, as {lower-case name: value}."""
+        out = {}
+        while True:
+            h = self.line().rstrip(b"\r")
+            if not h:
+                return out
+            name, _, value = h.partition(b":")
+            out[name.strip().lower()] = value.strip()
+
     def eof(self):
         """True when the peer has closed and nothing is left unread."""
         if self.buf:
@@ -173,16 +183,9 @@ class Ws:
         status = r.line()
         expect(status.startswith(b"HTTP/1.1 101"), f"handshake answered {status!r}")
         accept = base64.b64encode(hashlib.sha1(key + GUID).digest())
-        seen = False
-        while True:
-            h = r.line().rstrip(b"\r")
-            if not h:
-                break
-            name, _, value = h.partition(b":")
-            if name.strip().lower() == b"sec-websocket-accept":
-                expect(value.strip() == accept, "wrong Sec-WebSocket-Accept")
-                seen = True
-        expect(seen, "no Sec-WebSocket-Accept")
+        got = r.headers().get(b"sec-websocket-accept")
+        expect(got is not None, "no Sec-WebSocket-Accept")
+        expect(got == accept, "wrong Sec-WebSocket-Accept")
         self.r = r
         self.close_code = None
 
