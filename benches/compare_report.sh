@@ -6,17 +6,24 @@
 # shellcheck source=benches/report_fmt.sh
 source "$ROOT/benches/report_fmt.sh"
 
+# One row per scenario of figure $1 (rate, sns) for the three servers, each formatted by
+# $2, then sockloop's ratio to each peer.
+scenario_rows() {
+    local s
+    for s in "${SCENARIOS[@]}"; do
+        printf '| %s | %s | %s | %s | %s | %s |\n' "${TITLE[$s]}" \
+            "$("$2" "${R[$s.sockloop.$1]:-}")" \
+            "$("$2" "${R[$s.tokio.$1]:-}")" \
+            "$("$2" "${R[$s.c.$1]:-}")" \
+            "$(ratio "${R[$s.sockloop.$1]:-}" "${R[$s.tokio.$1]:-}")" \
+            "$(ratio "${R[$s.sockloop.$1]:-}" "${R[$s.c.$1]:-}")"
+    done
+}
+
 {
     echo "| scenario | sockloop msg/s | tokio-tungstenite msg/s | C epoll raw echo msg/s | sockloop / tokio | sockloop / C |"
     echo "|---|---:|---:|---:|---:|---:|"
-    for s in "${SCENARIOS[@]}"; do
-        printf '| %s | %s | %s | %s | %s | %s |\n' "${TITLE[$s]}" \
-            "$(fmt_int "${R[$s.sockloop.rate]:-}")" \
-            "$(fmt_int "${R[$s.tokio.rate]:-}")" \
-            "$(fmt_int "${R[$s.c.rate]:-}")" \
-            "$(ratio "${R[$s.sockloop.rate]:-}" "${R[$s.tokio.rate]:-}")" \
-            "$(ratio "${R[$s.sockloop.rate]:-}" "${R[$s.c.rate]:-}")"
-    done
+    scenario_rows rate fmt_int
     printf '| idle: server bytes per WS connection (%s held; lower is better) | %s | %s | — | %s | — |\n' \
         "$IDLE_CONNS" "$(fmt_num "${R[idle.sockloop.per]:-}")" "$(fmt_num "${R[idle.tokio.per]:-}")" \
         "$(ratio "${R[idle.sockloop.per]:-}" "${R[idle.tokio.per]:-}")"
@@ -25,14 +32,7 @@ source "$ROOT/benches/report_fmt.sh"
 {
     echo "| scenario | sockloop | tokio-tungstenite | C epoll raw echo | sockloop / tokio | sockloop / C |"
     echo "|---|---:|---:|---:|---:|---:|"
-    for s in "${SCENARIOS[@]}"; do
-        printf '| %s | %s | %s | %s | %s | %s |\n' "${TITLE[$s]}" \
-            "$(fmt_num "${R[$s.sockloop.sns]:-}")" \
-            "$(fmt_num "${R[$s.tokio.sns]:-}")" \
-            "$(fmt_num "${R[$s.c.sns]:-}")" \
-            "$(ratio "${R[$s.sockloop.sns]:-}" "${R[$s.tokio.sns]:-}")" \
-            "$(ratio "${R[$s.sockloop.sns]:-}" "${R[$s.c.sns]:-}")"
-    done
+    scenario_rows sns fmt_num
 } >"$WORK/cpu.md"
 
 {
